@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import nodemailer from 'nodemailer';
+import pino, { type Logger } from 'pino';
+import { newSecret, sha256, type RandomBytes } from './core/codes.ts';
+import { ENGINE_IDLE_POLL_MS, OUTBOX_IDLE_POLL_MS } from './core/limits.ts';
+import type { Config } from './config/env.ts';
+import { Engine } from './engine/engine.ts';
+import { InputLog, type Clock } from './engine/log.ts';
+import { LocalConnector } from './networks/local/connector.ts';
+import { LocalNetwork } from './networks/local/local.ts';
+import type { NetworkClient } from './networks/network.ts';
+import { chargeDeliverer, emailDeliverer, postDeliverer, webhookDeliverer } from './outbox/deliverers.ts';
+import { OutboxWorker } from './outbox/worker.ts';
+import { SandboxProcessor } from './processors/sandbox/sandbox.ts';
+import { openPglite, openPostgres, type Db } from './store/db.ts';
+import { migrate } from './store/migrations.ts';
+
+export interface Overrides {
+  clock?: Clock;
+  random?: RandomBytes;
+  db?: Db;
+  logger?: Logger;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+export const systemRandom: RandomBytes = (n) => new Uint8Array(randomBytes(n));
+
+/** Redacted wherever it appears in a log line: card data and secrets never reach the logs. */
+const LOG_REDACT = ['*.number', '*.cvc', '*.card_number', 'req.headers.authorization', '*.token', '*.api_key', '*.password'];
+
+/**
+ * The composition root: everything tagpay is made of, wired once from the config. Tests pass
+ * overrides (a manual clock, seeded randomness, their own database).
+ */
+export class AppContext implements AsyncDisposable {
+  readonly networks = new Map<string, NetworkClient>();
+  private stopped = true;
+  /** While settling, the background loops start no new step, so settle sees every consequence. */
+  private settling = 0;
+  private loops: Promise<void>[] = [];
+  private wakeEngine: () => void = () => {};
+  private wakeOutbox: () => void = () => {};
+  private wakeConnector: () => void = () => {};
+
+  private constructor(
+    readonly config: Config,
+    readonly db: Db,
+    readonly clock: Clock,
+    readonly random: RandomBytes,
+    readonly logger: Logger,
+    readonly log: InputLog,
+    readonly engine: Engine,
+    readonly local: LocalNetwork,
+    readonly connector: LocalConnector,
+    readonly processor: SandboxProcessor,
+    readonly outbox: OutboxWorker,
+  ) {
+    this.networks.set('local', local);
+    log.onAppend(() => this.wakeEngine());
+    local.onPost(() => this.wakeConnector());
+    engine.onBatch(() => this.wakeOutbox());
+  }
+
+  static async fromConfig(config: Config, overrides: Overrides = {}): Promise<AppContext> {
+    const logger = overrides.logger ?? pino({ level: config.logLevel, redact: LOG_REDACT });
+    const clock = overrides.clock ?? systemClock;
+    const random = overrides.random ?? systemRandom;
+    const db = overrides.db ?? (config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(config.dataDir));
+    const applied = await migrate(db);
+    if (applied.length > 0) logger.info({ migrations: applied, storage: db.kind }, 'migrations applied');
+    const log = new InputLog(db, clock);
+    const local = new LocalNetwork(db, clock);
+    await local.ensureAccount(config.botHandle);
+    const engine = await Engine.open(db, log, {
+      random,
+      feeBps: config.feeBps,
+      publicUrl: config.publicUrl,
+      botHandle: () => config.botHandle,
+    }, logger);
+    const processor = new SandboxProcessor(db, clock);
+    const smtp = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : null;
+    const networks = new Map<string, NetworkClient>([['local', local]]);
+    const outbox = new OutboxWorker(db, clock, {
+      post: postDeliverer(networks),
+      email: emailDeliverer(db, clock, smtp, config.emailFrom),
+      charge: chargeDeliverer(processor, log),
+      webhook: webhookDeliverer(db, clock),
+    }, logger);
+    return new AppContext(config, db, clock, random, logger, log, engine, local, new LocalConnector(db, log), processor, outbox);
+  }
+
+  /**
+   * Makes sure an admin key exists: TAGPAY_ADMIN_KEY when set, otherwise one generated at the first
+   * start. Only its hash is stored; a generated key is returned once so the caller can print it.
+   */
+  async ensureAdminKey(): Promise<string | null> {
+    if (this.config.adminKey !== null) {
+      await this.db.query(
+        "INSERT INTO settings (name, value) VALUES ('admin_key_hash', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        [sha256(this.config.adminKey)],
+      );
+      return null;
+    }
+    const existing = await this.db.query("SELECT 1 FROM settings WHERE name = 'admin_key_hash'");
+    if (existing.rows.length > 0) return null;
+    const key = newSecret('ak', this.random);
+    await this.db.query("INSERT INTO settings (name, value) VALUES ('admin_key_hash', $1)", [sha256(key)]);
+    return key;
+  }
+
+  async isAdminKey(key: string): Promise<boolean> {
+    const { rows } = await this.db.query<{ value: string }>("SELECT value FROM settings WHERE name = 'admin_key_hash'");
+    return rows[0]?.value === sha256(key);
+  }
+
+  /** Appends a tick when a checkout deadline has passed; true if it did. */
+  async tickIfDue(): Promise<boolean> {
+    const deadline = this.engine.nextDeadline();
+    const now = this.clock.now();
+    if (deadline === null || deadline > now) return false;
+    const [seq] = await this.log.append([{ key: `tick:${now}`, body: { kind: 'tick' } }]);
+    return seq !== null;
+  }
+
+  /** Starts the background loops: connector, clock, engine, outbox. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.loops = [
+      this.loop('connector', (wake) => (this.wakeConnector = wake), () => this.connector.pump(), ENGINE_IDLE_POLL_MS),
+      this.loop('clock', () => {}, async () => ((await this.tickIfDue()) ? 1 : 0), 1000),
+      this.loop('engine', (wake) => (this.wakeEngine = wake), () => this.engine.runBatch(), ENGINE_IDLE_POLL_MS),
+      this.loop('outbox', (wake) => (this.wakeOutbox = wake), () => this.outbox.runOnce(), OUTBOX_IDLE_POLL_MS),
+    ];
+  }
+
+  private async loop(name: string, setWake: (wake: () => void) => void, step: () => Promise<number>, idleMs: number): Promise<void> {
+    let wake: () => void = () => {};
+    setWake(() => wake());
+    while (!this.stopped) {
+      let worked = 0;
+      try {
+        if (this.settling === 0) worked = await step();
+      } catch (error) {
+        this.logger.error({ err: error, loop: name }, 'loop step failed');
+      }
+      if (worked > 0 || this.stopped) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, idleMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = () => {};
+    }
+  }
+
+  /**
+   * Runs every stage until nothing moves: posts into the log, deadlines into ticks, the log through the
+   * engine, due outbox rows out. Tests use it to wait for the consequences of what they did.
+   */
+  async settle(): Promise<void> {
+    this.settling++;
+    try {
+      for (let round = 0; round < 10_000; round++) {
+        let moved = await this.connector.pump();
+        if (await this.tickIfDue()) moved++;
+        moved += await this.engine.drain();
+        moved += await this.outbox.runOnce();
+        // A background step that was already running has finished by now (each stage is serial): take
+        // what it appended too before calling the system quiet.
+        moved += await this.engine.drain();
+        if (moved === 0) return;
+      }
+      throw new Error('settle: still moving after 10,000 rounds');
+    } finally {
+      this.settling--;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.wakeEngine();
+    this.wakeOutbox();
+    this.wakeConnector();
+    await Promise.all(this.loops);
+    await this.db.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,92 @@
+import { serve } from '@hono/node-server';
+import { AppContext } from '../app-context.ts';
+import { ConfigError, loadConfig, type Config } from '../config/env.ts';
+import { createHttpApp } from '../http/app.ts';
+import { openPglite, openPostgres } from '../store/db.ts';
+import { migrate } from '../store/migrations.ts';
+import { seedDemo } from './demo.ts';
+
+const USAGE = `tagpay — buy and pay by social post
+
+Usage: tagpay <command>
+
+  start     run tagpay: API, pages, engine, outbox (PORT, default 3000)
+  migrate   apply database migrations and exit
+  help      this text
+
+Configuration is read from the environment; see README.md.`;
+
+async function start(config: Config): Promise<void> {
+  const app = await AppContext.fromConfig(config);
+  const adminKey = await app.ensureAdminKey();
+  app.start();
+  if (config.demo && (await seedDemo(app))) app.logger.info('demo merchant, offers and shoppers seeded');
+  const http = createHttpApp(app);
+  const server = serve({ fetch: http.fetch, port: config.port, hostname: config.host });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const storage = config.databaseUrl ? 'Postgres (DATABASE_URL)' : `PGlite in ${config.dataDir}`;
+  process.stdout.write(`\ntagpay is running at ${config.publicUrl}  (storage: ${storage})\n`);
+  if (adminKey) {
+    process.stdout.write(`\nAdmin key (shown once, keep it safe; only its hash is stored):\n  ${adminKey}\n\n`);
+  }
+  const stop = async (signal: string) => {
+    app.logger.info({ signal }, 'stopping');
+    server.close();
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function runMigrate(config: Config): Promise<void> {
+  const db = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(config.dataDir);
+  try {
+    const applied = await migrate(db);
+    process.stdout.write(applied.length ? `applied migrations ${applied.join(', ')}\n` : 'database is up to date\n');
+  } finally {
+    await db.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0] ?? 'help';
+  if (command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`tagpay: configuration error: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  switch (command) {
+    case 'start':
+      await start(config);
+      return -1;
+    case 'migrate':
+      await runMigrate(config);
+      return 0;
+    default:
+      process.stderr.write(`tagpay: unknown command "${command}"\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: unknown) => {
+    process.stderr.write(`tagpay: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

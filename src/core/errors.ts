@@ -1,0 +1,51 @@
+/**
+ * Error codes that cross the API. They are part of the API: never rename one, only add.
+ * Each maps to one HTTP status, translated once at the edge (src/http/errors.ts).
+ */
+export const ERROR_STATUS = {
+  INVALID_REQUEST: 400,
+  INVALID_JSON: 400,
+  INVALID_AMOUNT: 400,
+  UNKNOWN_CURRENCY: 400,
+  INVALID_HASHTAG: 400,
+  INVALID_HANDLE: 400,
+  INVALID_CARD: 400,
+  CARD_EXPIRED: 400,
+  TEXT_TOO_LONG: 400,
+  IDEMPOTENCY_KEY_INVALID: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  HANDLE_TAKEN: 409,
+  HASHTAG_TAKEN: 409,
+  MERCHANT_EXISTS: 409,
+  IDEMPOTENCY_CONFLICT: 409,
+  REPLY_TARGET_NOT_FOUND: 404,
+  UNKNOWN_CARD_TOKEN: 400,
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  ENGINE_BUSY: 503,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** An error with a stable code, thrown at the edges and rendered once by the HTTP error handler. */
+export class TagpayError extends Error {
+  readonly code: ErrorCode;
+  readonly param: string | undefined;
+  constructor(code: ErrorCode, message: string, param?: string) {
+    super(message);
+    this.name = 'TagpayError';
+    this.code = code;
+    this.param = param;
+  }
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+/** The body of an error response: `{ "error": { "code", "message", "param"? } }` (Stripe's shape). */
+export function errorBody(code: ErrorCode, message: string, param?: string) {
+  return { error: param === undefined ? { code, message } : { code, message, param } };
+}

@@ -1,0 +1,88 @@
+/**
+ * Every limit in tagpay, in one place, each with its unit last (TigerBeetle's habit). The assertions at
+ * the bottom state how they relate and run when this module loads.
+ */
+
+/** How long a shopper has to post the confirmation code (DESIGN.md flow 1). */
+export const CONFIRM_WINDOW_MS_DEFAULT = 15 * 60 * 1000;
+export const CONFIRM_WINDOW_MS_MIN = 60 * 1000;
+export const CONFIRM_WINDOW_MS_MAX = 24 * 60 * 60 * 1000;
+
+/** Events the engine decides in one batch and commits in one database transaction. */
+export const BATCH_EVENTS_MAX = 2_000;
+/** Rows one outbox worker pass takes. */
+export const OUTBOX_BATCH_MAX = 200;
+/** Outbox deliveries in flight at once. */
+export const OUTBOX_CONCURRENCY_MAX = 16;
+/** Posts a connector appends to the log in one transaction with its cursor. */
+export const CONNECTOR_BATCH_MAX = 1_000;
+
+/** Attempts for a card charge that fails with a processor error, then the order fails. */
+export const CHARGE_ATTEMPTS_MAX = 3;
+export const CHARGE_RETRY_BASE_MS = 2_000;
+/** Attempts for a webhook (exponential backoff), then the row goes to the dead-letter list. */
+export const WEBHOOK_ATTEMPTS_MAX = 8;
+export const WEBHOOK_RETRY_BASE_MS = 5_000;
+export const WEBHOOK_TIMEOUT_MS = 10_000;
+/** Attempts for a reply post or an e-mail. */
+export const DELIVERY_ATTEMPTS_MAX = 10;
+export const DELIVERY_RETRY_BASE_MS = 1_000;
+export const RETRY_DELAY_MS_MAX = 6 * 60 * 60 * 1000;
+
+/** Post text the engine reads; longer posts are ignored (no network we speak allows more). */
+export const POST_TEXT_CHARS_MAX = 5_000;
+/** Post text the local network accepts. */
+export const LOCAL_POST_TEXT_CHARS_MAX = 1_000;
+export const HASHTAGS_PER_POST_MAX = 20;
+export const HANDLE_CHARS_MAX = 64;
+
+/** Units one post may buy. */
+export const QUANTITY_PER_POST_MAX = 10;
+export const OFFER_QUANTITY_MAX = 10_000_000;
+export const OFFER_VARIANTS_MAX = 50;
+export const OFFER_TITLE_CHARS_MAX = 200;
+export const HASHTAG_CHARS_MIN = 3;
+export const HASHTAG_CHARS_MAX = 64;
+/** Largest price or amount in minor units (ten million major units at exponent 2). */
+export const AMOUNT_MINOR_MAX = 1_000_000_000n;
+
+/** Confirmation codes: characters after the prefix, from a 32-letter alphabet (5 bits each). */
+export const CODE_CHARS = 10;
+export const CODE_BITS = CODE_CHARS * 5;
+
+/** Shopper spending limits by default, in major units of the purchase's currency. */
+export const PURCHASE_LIMIT_MAJOR_DEFAULT = 500n;
+export const DAILY_LIMIT_MAJOR_DEFAULT = 1_000n;
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Platform fee per sale in basis points, and its ceiling. */
+export const FEE_BPS_DEFAULT = 250;
+export const FEE_BPS_MAX = 5_000;
+
+/** How long the HTTP edge waits for the engine to decide an API command. */
+export const API_RESULT_WAIT_MS = 30_000;
+/** Idempotency keys are kept with the log, forever; Stripe's promise is 24 hours. */
+export const IDEMPOTENCY_KEY_CHARS_MAX = 255;
+export const REQUEST_BODY_BYTES_MAX = 64 * 1024;
+export const PAGE_LIMIT_DEFAULT = 20;
+export const PAGE_LIMIT_MAX = 100;
+
+/** How often the background loops look for work when nobody woke them. */
+export const ENGINE_IDLE_POLL_MS = 250;
+export const OUTBOX_IDLE_POLL_MS = 250;
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`limits: ${message}`);
+}
+assert(CODE_BITS >= 40, 'confirmation codes carry at least 40 bits of randomness');
+assert(CONFIRM_WINDOW_MS_MIN <= CONFIRM_WINDOW_MS_DEFAULT, 'default window within bounds');
+assert(CONFIRM_WINDOW_MS_DEFAULT <= CONFIRM_WINDOW_MS_MAX, 'default window within bounds');
+assert(LOCAL_POST_TEXT_CHARS_MAX <= POST_TEXT_CHARS_MAX, 'the engine reads every local post');
+assert(QUANTITY_PER_POST_MAX <= OFFER_QUANTITY_MAX, 'one post never buys more than an offer holds');
+assert(OUTBOX_BATCH_MAX >= OUTBOX_CONCURRENCY_MAX, 'a pass can fill the workers');
+assert(FEE_BPS_DEFAULT <= FEE_BPS_MAX && FEE_BPS_MAX < 10_000, 'a fee is a fraction of a sale');
+assert(HASHTAG_CHARS_MIN <= HASHTAG_CHARS_MAX, 'hashtag bounds');
+assert(
+  AMOUNT_MINOR_MAX * BigInt(QUANTITY_PER_POST_MAX) < 2n ** 62n,
+  'an order total fits a Postgres bigint',
+);

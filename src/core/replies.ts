@@ -1,0 +1,97 @@
+import { displayCode } from './codes.ts';
+import { formatMoney, type Money } from './money.ts';
+
+/**
+ * Every text tagpay posts or e-mails, in one place, so wording stays consistent and reviewable.
+ * Replies are short (Bluesky allows 300 characters) and say what happened in plain words.
+ */
+
+export type DeclineReason = 'card_declined' | 'insufficient_funds' | 'processor_error' | 'card_expired';
+
+const DECLINE_TEXT: Record<DeclineReason, string> = {
+  card_declined: 'your card was declined by your bank',
+  insufficient_funds: 'your card has insufficient funds',
+  processor_error: 'we could not reach your card issuer after several tries',
+  card_expired: 'your card has expired',
+};
+
+export type RefusalReason =
+  | 'not_on_sale'
+  | 'variant_required'
+  | 'unknown_variant'
+  | 'quantity_invalid'
+  | 'buyer_cap'
+  | 'over_purchase_limit'
+  | 'over_daily_limit';
+
+export const replies = {
+  confirm(title: string, total: Money, code: string, windowMin: number): string {
+    return `To buy ${title} for ${formatMoney(total)}, post ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account. Post #cancel to drop it.`;
+  },
+  signup(title: string, link: string, windowMin: number): string {
+    return `${title} is held for you for ${windowMin} minutes. Link your card and address once at ${link} and we will send your confirmation code.`;
+  },
+  soldOut(title: string, position: number): string {
+    return `Sorry, ${title} is sold out right now. You are number ${position} on the waitlist; if a unit comes back we will hold it for you.`;
+  },
+  waitlistServed(title: string): string {
+    return `Good news: a unit of ${title} came back and is held for you.`;
+  },
+  paid(title: string, total: Money, orderId: string): string {
+    return `Paid: ${title}, ${formatMoney(total)}. Order ${orderId} ships to the address on your profile.`;
+  },
+  declined(title: string, reason: DeclineReason): string {
+    return `We could not complete ${title}: ${DECLINE_TEXT[reason]}. Nothing was charged and the item is released.`;
+  },
+  expired(title: string): string {
+    return `Your hold on ${title} expired before it was confirmed. Nothing was charged.`;
+  },
+  codeExpired(): string {
+    return 'That confirmation code has expired. Nothing was charged; post the offer hashtag again to start over.';
+  },
+  canceled(count: number): string {
+    return count === 1
+      ? 'Canceled: your pending checkout is dropped and nothing was charged.'
+      : `Canceled: your ${count} pending checkouts are dropped and nothing was charged.`;
+  },
+  nothingToCancel(): string {
+    return 'You have no pending checkout to cancel.';
+  },
+  refused(title: string, reason: RefusalReason, detail: string): string {
+    switch (reason) {
+      case 'not_on_sale':
+        return `${title} is not on sale right now.`;
+      case 'variant_required':
+        return `Which one? Reply with the hashtag and one of: ${detail}.`;
+      case 'unknown_variant':
+        return `We don't have that option of ${title}. Choose one of: ${detail}.`;
+      case 'quantity_invalid':
+        return `You can buy between 1 and ${detail} of ${title} in one post.`;
+      case 'buyer_cap':
+        return `${title} is limited to ${detail} per buyer.`;
+      case 'over_purchase_limit':
+        return `This purchase is above your per-purchase limit of ${detail}. Raise it on your profile to buy.`;
+      case 'over_daily_limit':
+        return `This purchase would pass your daily spending limit of ${detail}.`;
+    }
+  },
+  offerPost(title: string, price: Money, hashtag: string, variants: readonly string[]): string {
+    const options = variants.length > 0 ? ` (${variants.join(', ')}, e.g. #${hashtag} ${variants[0]} x1)` : '';
+    return `${title} — ${formatMoney(price)}. Reply #${hashtag} to buy${options}.`;
+  },
+};
+
+export const emails = {
+  confirm(title: string, total: Money, code: string, windowMin: number) {
+    return {
+      subject: `Confirm your purchase: ${title}`,
+      text: `To buy ${title} for ${formatMoney(total)}, post ${displayCode(code)} from your account within ${windowMin} minutes.\n\nIf this was not you, do nothing: nothing is charged without the code.`,
+    };
+  },
+  receipt(title: string, total: Money, orderId: string, address: string) {
+    return {
+      subject: `Receipt: ${title}`,
+      text: `You paid ${formatMoney(total)} for ${title}.\nOrder: ${orderId}\nShips to:\n${address}\n`,
+    };
+  },
+};

@@ -1,0 +1,613 @@
+import { hashCode, looksLikeCode, newCode, newId, type RandomBytes } from '../core/codes.ts';
+import { errorBody, type ErrorCode, ERROR_STATUS } from '../core/errors.ts';
+import { accounts } from '../core/ledger.ts';
+import {
+  DAILY_LIMIT_MAJOR_DEFAULT,
+  DAY_MS,
+  POST_TEXT_CHARS_MAX,
+  PURCHASE_LIMIT_MAJOR_DEFAULT,
+  QUANTITY_PER_POST_MAX,
+} from '../core/limits.ts';
+import { feeOf, formatMoney, minorPerMajor } from '../core/money.ts';
+import { readBuyOptions, readTags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
+import { emails, replies, type DeclineReason, type RefusalReason } from '../core/replies.ts';
+import type { ApiCommand, ApiEvent, ChargeResultEvent, LogEntry, PostEvent, ShippingAddress } from './events.ts';
+import {
+  Effects,
+  handleKey,
+  PENDING_STATUSES,
+  State,
+  type Merchant,
+  type Offer,
+  type Order,
+  type OrderStatus,
+  type Shopper,
+  type WaitEntry,
+} from './state.ts';
+import { merchantView, offerView, orderView, shopperView } from './views.ts';
+
+/**
+ * The engine's decisions: pure functions of (state, log entry) that change the in-memory state and
+ * record the effects to commit. Clock and randomness come in through the entry's time and `ctx`, so
+ * the same log gives the same state. Expected outcomes (sold out, declined, expired code) are values
+ * and replies; a broken invariant throws and stops the batch before anything is written.
+ */
+
+export interface DecideContext {
+  random: RandomBytes;
+  feeBps: number;
+  /** Where people sign up, for links in replies. */
+  publicUrl: string;
+  /** tagpay's own handle on each network; its own posts are never read as commands. */
+  botHandle: (network: string) => string;
+}
+
+/** Emits the effects of one log entry under keys derived from the entry's key, so replay repeats them exactly. */
+class Out {
+  private n = 0;
+  constructor(
+    readonly entry: LogEntry,
+    readonly fx: Effects,
+    readonly ctx: DecideContext,
+  ) {}
+  private key(kind: string): string {
+    return `${kind}:${this.entry.key}:${this.n++}`;
+  }
+  reply(network: string, replyTo: string | null, text: string): void {
+    this.fx.outbox.push({
+      key: this.key('post'),
+      kind: 'post',
+      body: { network, as: this.ctx.botHandle(network), text, reply_to: replyTo },
+    });
+  }
+  post(network: string, as: string, text: string): void {
+    this.fx.outbox.push({ key: this.key('post'), kind: 'post', body: { network, as, text, reply_to: null } });
+  }
+  email(to: string, message: { subject: string; text: string }): void {
+    this.fx.outbox.push({ key: this.key('email'), kind: 'email', body: { to, ...message } });
+  }
+  webhook(merchant: Merchant, type: string, object: unknown): void {
+    if (merchant.webhookUrl === null) return;
+    const id = newId('evt', this.ctx.random);
+    this.fx.outbox.push({
+      key: `webhook:${id}`,
+      kind: 'webhook',
+      body: {
+        merchant_id: merchant.id,
+        url: merchant.webhookUrl,
+        event: { id, object: 'event', type, created: Math.floor(this.entry.at / 1000), data: { object } },
+      },
+    });
+  }
+}
+
+export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideContext): void {
+  const out = new Out(entry, fx, ctx);
+  const body = entry.body;
+  switch (body.kind) {
+    case 'post':
+      return onPost(state, out, body);
+    case 'api':
+      return onApi(state, out, body);
+    case 'charge_result':
+      return onChargeResult(state, out, body);
+    case 'tick':
+      return expireDue(state, out);
+  }
+}
+
+/** The earliest deadline of a pending checkout, so the clock knows when to append a tick. */
+export function nextDeadline(state: State): number | null {
+  return state.deadlines.peek();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Posts
+
+function onPost(state: State, out: Out, post: PostEvent): void {
+  const author = post.author.toLowerCase();
+  if (author === out.ctx.botHandle(post.network)) return;
+  if (post.text.length > POST_TEXT_CHARS_MAX) return;
+  const { tags } = readTags(post.text);
+  if (tags.length === 0) return;
+  const key = handleKey(post.network, author);
+
+  if (tags.includes('cancel')) return cancel(state, out, post, key);
+
+  for (const tag of tags) {
+    if (!looksLikeCode(tag)) continue;
+    const order = state.orderByCode.get(hashCode(tag));
+    // A code posted by any other handle does nothing: it is bound to one handle and one checkout.
+    if (order !== undefined && handleKey(order.network, order.handle) === key) {
+      return confirm(state, out, post, order);
+    }
+  }
+  for (const tag of tags) {
+    const offer = state.offerByTag.get(tag);
+    if (offer === undefined) continue;
+    // The merchant's own offer post carries its hashtag: a merchant never buys from itself.
+    const merchant = state.merchants.get(offer.merchantId)!;
+    if (merchant.network === post.network && merchant.handle === author) continue;
+    return buy(state, out, post, author, offer);
+  }
+}
+
+function isOnSale(offer: Offer, at: number): boolean {
+  return (
+    offer.status === 'live' && offer.startsAt <= at && (offer.endsAt === null || at < offer.endsAt)
+  );
+}
+
+function buy(state: State, out: Out, post: PostEvent, author: string, offer: Offer): void {
+  const at = out.entry.at;
+  if (!isOnSale(offer, at)) {
+    return out.reply(post.network, post.postId, replies.refused(offer.title, 'not_on_sale', ''));
+  }
+  const options = readBuyOptions(post.text, offer.hashtag, offer.variants);
+  if (!options.ok) {
+    const detail =
+      options.reason === 'quantity_invalid' ? String(QUANTITY_PER_POST_MAX) : offer.variants.join(', ');
+    return out.reply(post.network, post.postId, replies.refused(offer.title, options.reason, detail));
+  }
+  const request = {
+    network: post.network,
+    handle: author,
+    variant: options.variant,
+    quantity: options.quantity,
+    postId: post.postId,
+  };
+  if (offer.available < options.quantity) return joinWaitlist(state, out, offer, request);
+  openCheckout(state, out, offer, request, false);
+}
+
+interface BuyRequest {
+  network: string;
+  handle: string;
+  variant: string | null;
+  quantity: number;
+  postId: string;
+}
+
+/** Checks a shopper's limits and the offer's per-buyer cap; null when the purchase may go on. */
+function refusal(
+  state: State,
+  offer: Offer,
+  key: string,
+  shopper: Shopper | undefined,
+  quantity: number,
+  amount: bigint,
+  at: number,
+): { reason: RefusalReason; detail: string } | null {
+  if (offer.perBuyerMax !== null) {
+    const held = state.held.get(`${offer.id}|${key}`) ?? 0;
+    if (held + quantity > offer.perBuyerMax) return { reason: 'buyer_cap', detail: String(offer.perBuyerMax) };
+  }
+  if (shopper === undefined) return null;
+  const limits = limitsOf(shopper, offer.currency);
+  if (amount > limits.perPurchase) {
+    return {
+      reason: 'over_purchase_limit',
+      detail: formatMoney({ minor: limits.perPurchase, currency: offer.currency }),
+    };
+  }
+  const spent = state.spent.get(spentKey(key, offer.currency, at)) ?? 0n;
+  if (spent + amount > limits.perDay) {
+    return {
+      reason: 'over_daily_limit',
+      detail: formatMoney({ minor: limits.perDay, currency: offer.currency }),
+    };
+  }
+  return null;
+}
+
+/** A shopper's limits in a currency: their own where they set them in it, the defaults otherwise. */
+export function limitsOf(shopper: Shopper, currency: string): { perPurchase: bigint; perDay: bigint } {
+  const unit = minorPerMajor(currency);
+  const own = shopper.limitCurrency === currency;
+  return {
+    perPurchase: (own ? shopper.purchaseLimitMinor : null) ?? PURCHASE_LIMIT_MAJOR_DEFAULT * unit,
+    perDay: (own ? shopper.dailyLimitMinor : null) ?? DAILY_LIMIT_MAJOR_DEFAULT * unit,
+  };
+}
+
+export function spentKey(key: string, currency: string, at: number): string {
+  return `${key}|${currency}|${Math.floor(at / DAY_MS)}`;
+}
+
+function openCheckout(state: State, out: Out, offer: Offer, req: BuyRequest, fromWaitlist: boolean): void {
+  const at = out.entry.at;
+  const key = handleKey(req.network, req.handle);
+  const shopper = state.shoppers.get(key);
+  const amount = offer.priceMinor * BigInt(req.quantity);
+  const refused = refusal(state, offer, key, shopper, req.quantity, amount, at);
+  if (refused !== null) {
+    out.reply(req.network, req.postId, replies.refused(offer.title, refused.reason, refused.detail));
+    return;
+  }
+  const merchant = state.merchants.get(offer.merchantId)!;
+  const order: Order = {
+    id: newId('ord', out.ctx.random),
+    offerId: offer.id,
+    merchantId: offer.merchantId,
+    shopperId: shopper?.id ?? null,
+    network: req.network,
+    handle: req.handle,
+    variant: req.variant,
+    quantity: req.quantity,
+    amountMinor: amount,
+    feeMinor: feeOf(amount, merchant.feeBps ?? out.ctx.feeBps),
+    currency: offer.currency,
+    status: shopper ? 'awaiting_confirmation' : 'awaiting_signup',
+    codeHash: null,
+    expiresAt: at + offer.windowMs,
+    createdAt: at,
+    updatedAt: at,
+    postId: req.postId,
+    shippingAddress: null,
+    failure: null,
+    chargeId: null,
+  };
+  offer.available -= req.quantity;
+  if (offer.available < 0) throw new Error(`engine: offer ${offer.id} oversold`);
+  out.fx.offers.add(offer);
+  state.held.set(`${offer.id}|${key}`, (state.held.get(`${offer.id}|${key}`) ?? 0) + req.quantity);
+  const sk = spentKey(key, offer.currency, at);
+  state.spent.set(sk, (state.spent.get(sk) ?? 0n) + amount);
+  state.activeOrders.set(order.id, order);
+  let pending = state.pendingByHandle.get(key);
+  if (pending === undefined) state.pendingByHandle.set(key, (pending = new Set()));
+  pending.add(order);
+  state.deadlines.push(order.expiresAt, order.id);
+  out.fx.orders.add(order);
+
+  const lead = fromWaitlist ? replies.waitlistServed(offer.title) + ' ' : '';
+  if (shopper) {
+    issueCode(state, out, order, offer, shopper, lead);
+  } else {
+    const link = `${out.ctx.publicUrl}/signup?network=${encodeURIComponent(req.network)}&handle=${encodeURIComponent(req.handle)}`;
+    out.reply(req.network, req.postId, lead + replies.signup(offer.title, link, windowMinutes(offer)));
+  }
+}
+
+function windowMinutes(offer: Offer): number {
+  return Math.max(1, Math.round(offer.windowMs / 60_000));
+}
+
+function titleOf(offer: Offer, order: Order): string {
+  const variant = order.variant === null ? '' : ` (${order.variant})`;
+  return order.quantity === 1 ? `${offer.title}${variant}` : `${order.quantity} × ${offer.title}${variant}`;
+}
+
+function issueCode(state: State, out: Out, order: Order, offer: Offer, shopper: Shopper, lead: string): void {
+  const code = newCode(out.ctx.random);
+  order.codeHash = hashCode(code);
+  order.status = 'awaiting_confirmation';
+  order.shopperId = shopper.id;
+  state.orderByCode.set(order.codeHash, order);
+  out.fx.orders.add(order);
+  const total = { minor: order.amountMinor, currency: order.currency };
+  const title = titleOf(offer, order);
+  out.reply(order.network, order.postId, lead + replies.confirm(title, total, code, windowMinutes(offer)));
+  out.email(shopper.email, emails.confirm(title, total, code, windowMinutes(offer)));
+}
+
+function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): void {
+  let queue = state.waitlists.get(offer.id);
+  if (queue === undefined) state.waitlists.set(offer.id, (queue = []));
+  let position = queue.findIndex((w) => w.network === req.network && w.handle === req.handle) + 1;
+  if (position === 0) {
+    const entry: WaitEntry = {
+      id: newId('wai', out.ctx.random),
+      offerId: offer.id,
+      network: req.network,
+      handle: req.handle,
+      variant: req.variant,
+      quantity: req.quantity,
+      postId: req.postId,
+      joinedAt: out.entry.at,
+      status: 'waiting',
+    };
+    queue.push(entry);
+    out.fx.waitlist.add(entry);
+    position = queue.length;
+  }
+  out.reply(req.network, req.postId, replies.soldOut(offer.title, position));
+}
+
+/** Serves the waitlist first in, first out while the stock returned covers the first in line. */
+function serveWaitlist(state: State, out: Out, offer: Offer): void {
+  const queue = state.waitlists.get(offer.id);
+  if (queue === undefined) return;
+  while (queue.length > 0 && queue[0]!.quantity <= offer.available && isOnSale(offer, out.entry.at)) {
+    const entry = queue.shift()!;
+    entry.status = 'served';
+    out.fx.waitlist.add(entry);
+    openCheckout(state, out, offer, entry, true);
+  }
+  if (queue.length === 0) state.waitlists.delete(offer.id);
+}
+
+function confirm(state: State, out: Out, post: PostEvent, order: Order): void {
+  if (order.status !== 'awaiting_confirmation') return;
+  const offer = state.offers.get(order.offerId)!;
+  if (out.entry.at > order.expiresAt) {
+    settle(state, out, order, 'expired', null);
+    return out.reply(post.network, post.postId, replies.codeExpired());
+  }
+  const shopper = state.shoppers.get(handleKey(order.network, order.handle))!;
+  state.orderByCode.delete(order.codeHash!);
+  state.pendingByHandle.get(handleKey(order.network, order.handle))?.delete(order);
+  order.status = 'charging';
+  order.shippingAddress = shopper.shippingAddress;
+  order.updatedAt = out.entry.at;
+  out.fx.orders.add(order);
+  out.fx.outbox.push({
+    key: `charge:${order.id}`,
+    kind: 'charge',
+    body: {
+      order_id: order.id,
+      card_token: shopper.cardToken,
+      amount: order.amountMinor.toString(),
+      currency: order.currency,
+      description: `${offer.title} (${order.id})`,
+    },
+  });
+}
+
+function cancel(state: State, out: Out, post: PostEvent, key: string): void {
+  const pending = [...(state.pendingByHandle.get(key) ?? [])];
+  for (const order of pending) settle(state, out, order, 'canceled', null);
+  let left = 0;
+  for (const queue of state.waitlists.values()) {
+    for (let i = queue.length - 1; i >= 0; i--) {
+      const w = queue[i]!;
+      if (handleKey(w.network, w.handle) !== key) continue;
+      w.status = 'left';
+      out.fx.waitlist.add(w);
+      queue.splice(i, 1);
+      left++;
+    }
+  }
+  const text = pending.length + left > 0 ? replies.canceled(pending.length + left) : replies.nothingToCancel();
+  out.reply(post.network, post.postId, text);
+}
+
+/**
+ * Ends an order that did not get paid: its reservation is released, the spend it counted is given
+ * back, and the waitlist is served from the returned stock.
+ */
+function settle(state: State, out: Out, order: Order, status: OrderStatus, failure: string | null): void {
+  const key = handleKey(order.network, order.handle);
+  const offer = state.offers.get(order.offerId)!;
+  if (order.codeHash !== null) state.orderByCode.delete(order.codeHash);
+  state.pendingByHandle.get(key)?.delete(order);
+  if (state.pendingByHandle.get(key)?.size === 0) state.pendingByHandle.delete(key);
+  state.activeOrders.delete(order.id);
+  order.status = status;
+  order.failure = failure;
+  order.updatedAt = out.entry.at;
+  out.fx.orders.add(order);
+  offer.available += order.quantity;
+  if (offer.available > offer.quantity - offer.sold) throw new Error(`engine: offer ${offer.id} over-released`);
+  out.fx.offers.add(offer);
+  const heldKey = `${offer.id}|${key}`;
+  const held = (state.held.get(heldKey) ?? 0) - order.quantity;
+  if (held > 0) state.held.set(heldKey, held);
+  else state.held.delete(heldKey);
+  const sk = spentKey(key, order.currency, order.createdAt);
+  const spent = (state.spent.get(sk) ?? 0n) - order.amountMinor;
+  if (spent > 0n) state.spent.set(sk, spent);
+  else state.spent.delete(sk);
+  serveWaitlist(state, out, offer);
+}
+
+function expireDue(state: State, out: Out): void {
+  const at = out.entry.at;
+  for (let next = state.deadlines.peek(); next !== null && next <= at; next = state.deadlines.peek()) {
+    const order = state.activeOrders.get(state.deadlines.pop()!);
+    if (order === undefined || !PENDING_STATUSES.includes(order.status) || order.expiresAt > at) continue;
+    settle(state, out, order, 'expired', null);
+    out.reply(order.network, order.postId, replies.expired(titleOf(state.offers.get(order.offerId)!, order)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processor results
+
+function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void {
+  const order = state.activeOrders.get(result.orderId);
+  if (order === undefined || order.status !== 'charging') return;
+  const offer = state.offers.get(order.offerId)!;
+  const merchant = state.merchants.get(order.merchantId)!;
+  const title = titleOf(offer, order);
+  if (!result.ok) {
+    const reason: DeclineReason = result.reason ?? 'card_declined';
+    settle(state, out, order, 'failed', reason);
+    return out.reply(order.network, order.postId, replies.declined(title, reason));
+  }
+  state.activeOrders.delete(order.id);
+  order.status = 'paid';
+  order.chargeId = result.chargeId;
+  order.updatedAt = out.entry.at;
+  out.fx.orders.add(order);
+  offer.sold += order.quantity;
+  out.fx.offers.add(offer);
+
+  const shopperId = order.shopperId!;
+  const net = order.amountMinor - order.feeMinor;
+  const postings = [];
+  if (net > 0n) {
+    postings.push({ from: accounts.funding(shopperId), to: accounts.payable(merchant.id), minor: net, currency: order.currency });
+  }
+  if (order.feeMinor > 0n) {
+    postings.push({ from: accounts.funding(shopperId), to: accounts.fees(), minor: order.feeMinor, currency: order.currency });
+  }
+  const transfer = { id: newId('trf', out.ctx.random), ref: order.id, at: out.entry.at, postings };
+  state.balances.apply(transfer);
+  out.fx.transfers.push(transfer);
+
+  const total = { minor: order.amountMinor, currency: order.currency };
+  out.reply(order.network, order.postId, replies.paid(title, total, order.id));
+  const shopper = state.shoppers.get(handleKey(order.network, order.handle));
+  if (shopper) out.email(shopper.email, emails.receipt(title, total, order.id, formatAddress(order.shippingAddress!)));
+  out.webhook(merchant, 'order.paid', orderView(order));
+}
+
+export function formatAddress(a: ShippingAddress): string {
+  return [a.name, a.line1, a.line2, [a.postal_code, a.city].join(' '), a.region, a.country]
+    .filter((line) => line !== undefined && line !== '')
+    .join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// API commands
+
+function ok(out: Out, status: number, body: unknown): void {
+  out.fx.apiResults.push({ key: out.entry.key, status, body });
+}
+
+function fail(out: Out, code: ErrorCode, message: string, param?: string): void {
+  out.fx.apiResults.push({ key: out.entry.key, status: ERROR_STATUS[code], body: errorBody(code, message, param) });
+}
+
+function onApi(state: State, out: Out, event: ApiEvent): void {
+  const cmd = event.command;
+  switch (cmd.op) {
+    case 'merchant.create':
+      return createMerchant(state, out, cmd);
+    case 'offer.create':
+      return createOffer(state, out, cmd);
+    case 'offer.set_status':
+      return setOfferStatus(state, out, cmd);
+    case 'shopper.link':
+      return linkShopper(state, out, cmd);
+  }
+}
+
+function createMerchant(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'merchant.create' }>): void {
+  const key = handleKey(cmd.network, cmd.handle);
+  if (state.merchantByHandle.has(key)) {
+    return fail(out, 'MERCHANT_EXISTS', `A merchant already uses @${cmd.handle} on ${cmd.network}.`, 'handle');
+  }
+  const merchant: Merchant = {
+    id: newId('mer', out.ctx.random),
+    network: cmd.network,
+    handle: cmd.handle,
+    name: cmd.name,
+    webhookUrl: cmd.webhookUrl,
+    webhookSecret: cmd.webhookSecret,
+    feeBps: cmd.feeBps,
+    createdAt: out.entry.at,
+  };
+  state.merchants.set(merchant.id, merchant);
+  state.merchantByHandle.set(key, merchant);
+  out.fx.merchants.add(merchant);
+  out.fx.apiKeys.push({ hash: cmd.keyHash, merchantId: merchant.id, at: out.entry.at });
+  ok(out, 201, merchantView(merchant));
+}
+
+/** True when the offer still holds its hashtag: not ended by status or by its end time. */
+function holdsTag(offer: Offer, at: number): boolean {
+  return offer.status !== 'ended' && (offer.endsAt === null || at < offer.endsAt);
+}
+
+function createOffer(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'offer.create' }>): void {
+  const at = out.entry.at;
+  const merchant = state.merchants.get(cmd.merchantId);
+  if (merchant === undefined) return fail(out, 'FORBIDDEN', 'The merchant of this key no longer exists.');
+  const tag = cmd.hashtag.toLowerCase();
+  if (RESERVED_HASHTAGS.has(tag) || looksLikeCode(tag)) {
+    return fail(out, 'INVALID_HASHTAG', `#${cmd.hashtag} is reserved by tagpay; choose another.`, 'hashtag');
+  }
+  const holder = state.offerByTag.get(tag);
+  if (holder !== undefined && holdsTag(holder, at)) {
+    return fail(out, 'HASHTAG_TAKEN', `#${cmd.hashtag} is already used by a live offer.`, 'hashtag');
+  }
+  const offer: Offer = {
+    id: newId('ofr', out.ctx.random),
+    merchantId: merchant.id,
+    title: cmd.title,
+    priceMinor: BigInt(cmd.priceMinor),
+    currency: cmd.currency,
+    quantity: cmd.quantity,
+    available: cmd.quantity,
+    sold: 0,
+    variants: cmd.variants,
+    perBuyerMax: cmd.perBuyerMax,
+    hashtag: cmd.hashtag,
+    windowMs: cmd.windowMs,
+    startsAt: cmd.startsAt ?? at,
+    endsAt: cmd.endsAt,
+    status: cmd.publish ? 'live' : 'paused',
+    publishedAt: null,
+    createdAt: at,
+  };
+  state.offers.set(offer.id, offer);
+  state.offerByTag.set(tag, offer);
+  out.fx.offers.add(offer);
+  if (cmd.publish) publish(out, merchant, offer);
+  ok(out, 201, offerView(offer));
+}
+
+function publish(out: Out, merchant: Merchant, offer: Offer): void {
+  offer.publishedAt = out.entry.at;
+  const price = { minor: offer.priceMinor, currency: offer.currency };
+  out.post(merchant.network, merchant.handle, replies.offerPost(offer.title, price, offer.hashtag, offer.variants));
+}
+
+function setOfferStatus(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'offer.set_status' }>): void {
+  const offer = state.offers.get(cmd.offerId);
+  // Another merchant's offer is reported as missing, never as forbidden: ids do not leak across tenants.
+  if (offer === undefined || offer.merchantId !== cmd.merchantId) {
+    return fail(out, 'NOT_FOUND', `No offer ${cmd.offerId}.`, 'id');
+  }
+  if (offer.status === 'ended') return fail(out, 'INVALID_REQUEST', 'An ended offer cannot change status.', 'status');
+  offer.status = cmd.status;
+  if (cmd.status === 'ended') {
+    if (state.offerByTag.get(offer.hashtag.toLowerCase()) === offer) state.offerByTag.delete(offer.hashtag.toLowerCase());
+  }
+  if (cmd.status === 'live' && offer.publishedAt === null) publish(out, state.merchants.get(offer.merchantId)!, offer);
+  out.fx.offers.add(offer);
+  if (cmd.status === 'live') serveWaitlist(state, out, offer);
+  ok(out, 200, offerView(offer));
+}
+
+function linkShopper(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'shopper.link' }>): void {
+  const at = out.entry.at;
+  const key = handleKey(cmd.network, cmd.handle);
+  const existing = state.shoppers.get(key);
+  const shopper: Shopper = {
+    id: existing?.id ?? newId('shp', out.ctx.random),
+    network: cmd.network,
+    handle: cmd.handle,
+    email: cmd.email,
+    shippingAddress: cmd.shippingAddress,
+    cardToken: cmd.cardToken,
+    cardBrand: cmd.cardBrand,
+    cardLast4: cmd.cardLast4,
+    purchaseLimitMinor: cmd.purchaseLimitMinor === null ? null : BigInt(cmd.purchaseLimitMinor),
+    dailyLimitMinor: cmd.dailyLimitMinor === null ? null : BigInt(cmd.dailyLimitMinor),
+    limitCurrency: cmd.limitCurrency,
+    createdAt: existing?.createdAt ?? at,
+    updatedAt: at,
+  };
+  state.shoppers.set(key, shopper);
+  out.fx.shoppers.add(shopper);
+  ok(out, existing ? 200 : 201, shopperView(shopper));
+
+  // Checkouts that waited for this sign-up get their code now, if they are still in their window.
+  for (const order of [...(state.pendingByHandle.get(key) ?? [])]) {
+    if (order.status !== 'awaiting_signup' || order.expiresAt < at) continue;
+    const offer = state.offers.get(order.offerId)!;
+    const spentBefore = (state.spent.get(spentKey(key, order.currency, order.createdAt)) ?? 0n) - order.amountMinor;
+    const limits = limitsOf(shopper, order.currency);
+    if (order.amountMinor > limits.perPurchase || spentBefore + order.amountMinor > limits.perDay) {
+      settle(state, out, order, 'failed', 'over_limit');
+      const reason = order.amountMinor > limits.perPurchase ? 'over_purchase_limit' : 'over_daily_limit';
+      const limit = reason === 'over_purchase_limit' ? limits.perPurchase : limits.perDay;
+      out.reply(order.network, order.postId, replies.refused(offer.title, reason, formatMoney({ minor: limit, currency: order.currency })));
+      continue;
+    }
+    issueCode(state, out, order, offer, shopper, '');
+  }
+}

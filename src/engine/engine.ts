@@ -1,0 +1,127 @@
+import type { Logger } from 'pino';
+import { BATCH_EVENTS_MAX } from '../core/limits.ts';
+import { Serial } from '../core/serial.ts';
+import type { Db } from '../store/db.ts';
+import { commitEffects } from './commit.ts';
+import { decide, nextDeadline, type DecideContext } from './decide.ts';
+import type { InputLog } from './log.ts';
+import { loadState } from './load.ts';
+import { Effects, type ApiResult, type State } from './state.ts';
+
+export interface BatchStats {
+  events: number;
+  commitMs: number;
+}
+
+/**
+ * The single writer. It reads the input log after its cursor in batches, decides each event with the
+ * pure functions of decide.ts, and commits the batch's effects together with the new cursor in one
+ * transaction. If a commit fails, the in-memory state may be ahead of the database, so it is rebuilt
+ * from the database before the next batch.
+ */
+export class Engine {
+  private readonly serial = new Serial();
+  private readonly waiters = new Map<string, ((r: ApiResult) => void)[]>();
+  private readonly batchListeners: ((stats: BatchStats) => void)[] = [];
+
+  private constructor(
+    private readonly db: Db,
+    private readonly log: InputLog,
+    private readonly ctx: DecideContext,
+    private readonly logger: Logger,
+    private state: State,
+    private cursor: bigint,
+    private readonly batchMax: number,
+  ) {}
+
+  static async open(db: Db, log: InputLog, ctx: DecideContext, logger: Logger, batchMax = BATCH_EVENTS_MAX) {
+    const { state, cursor } = await loadState(db);
+    logger.info({ cursor: cursor.toString(), activeOrders: state.activeOrders.size }, 'engine state loaded');
+    return new Engine(db, log, ctx, logger, state, cursor, batchMax);
+  }
+
+  get position(): bigint {
+    return this.cursor;
+  }
+
+  /** Read-only view for metrics and tests. */
+  get view(): State {
+    return this.state;
+  }
+
+  /** The earliest checkout deadline, for the clock's tick. */
+  nextDeadline(): number | null {
+    return nextDeadline(this.state);
+  }
+
+  onBatch(listener: (stats: BatchStats) => void): void {
+    this.batchListeners.push(listener);
+  }
+
+  /** Decides and commits one batch; resolves to the number of events it took (0 when caught up). */
+  runBatch(): Promise<number> {
+    return this.serial.run(async () => {
+      const entries = await this.log.read(this.cursor, this.batchMax);
+      if (entries.length === 0) return 0;
+      const fx = new Effects();
+      const last = entries[entries.length - 1]!.seq;
+      const started = performance.now();
+      try {
+        for (const entry of entries) decide(this.state, entry, fx, this.ctx);
+        // Assert before writing: the ledger sums to zero per currency (read back at every load).
+        this.state.balances.assertZeroSum();
+        const balanceRows = this.state.balances.entries(this.state.balances.dirty);
+        await this.db.transaction((tx) => commitEffects(tx, fx, last, balanceRows));
+        this.state.balances.dirty.clear();
+        this.cursor = last;
+      } catch (error) {
+        this.logger.error({ err: error, from: entries[0]!.seq.toString() }, 'batch failed; rebuilding state');
+        const loaded = await loadState(this.db);
+        this.state = loaded.state;
+        this.cursor = loaded.cursor;
+        throw error;
+      }
+      const stats = { events: entries.length, commitMs: performance.now() - started };
+      for (const l of this.batchListeners) l(stats);
+      for (const result of fx.apiResults) {
+        const list = this.waiters.get(result.key);
+        if (list) {
+          this.waiters.delete(result.key);
+          for (const resolve of list) resolve(result);
+        }
+      }
+      return entries.length;
+    });
+  }
+
+  /** Runs batches until the log is caught up. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (let n = await this.runBatch(); n > 0; n = await this.runBatch()) total += n;
+    return total;
+  }
+
+  /**
+   * Resolves with the engine's answer to an API command once its batch is committed. Registers first,
+   * then looks in the database, so an answer committed in between is never missed.
+   */
+  async awaitResult(key: string, timeoutMs: number): Promise<ApiResult | null> {
+    let resolveFn!: (r: ApiResult | null) => void;
+    const promise = new Promise<ApiResult | null>((resolve) => (resolveFn = resolve));
+    const list = this.waiters.get(key) ?? [];
+    list.push(resolveFn);
+    this.waiters.set(key, list);
+    const timer = setTimeout(() => resolveFn(null), timeoutMs);
+    const { rows } = await this.db.query<{ status: number; body: string }>(
+      'SELECT status, body FROM api_results WHERE key = $1',
+      [key],
+    );
+    if (rows[0]) resolveFn({ key, status: rows[0].status, body: JSON.parse(rows[0].body) });
+    const result = await promise;
+    clearTimeout(timer);
+    const left = this.waiters.get(key)?.filter((fn) => fn !== resolveFn);
+    if (left && left.length > 0) this.waiters.set(key, left);
+    else this.waiters.delete(key);
+    return result;
+  }
+}

@@ -1,0 +1,98 @@
+import type { DeclineReason } from '../core/replies.ts';
+
+/**
+ * The inputs of the engine, as they are stored in the input log. Each has a natural unique key (the
+ * log's `key` column): a duplicate is dropped at the door, so redelivery and replay are harmless.
+ */
+
+/** A post from any network, normalized by its connector. Key: `post:<network>:<post id>`. */
+export interface PostEvent {
+  kind: 'post';
+  network: string;
+  postId: string;
+  author: string;
+  text: string;
+  replyTo: string | null;
+}
+
+/** An API command. Key: `api:<principal>:<idempotency key>`. */
+export interface ApiEvent {
+  kind: 'api';
+  principal: string;
+  requestHash: string;
+  command: ApiCommand;
+}
+
+export interface ShippingAddress {
+  name: string;
+  line1: string;
+  line2?: string | undefined;
+  city: string;
+  region?: string | undefined;
+  postal_code: string;
+  country: string;
+}
+
+export type ApiCommand =
+  | {
+      op: 'merchant.create';
+      network: string;
+      handle: string;
+      name: string;
+      webhookUrl: string | null;
+      webhookSecret: string;
+      keyHash: string;
+      feeBps: number | null;
+    }
+  | {
+      op: 'offer.create';
+      merchantId: string;
+      title: string;
+      priceMinor: string;
+      currency: string;
+      quantity: number;
+      hashtag: string;
+      variants: string[];
+      perBuyerMax: number | null;
+      windowMs: number;
+      startsAt: number | null;
+      endsAt: number | null;
+      publish: boolean;
+    }
+  | { op: 'offer.set_status'; merchantId: string; offerId: string; status: 'live' | 'paused' | 'ended' }
+  | {
+      op: 'shopper.link';
+      network: string;
+      handle: string;
+      email: string;
+      shippingAddress: ShippingAddress;
+      cardToken: string;
+      cardBrand: string;
+      cardLast4: string;
+      purchaseLimitMinor: string | null;
+      dailyLimitMinor: string | null;
+      limitCurrency: string | null;
+    };
+
+/** The processor's answer to a charge, written back by the outbox worker. Key: `charge:<order id>`. */
+export interface ChargeResultEvent {
+  kind: 'charge_result';
+  orderId: string;
+  ok: boolean;
+  reason: DeclineReason | null;
+  chargeId: string | null;
+}
+
+/** The clock passing a deadline. Key: `tick:<at>`. */
+export interface TickEvent {
+  kind: 'tick';
+}
+
+export type EventBody = PostEvent | ApiEvent | ChargeResultEvent | TickEvent;
+
+export interface LogEntry {
+  seq: bigint;
+  key: string;
+  at: number;
+  body: EventBody;
+}

@@ -1,0 +1,168 @@
+import { DAY_MS } from '../core/limits.ts';
+import type { Sql } from '../store/db.ts';
+import { big, num } from '../store/db.ts';
+import { spentKey } from './decide.ts';
+import { ACTIVE_STATUSES, handleKey, State, type Offer, type Order, type OrderStatus } from './state.ts';
+
+type Row = Record<string, unknown>;
+const str = (v: unknown) => v as string;
+const strOrNull = (v: unknown) => (v === null ? null : (v as string));
+const numOrNull = (v: unknown) => (v === null ? null : num(v));
+const bigOrNull = (v: unknown) => (v === null ? null : big(v));
+
+/**
+ * Rebuilds the engine's state from the committed tables. They were written in the same transaction
+ * as the log cursor, so the state matches the cursor exactly and the engine resumes right after it.
+ */
+export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint }> {
+  const state = new State();
+  const cursorRow = (await db.query<Row>("SELECT value FROM cursors WHERE name = 'engine'")).rows[0];
+  const cursor = cursorRow ? BigInt(str(cursorRow.value)) : 0n;
+
+  for (const r of (await db.query<Row>('SELECT * FROM merchants')).rows) {
+    const m = {
+      id: str(r.id),
+      network: str(r.network),
+      handle: str(r.handle),
+      name: str(r.name),
+      webhookUrl: strOrNull(r.webhook_url),
+      webhookSecret: str(r.webhook_secret),
+      feeBps: numOrNull(r.fee_bps),
+      createdAt: num(r.created_at),
+    };
+    state.merchants.set(m.id, m);
+    state.merchantByHandle.set(handleKey(m.network, m.handle), m);
+  }
+  for (const r of (await db.query<Row>("SELECT * FROM offers WHERE status <> 'ended' ORDER BY created_at")).rows) {
+    const o = offerFromRow(r);
+    state.offers.set(o.id, o);
+    state.offerByTag.set(o.hashtag.toLowerCase(), o);
+  }
+  for (const r of (await db.query<Row>('SELECT * FROM shoppers')).rows) {
+    state.shoppers.set(handleKey(str(r.network), str(r.handle)), {
+      id: str(r.id),
+      network: str(r.network),
+      handle: str(r.handle),
+      email: str(r.email),
+      shippingAddress: JSON.parse(str(r.shipping_address)),
+      cardToken: str(r.card_token),
+      cardBrand: str(r.card_brand),
+      cardLast4: str(r.card_last4),
+      purchaseLimitMinor: bigOrNull(r.purchase_limit_minor),
+      dailyLimitMinor: bigOrNull(r.daily_limit_minor),
+      limitCurrency: strOrNull(r.limit_currency),
+      createdAt: num(r.created_at),
+      updatedAt: num(r.updated_at),
+    });
+  }
+  const active = await db.query<Row>('SELECT * FROM orders WHERE status = ANY($1::text[]) ORDER BY created_at', [
+    ACTIVE_STATUSES,
+  ]);
+  for (const r of active.rows) {
+    const order = orderFromRow(r);
+    // An order of an offer that has since ended still settles: load its offer too.
+    if (!state.offers.has(order.offerId)) {
+      const offerRow = (await db.query<Row>('SELECT * FROM offers WHERE id = $1', [order.offerId])).rows[0]!;
+      state.offers.set(order.offerId, offerFromRow(offerRow));
+    }
+    state.activeOrders.set(order.id, order);
+    if (order.status !== 'charging') {
+      const key = handleKey(order.network, order.handle);
+      let pending = state.pendingByHandle.get(key);
+      if (pending === undefined) state.pendingByHandle.set(key, (pending = new Set()));
+      pending.add(order);
+      state.deadlines.push(order.expiresAt, order.id);
+      if (order.codeHash !== null) state.orderByCode.set(order.codeHash, order);
+    }
+  }
+  const waiting = await db.query<Row>("SELECT * FROM waitlist WHERE status = 'waiting' ORDER BY joined_at, id");
+  for (const r of waiting.rows) {
+    const offerId = str(r.offer_id);
+    let queue = state.waitlists.get(offerId);
+    if (queue === undefined) state.waitlists.set(offerId, (queue = []));
+    queue.push({
+      id: str(r.id),
+      offerId,
+      network: str(r.network),
+      handle: str(r.handle),
+      variant: strOrNull(r.variant),
+      quantity: num(r.quantity),
+      postId: str(r.post_id),
+      joinedAt: num(r.joined_at),
+      status: 'waiting',
+    });
+  }
+  const held = await db.query<Row>(
+    `SELECT o.offer_id, o.network, o.handle, sum(o.quantity)::int AS q FROM orders o
+     JOIN offers f ON f.id = o.offer_id AND f.per_buyer_max IS NOT NULL AND f.status <> 'ended'
+     WHERE o.status = ANY($1::text[]) GROUP BY 1, 2, 3`,
+    [[...ACTIVE_STATUSES, 'paid']],
+  );
+  for (const r of held.rows) {
+    state.held.set(`${str(r.offer_id)}|${handleKey(str(r.network), str(r.handle))}`, num(r.q));
+  }
+  const lastAt = (await db.query<Row>('SELECT max(at) AS at FROM log WHERE seq <= $1', [cursor.toString()])).rows[0]?.at;
+  const since = lastAt === null || lastAt === undefined ? 0 : num(lastAt) - 2 * DAY_MS;
+  const spent = await db.query<Row>(
+    `SELECT network, handle, currency, floor(created_at / ${DAY_MS})::bigint AS day, sum(amount_minor)::text AS s
+     FROM orders WHERE status = ANY($1::text[]) AND created_at >= $2 GROUP BY 1, 2, 3, 4`,
+    [[...ACTIVE_STATUSES, 'paid'], since],
+  );
+  for (const r of spent.rows) {
+    const key = handleKey(str(r.network), str(r.handle));
+    state.spent.set(spentKey(key, str(r.currency), num(r.day) * DAY_MS), big(r.s));
+  }
+  for (const r of (await db.query<Row>('SELECT account, currency, balance::text AS b FROM balances')).rows) {
+    state.balances.load(str(r.account), str(r.currency), big(r.b));
+  }
+  // The pair of the assertion made before every commit: what was read back sums to zero too.
+  state.balances.assertZeroSum();
+  return { state, cursor };
+}
+
+export function offerFromRow(r: Row): Offer {
+  return {
+    id: str(r.id),
+    merchantId: str(r.merchant_id),
+    title: str(r.title),
+    priceMinor: big(r.price_minor),
+    currency: str(r.currency),
+    quantity: num(r.quantity),
+    available: num(r.available),
+    sold: num(r.sold),
+    variants: JSON.parse(str(r.variants)),
+    perBuyerMax: numOrNull(r.per_buyer_max),
+    hashtag: str(r.hashtag),
+    windowMs: num(r.window_ms),
+    startsAt: num(r.starts_at),
+    endsAt: numOrNull(r.ends_at),
+    status: str(r.status) as Offer['status'],
+    publishedAt: numOrNull(r.published_at),
+    createdAt: num(r.created_at),
+  };
+}
+
+export function orderFromRow(r: Row): Order {
+  return {
+    id: str(r.id),
+    offerId: str(r.offer_id),
+    merchantId: str(r.merchant_id),
+    shopperId: strOrNull(r.shopper_id),
+    network: str(r.network),
+    handle: str(r.handle),
+    variant: strOrNull(r.variant),
+    quantity: num(r.quantity),
+    amountMinor: big(r.amount_minor),
+    feeMinor: big(r.fee_minor),
+    currency: str(r.currency),
+    status: str(r.status) as OrderStatus,
+    codeHash: strOrNull(r.code_hash),
+    expiresAt: num(r.expires_at),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+    postId: str(r.post_id),
+    shippingAddress: r.shipping_address === null ? null : JSON.parse(str(r.shipping_address)),
+    failure: strOrNull(r.failure),
+    chargeId: strOrNull(r.charge_id),
+  };
+}

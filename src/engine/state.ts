@@ -1,0 +1,219 @@
+import { Balances, type Transfer } from '../core/ledger.ts';
+import type { ShippingAddress } from './events.ts';
+
+/**
+ * The engine's in-memory state and the effects of one batch. Pure data: no I/O here. The state is
+ * rebuilt from the database at start (src/engine/load.ts) and changed only by src/engine/decide.ts.
+ */
+
+export interface Merchant {
+  id: string;
+  network: string;
+  handle: string;
+  name: string;
+  webhookUrl: string | null;
+  webhookSecret: string;
+  feeBps: number | null;
+  createdAt: number;
+}
+
+export type OfferStatus = 'live' | 'paused' | 'ended';
+
+export interface Offer {
+  id: string;
+  merchantId: string;
+  title: string;
+  priceMinor: bigint;
+  currency: string;
+  /** Units put on sale. */
+  quantity: number;
+  /** Units neither reserved nor sold. */
+  available: number;
+  sold: number;
+  variants: string[];
+  perBuyerMax: number | null;
+  hashtag: string;
+  windowMs: number;
+  startsAt: number;
+  endsAt: number | null;
+  status: OfferStatus;
+  /** When the offer was first posted from the merchant's handle. */
+  publishedAt: number | null;
+  createdAt: number;
+}
+
+export interface Shopper {
+  id: string;
+  network: string;
+  handle: string;
+  email: string;
+  shippingAddress: ShippingAddress;
+  cardToken: string;
+  cardBrand: string;
+  cardLast4: string;
+  purchaseLimitMinor: bigint | null;
+  dailyLimitMinor: bigint | null;
+  limitCurrency: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * An order from the first hashtag post to its end. Before confirmation it is a *checkout*: stock is
+ * reserved and a confirmation code is out (or, for an unlinked handle, a sign-up link).
+ */
+export type OrderStatus =
+  | 'awaiting_signup'
+  | 'awaiting_confirmation'
+  | 'charging'
+  | 'paid'
+  | 'failed'
+  | 'expired'
+  | 'canceled';
+
+export const ACTIVE_STATUSES: readonly OrderStatus[] = [
+  'awaiting_signup',
+  'awaiting_confirmation',
+  'charging',
+];
+export const PENDING_STATUSES: readonly OrderStatus[] = ['awaiting_signup', 'awaiting_confirmation'];
+
+export interface Order {
+  id: string;
+  offerId: string;
+  merchantId: string;
+  shopperId: string | null;
+  network: string;
+  handle: string;
+  variant: string | null;
+  quantity: number;
+  amountMinor: bigint;
+  feeMinor: bigint;
+  currency: string;
+  status: OrderStatus;
+  codeHash: string | null;
+  expiresAt: number;
+  createdAt: number;
+  updatedAt: number;
+  /** The post that started it: replies go under it. */
+  postId: string;
+  shippingAddress: ShippingAddress | null;
+  failure: string | null;
+  chargeId: string | null;
+}
+
+export interface WaitEntry {
+  id: string;
+  offerId: string;
+  network: string;
+  handle: string;
+  variant: string | null;
+  quantity: number;
+  postId: string;
+  joinedAt: number;
+  status: 'waiting' | 'served' | 'left';
+}
+
+export interface OutboxRow {
+  key: string;
+  kind: 'post' | 'email' | 'charge' | 'webhook';
+  body: unknown;
+}
+
+export interface ApiResult {
+  key: string;
+  status: number;
+  body: unknown;
+}
+
+/** `network:handle`, the key of a person across tagpay. */
+export function handleKey(network: string, handle: string): string {
+  return `${network}:${handle}`;
+}
+
+/** A binary min-heap of (deadline, order id); entries of settled orders are skipped when popped. */
+export class DeadlineHeap {
+  private readonly at: number[] = [];
+  private readonly ids: string[] = [];
+
+  get size(): number {
+    return this.at.length;
+  }
+
+  push(deadline: number, id: string): void {
+    this.at.push(deadline);
+    this.ids.push(id);
+    let i = this.at.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.at[parent]! <= this.at[i]!) break;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  peek(): number | null {
+    return this.at.length === 0 ? null : this.at[0]!;
+  }
+
+  pop(): string | null {
+    if (this.at.length === 0) return null;
+    const id = this.ids[0]!;
+    const lastAt = this.at.pop()!;
+    const lastId = this.ids.pop()!;
+    if (this.at.length > 0) {
+      this.at[0] = lastAt;
+      this.ids[0] = lastId;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < this.at.length && this.at[l]! < this.at[m]!) m = l;
+        if (r < this.at.length && this.at[r]! < this.at[m]!) m = r;
+        if (m === i) break;
+        this.swap(i, m);
+        i = m;
+      }
+    }
+    return id;
+  }
+
+  private swap(a: number, b: number): void {
+    [this.at[a], this.at[b]] = [this.at[b]!, this.at[a]!];
+    [this.ids[a], this.ids[b]] = [this.ids[b]!, this.ids[a]!];
+  }
+}
+
+export class State {
+  readonly merchants = new Map<string, Merchant>();
+  readonly merchantByHandle = new Map<string, Merchant>();
+  readonly offers = new Map<string, Offer>();
+  /** Offers not ended, by lower-cased hashtag: a hashtag is unique among them. */
+  readonly offerByTag = new Map<string, Offer>();
+  readonly shoppers = new Map<string, Shopper>();
+  /** Orders not yet settled (awaiting sign-up or confirmation, or charging). */
+  readonly activeOrders = new Map<string, Order>();
+  readonly orderByCode = new Map<string, Order>();
+  readonly pendingByHandle = new Map<string, Set<Order>>();
+  readonly deadlines = new DeadlineHeap();
+  readonly waitlists = new Map<string, WaitEntry[]>();
+  /** Units held (reserved, charging or paid) per `offerId|handleKey`, for the per-buyer cap. */
+  readonly held = new Map<string, number>();
+  /** Spend per `handleKey|currency|utcDay` (reserved, charging or paid), for the daily limit. */
+  readonly spent = new Map<string, bigint>();
+  readonly balances = new Balances();
+}
+
+/** What one batch changed: written in one database transaction with the log cursor. */
+export class Effects {
+  readonly merchants = new Set<Merchant>();
+  readonly offers = new Set<Offer>();
+  readonly shoppers = new Set<Shopper>();
+  readonly orders = new Set<Order>();
+  readonly waitlist = new Set<WaitEntry>();
+  readonly transfers: Transfer[] = [];
+  readonly outbox: OutboxRow[] = [];
+  readonly apiResults: ApiResult[] = [];
+  readonly apiKeys: { hash: string; merchantId: string; at: number }[] = [];
+}

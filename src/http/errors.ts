@@ -1,0 +1,33 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { Logger } from 'pino';
+import { errorBody, TagpayError } from '../core/errors.ts';
+
+/**
+ * The one place errors become HTTP responses: `{ "error": { "code", "message", "param"? } }` with the
+ * code's fixed status. Anything unexpected is logged and answered as INTERNAL without details.
+ */
+export function errorHandler(logger: Logger) {
+  return (error: Error, c: Context) => {
+    if (error instanceof TagpayError) {
+      return c.json(errorBody(error.code, error.message, error.param), error.status as 400);
+    }
+    if (error instanceof HTTPException) {
+      if (error.status === 413) return c.json(errorBody('BODY_TOO_LARGE', 'The request body is too large.'), 413);
+      if (error.status === 400) return c.json(errorBody('INVALID_JSON', 'The request body is not valid JSON.'), 400);
+      return c.json(errorBody('INVALID_REQUEST', error.message), error.status);
+    }
+    logger.error({ err: error, path: c.req.path }, 'unhandled error');
+    return c.json(errorBody('INTERNAL', 'Something went wrong on our side; it has been logged.'), 500);
+  };
+}
+
+/** Zod validation failures, reported with the first offending field as `param`. */
+export function validationHook(result: { success: boolean; error?: unknown }, c: Context) {
+  if (result.success) return;
+  const issues = (result.error as { issues?: { path: PropertyKey[]; message: string; code?: string }[] }).issues ?? [];
+  const first = issues[0];
+  const param = first ? first.path.map(String).join('.') : undefined;
+  const message = first ? `${param ? param + ': ' : ''}${first.message}` : 'The request is not valid.';
+  return c.json(errorBody('INVALID_REQUEST', message, param || undefined), 400);
+}

@@ -1,0 +1,29 @@
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { ErrorSchema } from './schemas.ts';
+
+/**
+ * Sends a JSON response from an OpenAPI route. The routes declare their success shapes for the
+ * document; errors and replayed answers share one untyped path, so this is the one cast.
+ */
+export function send(c: Context, body: unknown, status = 200): never {
+  return c.json(body as object, status as 200) as never;
+}
+
+const err = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });
+
+/** The error responses most routes can give, for the OpenAPI document. */
+export const errorResponses = {
+  400: err('Invalid request (INVALID_REQUEST, INVALID_JSON, UNKNOWN_CURRENCY, ...)'),
+  401: err('No or unknown credentials (UNAUTHENTICATED)'),
+  403: err('Credentials without the right (FORBIDDEN)'),
+  409: err('Conflict (HASHTAG_TAKEN, IDEMPOTENCY_CONFLICT, ...)'),
+};
+
+export const security = [{ bearer: [] }];
+/** Documents (and bounds) Stripe's Idempotency-Key header on every POST that changes state. */
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z.string().max(255).optional().openapi({
+    description: 'Makes the POST safe to retry: the same key and body give the same answer; another body with it is IDEMPOTENCY_CONFLICT.',
+  }),
+});

@@ -1,0 +1,137 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { newSecret, sha256 } from '../../core/codes.ts';
+import { TagpayError } from '../../core/errors.ts';
+import { CONFIRM_WINDOW_MS_DEFAULT } from '../../core/limits.ts';
+import type { AppContext } from '../../app-context.ts';
+import { submitCommand } from '../../engine/commands.ts';
+import { offerFromRow } from '../../engine/load.ts';
+import { merchantView, offerView } from '../../engine/views.ts';
+import { idempotency, requireAdmin, requireMerchant, requirePrincipal } from '../auth.ts';
+import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { CreateMerchantBody, CreateOfferBody, listOf, OfferSchema, PageQuery } from '../schemas.ts';
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+
+const MerchantCreated = z
+  .object({
+    id: z.string(), object: z.literal('merchant'), network: z.string(), handle: z.string(), name: z.string(),
+    webhook_url: z.string().nullable(), fee_bps: z.number().nullable(), created_at: z.string(),
+    api_key: z.string().nullable().openapi({ description: 'Shown once; null when this answer is a replay.' }),
+    webhook_secret: z.string().nullable().openapi({ description: 'Signs the webhooks; shown once.' }),
+  })
+  .openapi('MerchantCreated');
+
+/** Merchants (created by the operator) and their offers (created with the merchant's key). */
+export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
+  api.openapi(
+    createRoute({
+      method: 'post', path: '/v1/merchants', tags: ['Merchants'], security, summary: 'Create a merchant (admin key)',
+      request: { headers: IdempotencyHeaders, body: { required: true, ...json(CreateMerchantBody) } },
+      responses: { 201: { description: 'Created, with its API key shown once', ...json(MerchantCreated) }, ...errorResponses },
+    }),
+    async (c) => {
+      await requireAdmin(app, c);
+      const body = c.req.valid('json');
+      const { key, requestHash } = await idempotency(app, c);
+      // The secrets are made here, at the edge: the log and the tables only ever see the key's hash.
+      const apiKey = newSecret('sk', app.random);
+      const webhookSecret = newSecret('whsec', app.random);
+      const result = await submitCommand(app.log, app.engine, 'admin', key, requestHash, {
+        op: 'merchant.create', network: body.network, handle: body.handle, name: body.name,
+        webhookUrl: body.webhook_url ?? null, webhookSecret, keyHash: sha256(apiKey), feeBps: body.fee_bps ?? null,
+      });
+      if (result.status !== 201) return send(c, result.body, result.status);
+      return send(c, { ...(result.body as object), api_key: result.replayed ? null : apiKey, webhook_secret: result.replayed ? null : webhookSecret }, 201);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/v1/merchants/me', tags: ['Merchants'], security, summary: 'The merchant of the API key',
+      responses: { 200: { description: 'The merchant', ...json(MerchantCreated.omit({ api_key: true, webhook_secret: true })) }, ...errorResponses },
+    }),
+    async (c) => {
+      const merchantId = await requireMerchant(app, c);
+      const m = app.engine.view.merchants.get(merchantId);
+      if (!m) throw new TagpayError('NOT_FOUND', 'No such merchant.');
+      return send(c, merchantView(m));
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'post', path: '/v1/offers', tags: ['Offers'], security,
+      summary: 'Create an offer; by default it is published at once from the merchant\'s handle',
+      request: { headers: IdempotencyHeaders, body: { required: true, ...json(CreateOfferBody) } },
+      responses: { 201: { description: 'Created', ...json(OfferSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const merchantId = await requireMerchant(app, c);
+      const body = c.req.valid('json');
+      const { key, requestHash } = await idempotency(app, c);
+      const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
+        op: 'offer.create', merchantId, title: body.title, priceMinor: body.price.amount.toString(), currency: body.price.currency,
+        quantity: body.quantity, hashtag: body.hashtag, variants: body.variants, perBuyerMax: body.per_buyer_max,
+        windowMs: body.confirm_window_s === undefined ? CONFIRM_WINDOW_MS_DEFAULT : body.confirm_window_s * 1000,
+        startsAt: body.starts_at ?? null, endsAt: body.ends_at ?? null, publish: body.publish,
+      });
+      return send(c, result.body, result.status);
+    },
+  );
+
+  for (const [action, status] of [['pause', 'paused'], ['resume', 'live'], ['end', 'ended']] as const) {
+    api.openapi(
+      createRoute({
+        method: 'post', path: `/v1/offers/{id}/${action}`, tags: ['Offers'], security, summary: `${action[0]!.toUpperCase()}${action.slice(1)} an offer`,
+        request: { params: z.object({ id: z.string().max(64) }), headers: IdempotencyHeaders },
+        responses: { 200: { description: 'The offer', ...json(OfferSchema) }, ...errorResponses },
+      }),
+      async (c) => {
+        const merchantId = await requireMerchant(app, c);
+        const { key, requestHash } = await idempotency(app, c);
+        const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
+          op: 'offer.set_status', merchantId, offerId: c.req.valid('param').id, status,
+        });
+        return send(c, result.body, result.status);
+      },
+    );
+  }
+
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/v1/offers', tags: ['Offers'], security, summary: 'Offers, newest first (a merchant sees its own)',
+      request: { query: PageQuery },
+      responses: { 200: { description: 'Offers', ...json(listOf(OfferSchema, 'OfferList')) }, ...errorResponses },
+    }),
+    async (c) => {
+      const p = await requirePrincipal(app, c);
+      const q = c.req.valid('query');
+      const params: unknown[] = [q.limit + 1];
+      const where: string[] = [];
+      if (p.kind === 'merchant') where.push(`merchant_id = $${params.push(p.merchantId)}`);
+      if (q.starting_after) where.push(`(created_at, id) < (SELECT created_at, id FROM offers WHERE id = $${params.push(q.starting_after)})`);
+      const { rows } = await app.db.query(
+        `SELECT * FROM offers ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT $1`,
+        params,
+      );
+      return send(c, { object: 'list', data: rows.slice(0, q.limit).map((r) => offerView(offerFromRow(r))), has_more: rows.length > q.limit });
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/v1/offers/{id}', tags: ['Offers'], security, summary: 'One offer',
+      request: { params: z.object({ id: z.string().max(64) }) },
+      responses: { 200: { description: 'The offer', ...json(OfferSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const p = await requirePrincipal(app, c);
+      const { rows } = await app.db.query('SELECT * FROM offers WHERE id = $1', [c.req.valid('param').id]);
+      const offer = rows[0] ? offerFromRow(rows[0]) : null;
+      if (offer === null || (p.kind === 'merchant' && offer.merchantId !== p.merchantId)) {
+        throw new TagpayError('NOT_FOUND', 'No such offer.', 'id');
+      }
+      return send(c, offerView(offer));
+    },
+  );
+}

@@ -1,0 +1,112 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { TagpayError } from '../../core/errors.ts';
+import type { AppContext } from '../../app-context.ts';
+import { orderFromRow } from '../../engine/load.ts';
+import { orderView } from '../../engine/views.ts';
+import { requireAdmin, requirePrincipal } from '../auth.ts';
+import { errorResponses, security, send } from '../route.ts';
+import { listOf, OrderSchema, PageQuery } from '../schemas.ts';
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+
+/** Orders (a merchant sees its own), the ledger's balances and the local mailbox (admin). */
+export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/v1/orders', tags: ['Orders'], security, summary: 'Orders, newest first',
+      request: {
+        query: PageQuery.extend({
+          handle: z.string().max(64).optional(),
+          network: z.string().max(32).optional(),
+          offer_id: z.string().max(64).optional(),
+          status: OrderSchema.shape.status.optional(),
+        }),
+      },
+      responses: { 200: { description: 'Orders', ...json(listOf(OrderSchema, 'OrderList')) }, ...errorResponses },
+    }),
+    async (c) => {
+      const p = await requirePrincipal(app, c);
+      const q = c.req.valid('query');
+      const params: unknown[] = [q.limit + 1];
+      const where: string[] = [];
+      if (p.kind === 'merchant') where.push(`merchant_id = $${params.push(p.merchantId)}`);
+      if (q.handle !== undefined) where.push(`handle = $${params.push(q.handle.replace(/^@/, '').toLowerCase())}`);
+      if (q.network !== undefined) where.push(`network = $${params.push(q.network)}`);
+      if (q.offer_id !== undefined) where.push(`offer_id = $${params.push(q.offer_id)}`);
+      if (q.status !== undefined) where.push(`status = $${params.push(q.status)}`);
+      if (q.starting_after !== undefined) {
+        where.push(`(created_at, id) < (SELECT created_at, id FROM orders WHERE id = $${params.push(q.starting_after)})`);
+      }
+      const { rows } = await app.db.query(
+        `SELECT * FROM orders ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT $1`,
+        params,
+      );
+      return send(c, { object: 'list', data: rows.slice(0, q.limit).map((r) => orderView(orderFromRow(r))), has_more: rows.length > q.limit });
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/v1/orders/{id}', tags: ['Orders'], security, summary: 'One order',
+      request: { params: z.object({ id: z.string().max(64) }) },
+      responses: { 200: { description: 'The order', ...json(OrderSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const p = await requirePrincipal(app, c);
+      const { rows } = await app.db.query('SELECT * FROM orders WHERE id = $1', [c.req.valid('param').id]);
+      const order = rows[0] ? orderFromRow(rows[0]) : null;
+      // Another merchant's order is "not found": ids never confirm what another tenant has.
+      if (order === null || (p.kind === 'merchant' && order.merchantId !== p.merchantId)) {
+        throw new TagpayError('NOT_FOUND', 'No such order.', 'id');
+      }
+      return send(c, orderView(order));
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/v1/ledger/balances', tags: ['Ledger'], security, summary: 'Every account balance (admin key)',
+      request: { query: z.object({ account: z.string().max(128).optional() }) },
+      responses: {
+        200: {
+          description: 'Balances in minor units; per currency they sum to zero',
+          ...json(z.object({ object: z.literal('list'), data: z.array(z.object({ account: z.string(), currency: z.string(), balance: z.number().int() })) })),
+        },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      await requireAdmin(app, c);
+      const account = c.req.valid('query').account;
+      const { rows } = await app.db.query<{ account: string; currency: string; balance: string }>(
+        `SELECT account, currency, balance::text AS balance FROM balances ${account ? 'WHERE account = $1' : ''} ORDER BY account, currency`,
+        account ? [account] : [],
+      );
+      return send(c, { object: 'list', data: rows.map((r) => ({ account: r.account, currency: r.currency, balance: Number(r.balance) })) });
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get', path: '/v1/mailbox', tags: ['Mailbox'], security,
+      summary: 'E-mails kept locally when no SMTP server is configured (admin key)',
+      request: { query: z.object({ to: z.string().max(254).optional(), limit: PageQuery.shape.limit }) },
+      responses: {
+        200: { description: 'Messages, newest first', ...json(z.object({ object: z.literal('list'), data: z.array(z.object({ id: z.string(), to: z.string(), subject: z.string(), text: z.string(), created_at: z.string() })) })) },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      await requireAdmin(app, c);
+      const q = c.req.valid('query');
+      const { rows } = await app.db.query<{ id: unknown; to_addr: string; subject: string; body: string; created_at: unknown }>(
+        `SELECT * FROM mailbox ${q.to ? 'WHERE to_addr = $2' : ''} ORDER BY id DESC LIMIT $1`,
+        q.to ? [q.limit, q.to] : [q.limit],
+      );
+      return send(c, {
+        object: 'list',
+        data: rows.map((r) => ({ id: String(r.id), to: r.to_addr, subject: r.subject, text: r.body, created_at: new Date(Number(r.created_at)).toISOString() })),
+      });
+    },
+  );
+}

@@ -1,0 +1,13 @@
+/** What the outbox needs of a network: post (or reply) as a handle, idempotently. */
+export interface PostRequest {
+  as: string;
+  text: string;
+  replyTo: string | null;
+  /** The outbox row's key: posting twice with it gives one post. */
+  idempotencyKey: string;
+}
+
+export interface NetworkClient {
+  readonly name: string;
+  post(req: PostRequest): Promise<{ postId: string }>;
+}

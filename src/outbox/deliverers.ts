@@ -1,0 +1,120 @@
+import { createHmac } from 'node:crypto';
+import type { Transporter } from 'nodemailer';
+import {
+  CHARGE_ATTEMPTS_MAX,
+  CHARGE_RETRY_BASE_MS,
+  DELIVERY_ATTEMPTS_MAX,
+  DELIVERY_RETRY_BASE_MS,
+  WEBHOOK_ATTEMPTS_MAX,
+  WEBHOOK_RETRY_BASE_MS,
+  WEBHOOK_TIMEOUT_MS,
+} from '../core/limits.ts';
+import type { Clock, InputLog } from '../engine/log.ts';
+import type { NetworkClient } from '../networks/network.ts';
+import type { CardProcessor } from '../processors/processor.ts';
+import type { Db } from '../store/db.ts';
+import { backoffMs, type Deliverer, type OutboxItem } from './worker.ts';
+
+function retryOr(item: OutboxItem, max: number, baseMs: number, error: string) {
+  return { done: false as const, error, retryInMs: item.attempt >= max ? null : backoffMs(baseMs, item.attempt) };
+}
+
+/** Replies and posts, through the network named in the row. */
+export function postDeliverer(networks: Map<string, NetworkClient>): Deliverer {
+  return async (item) => {
+    const body = item.body as { network: string; as: string; text: string; reply_to: string | null };
+    const network = networks.get(body.network);
+    if (!network) return { done: false, error: `network ${body.network} is not connected`, retryInMs: null };
+    try {
+      await network.post({ as: body.as, text: body.text, replyTo: body.reply_to, idempotencyKey: item.key });
+      return { done: true };
+    } catch (error) {
+      return retryOr(item, DELIVERY_ATTEMPTS_MAX, DELIVERY_RETRY_BASE_MS, error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+/**
+ * E-mail: through SMTP when configured, otherwise into the local mailbox (visible in the API). The
+ * row's key is the Message-ID on SMTP and a unique key in the mailbox, so a repeat is one message.
+ */
+export function emailDeliverer(db: Db, clock: Clock, smtp: Transporter | null, from: string): Deliverer {
+  return async (item) => {
+    const body = item.body as { to: string; subject: string; text: string };
+    try {
+      if (smtp) {
+        await smtp.sendMail({ from, to: body.to, subject: body.subject, text: body.text, messageId: `<${item.key.replace(/[^A-Za-z0-9._-]/g, '.')}@tagpay>` });
+      } else {
+        await db.query(
+          'INSERT INTO mailbox (key, to_addr, subject, body, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING',
+          [item.key, body.to, body.subject, body.text, clock.now()],
+        );
+      }
+      return { done: true };
+    } catch (error) {
+      return retryOr(item, DELIVERY_ATTEMPTS_MAX, DELIVERY_RETRY_BASE_MS, error instanceof Error ? error.message : String(error));
+    }
+  };
+}
+
+/**
+ * Card charges: authorize then capture with idempotency keys derived from the order, then the result
+ * goes back into the input log as an event keyed by the order, so the engine hears it exactly once.
+ * A processor error is retried with backoff; after the last attempt the order fails.
+ */
+export function chargeDeliverer(processor: CardProcessor, log: InputLog): Deliverer {
+  return async (item) => {
+    const body = item.body as { order_id: string; card_token: string; amount: string; currency: string; description: string };
+    const report = async (ok: boolean, reason: string | null, chargeId: string | null) => {
+      await log.append([{ key: `charge:${body.order_id}`, body: { kind: 'charge_result', orderId: body.order_id, ok, reason: reason as never, chargeId } }]);
+      return { done: true as const };
+    };
+    let outcome = await processor.authorize({
+      token: body.card_token,
+      amountMinor: BigInt(body.amount),
+      currency: body.currency,
+      description: body.description,
+      idempotencyKey: `${body.order_id}:authorize`,
+    });
+    if (outcome.ok) outcome = await processor.capture(outcome.chargeId, `${body.order_id}:capture`);
+    if (outcome.ok) return report(true, null, outcome.chargeId);
+    if (outcome.retryable && item.attempt < CHARGE_ATTEMPTS_MAX) {
+      return { done: false, error: outcome.message, retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt) };
+    }
+    return report(false, outcome.reason, null);
+  };
+}
+
+/** Stripe's signature scheme: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.payload">`. */
+export function signWebhook(secret: string, payload: string, unixSeconds: number): string {
+  const v1 = createHmac('sha256', secret).update(`${unixSeconds}.${payload}`).digest('hex');
+  return `t=${unixSeconds},v1=${v1}`;
+}
+
+/** Signed webhooks to merchants; the event id lets the receiver drop a repeat. */
+export function webhookDeliverer(db: Db, clock: Clock): Deliverer {
+  return async (item) => {
+    const body = item.body as { merchant_id: string; url: string; event: { id: string } };
+    const { rows } = await db.query<{ webhook_secret: string }>('SELECT webhook_secret FROM merchants WHERE id = $1', [body.merchant_id]);
+    if (!rows[0]) return { done: false, error: 'merchant not found', retryInMs: null };
+    const payload = JSON.stringify(body.event);
+    try {
+      const response = await fetch(body.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'tagpay-signature': signWebhook(rows[0].webhook_secret, payload, Math.floor(clock.now() / 1000)),
+          'idempotency-key': body.event.id,
+        },
+        body: payload,
+        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+        redirect: 'manual',
+      });
+      await response.body?.cancel();
+      if (response.ok) return { done: true };
+      return retryOr(item, WEBHOOK_ATTEMPTS_MAX, WEBHOOK_RETRY_BASE_MS, `HTTP ${response.status}`);
+    } catch (error) {
+      return retryOr(item, WEBHOOK_ATTEMPTS_MAX, WEBHOOK_RETRY_BASE_MS, error instanceof Error ? error.message : String(error));
+    }
+  };
+}

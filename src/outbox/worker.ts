@@ -1,0 +1,98 @@
+import type { Logger } from 'pino';
+import { OUTBOX_BATCH_MAX, OUTBOX_CONCURRENCY_MAX, RETRY_DELAY_MS_MAX } from '../core/limits.ts';
+import { Serial } from '../core/serial.ts';
+import type { Clock } from '../engine/log.ts';
+import type { Db } from '../store/db.ts';
+
+export interface OutboxItem {
+  id: bigint;
+  key: string;
+  kind: string;
+  body: unknown;
+  /** 1 for the first try. */
+  attempt: number;
+}
+
+/** A delivery's outcome: done, or failed and retried after `retryInMs` (null: give up, dead letter). */
+export type Delivery = { done: true } | { done: false; error: string; retryInMs: number | null };
+
+export type Deliverer = (item: OutboxItem) => Promise<Delivery>;
+
+/** Exponential backoff with a ceiling: base, 2×base, 4×base, … */
+export function backoffMs(baseMs: number, attempt: number): number {
+  return Math.min(RETRY_DELAY_MS_MAX, baseMs * 2 ** Math.max(0, attempt - 1));
+}
+
+/**
+ * Delivers outbox rows at least once. A row is marked done only after its effect happened; if the
+ * process dies in between, the row is delivered again, and the deliverer's idempotency key (the row's
+ * key) makes the second delivery a no-op on the other side.
+ */
+export class OutboxWorker {
+  private readonly serial = new Serial();
+  paused = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly deliverers: Record<string, Deliverer>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** One pass over the due rows; resolves to the number of rows it tried. */
+  runOnce(): Promise<number> {
+    return this.serial.run(async () => {
+      if (this.paused) return 0;
+      const now = this.clock.now();
+      const { rows } = await this.db.query<{ id: unknown; key: string; kind: string; body: string; attempts: number }>(
+        'SELECT id, key, kind, body, attempts FROM outbox WHERE status = 0 AND next_at <= $1 ORDER BY id LIMIT $2',
+        [now, OUTBOX_BATCH_MAX],
+      );
+      if (rows.length === 0) return 0;
+      const results: { id: string; status: number; attempts: number; nextAt: number; error: string | null }[] = [];
+      let i = 0;
+      const work = async () => {
+        while (i < rows.length) {
+          const row = rows[i++]!;
+          const item = { id: BigInt(row.id as string), key: row.key, kind: row.kind, body: JSON.parse(row.body), attempt: row.attempts + 1 };
+          const deliver = this.deliverers[row.kind];
+          let outcome: Delivery;
+          try {
+            outcome = deliver ? await deliver(item) : { done: false, error: `no deliverer for ${row.kind}`, retryInMs: null };
+          } catch (error) {
+            outcome = { done: false, error: error instanceof Error ? error.message : String(error), retryInMs: 1000 };
+          }
+          if (!outcome.done) this.logger.warn({ key: row.key, attempt: item.attempt, error: outcome.error }, 'outbox delivery failed');
+          results.push({
+            id: String(row.id),
+            status: outcome.done ? 1 : outcome.retryInMs === null ? 2 : 0,
+            attempts: item.attempt,
+            nextAt: outcome.done || outcome.retryInMs === null ? now : this.clock.now() + outcome.retryInMs,
+            error: outcome.done ? null : outcome.error,
+          });
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(OUTBOX_CONCURRENCY_MAX, rows.length) }, work));
+      await this.db.query(
+        `UPDATE outbox o SET status = u.status, attempts = u.attempts, next_at = u.next_at, last_error = u.error,
+           delivered_at = CASE WHEN u.status = 1 THEN $6::bigint ELSE NULL END
+         FROM unnest($1::bigint[], $2::smallint[], $3::int[], $4::bigint[], $5::text[]) AS u(id, status, attempts, next_at, error)
+         WHERE o.id = u.id`,
+        [results.map((r) => r.id), results.map((r) => r.status), results.map((r) => r.attempts), results.map((r) => r.nextAt), results.map((r) => r.error), this.clock.now()],
+      );
+      return rows.length;
+    });
+  }
+
+  /** Rows waiting for delivery (for metrics and tests). */
+  async backlog(): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE status = 0');
+    return rows[0]!.n;
+  }
+
+  /** Due now: what a drain still has to deliver. */
+  async due(): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE status = 0 AND next_at <= $1', [this.clock.now()]);
+    return rows[0]!.n;
+  }
+}

@@ -1,0 +1,32 @@
+import type { DeclineReason } from '../core/replies.ts';
+
+/** What a card token stands for; the card number itself never reaches tagpay's tables. */
+export interface CardInfo {
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+}
+
+export type ChargeOutcome =
+  | { ok: true; chargeId: string }
+  | { ok: false; reason: DeclineReason; retryable: false }
+  | { ok: false; reason: 'processor_error'; retryable: true; message: string };
+
+export interface ChargeRequest {
+  token: string;
+  amountMinor: bigint;
+  currency: string;
+  description: string;
+  /** The same key gives the same charge, however often it is sent (Stripe's Idempotency-Key). */
+  idempotencyKey: string;
+}
+
+/** One interface for every card processor (sandbox, Stripe): authorize, capture, refund. */
+export interface CardProcessor {
+  readonly name: string;
+  describe(token: string): Promise<CardInfo | null>;
+  authorize(req: ChargeRequest): Promise<ChargeOutcome>;
+  capture(chargeId: string, idempotencyKey: string): Promise<ChargeOutcome>;
+  refund(chargeId: string, amountMinor: bigint, idempotencyKey: string): Promise<{ ok: boolean; refundId?: string; message?: string }>;
+}

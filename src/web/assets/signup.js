@@ -1,0 +1,58 @@
+import { api } from './common.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+if (params.get('handle')) $('handle').value = params.get('handle');
+
+api('GET', '/demo/info').then((info) => ($('demo-hint').hidden = !info.demo)).catch(() => {});
+
+$('signup').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  $('error').textContent = '';
+  const required = ['handle', 'email', 'name', 'line1', 'city', 'postal_code', 'country', 'number', 'exp', 'cvc'];
+  const missing = required.filter((id) => $(id).value.trim() === '');
+  for (const id of required) $(id).setAttribute('aria-invalid', String(missing.includes(id)));
+  if (missing.length > 0) {
+    $('error').textContent = `Please fill in: ${missing.map((id) => $(id).labels[0].textContent.split('(')[0].trim()).join(', ')}.`;
+    $(missing[0]).focus();
+    return;
+  }
+  const exp = /^(\d{1,2})\s*\/\s*(\d{2,4})$/.exec($('exp').value.trim());
+  if (!exp) {
+    $('error').textContent = 'Expiry is MM/YY, for example 12/30.';
+    $('exp').focus();
+    return;
+  }
+  try {
+    const handle = $('handle').value.trim().replace(/^@/, '').toLowerCase();
+    let token = $('token').value.trim();
+    if (token === '') token = (await api('POST', '/demo/signin', { handle })).token;
+    // The card goes to the processor's tokenization endpoint only; the form forgets it at once.
+    const card = await api('POST', '/v1/sandbox/tokens', {
+      number: $('number').value.replace(/\s+/g, ''),
+      exp_month: Number(exp[1]),
+      exp_year: Number(exp[2]),
+      cvc: $('cvc').value.trim(),
+    });
+    $('number').value = '';
+    $('cvc').value = '';
+    const shopper = await api('POST', '/v1/shoppers', {
+      handle,
+      network: 'local',
+      email: $('email').value.trim(),
+      shipping_address: {
+        name: $('name').value.trim(),
+        line1: $('line1').value.trim(),
+        city: $('city').value.trim(),
+        postal_code: $('postal_code').value.trim(),
+        country: $('country').value.trim(),
+      },
+      card_token: card.id,
+    }, token);
+    $('signup').hidden = true;
+    $('done').hidden = false;
+    $('done').textContent = `Linked @${shopper.handle} to your ${shopper.card.brand} ending in ${shopper.card.last4}. Any checkout waiting for you now gets its confirmation code on the timeline.`;
+  } catch (e) {
+    $('error').textContent = e.message;
+  }
+});
