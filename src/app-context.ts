@@ -134,9 +134,12 @@ export class AppContext implements AsyncDisposable {
     ];
   }
 
+  private readonly wakers: (() => void)[] = [];
+
   private async loop(name: string, setWake: (wake: () => void) => void, step: () => Promise<number>, idleMs: number): Promise<void> {
     let wake: () => void = () => {};
     setWake(() => wake());
+    this.wakers.push(() => wake());
     while (!this.stopped) {
       let worked = 0;
       try {
@@ -181,10 +184,9 @@ export class AppContext implements AsyncDisposable {
 
   async close(): Promise<void> {
     this.stopped = true;
-    this.wakeEngine();
-    this.wakeOutbox();
-    this.wakeConnector();
+    for (const wake of this.wakers) wake();
     await Promise.all(this.loops);
+    this.wakers.length = 0;
     await this.db.close();
   }
 

@@ -27,7 +27,7 @@ export function localRoutes(api: OpenAPIHono, app: AppContext): void {
       request: {
         body: {
           required: true,
-          ...json(z.object({ text: z.string().max(LOCAL_POST_TEXT_CHARS_MAX * 4), reply_to: z.union([z.string(), z.number().int()]).nullable().optional() })),
+          ...json(z.object({ text: z.string().openapi({ maxLength: LOCAL_POST_TEXT_CHARS_MAX }), reply_to: z.union([z.string(), z.number().int()]).nullable().optional() })),
         },
       },
       responses: { 201: { description: 'Posted', ...json(LocalPostSchema) }, ...errorResponses },

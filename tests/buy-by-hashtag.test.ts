@@ -1,0 +1,371 @@
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { ADMIN_KEY, openHarness, storages, webhookReceiver, type Harness } from './support/harness.ts';
+import { assertLedgerBalanced, codeIn, createAccount, linkShopper, offerState, orders, post, repliesTo, setupWorld, type World } from './support/world.ts';
+
+for (const storage of storages()) {
+  describe(`buy by hashtag (${storage})`, () => {
+    let h: Harness;
+    let w: World;
+    let hooks: Awaited<ReturnType<typeof webhookReceiver>>;
+    before(async () => {
+      hooks = await webhookReceiver();
+    });
+    after(async () => {
+      await hooks.close();
+    });
+    afterEach(async () => {
+      await assertLedgerBalanced(h);
+      await h.close();
+    });
+
+    async function fresh(opts: Parameters<typeof setupWorld>[1] = {}) {
+      h = await openHarness(storage);
+      w = await setupWorld(h, { webhookUrl: hooks.url, ...opts });
+    }
+
+    test('hashtag → code by reply and e-mail → confirmation → paid, webhook, ledger, address', async () => {
+      await fresh();
+      const { alice } = w.accounts;
+      const buyPost = await post(h, alice!, 'I want one! #BuyAcmeTee M x2');
+      const [reply] = await repliesTo(h, buyPost);
+      assert.match(reply!, /post #TP[A-Z2-7]{10} within 15 minutes/);
+      const code = codeIn(reply);
+      assert.equal((await offerState(h, w)).available, 8, 'two units reserved');
+
+      const mail = await h.request('GET', '/v1/mailbox?to=alice@example.com', undefined, ADMIN_KEY);
+      assert.equal(mail.status, 200);
+      assert.ok(mail.body.data.some((m: { text: string }) => m.text.includes(code)), 'the code is e-mailed too');
+
+      const confirmPost = await post(h, alice!, `${code}`);
+      const [order] = await orders(h, 'alice');
+      assert.equal(order.status, 'paid');
+      assert.equal(order.amount, 5000);
+      assert.equal(order.quantity, 2);
+      assert.equal(order.variant, 'M');
+      assert.equal(order.currency, 'USD');
+      assert.equal(order.offer_id, w.offer.id);
+      assert.equal(order.shipping_address.line1, '1 Main St');
+      const paidReply = (await repliesTo(h, buyPost)).at(-1)!;
+      assert.match(paidReply, /^Paid: 2 × Acme Tee \(M\), \$50\.00\. Order ord_/);
+      assert.deepEqual(await repliesTo(h, confirmPost), [], 'the reply goes under the buy post');
+      const state = await offerState(h, w);
+      assert.equal(state.sold, 2);
+      assert.equal(state.available, 8);
+
+      const charges = await h.app.db.query<{ status: string; amount_minor: string }>('SELECT status, amount_minor::text FROM sandbox_charges');
+      assert.deepEqual(charges.rows, [{ status: 'captured', amount_minor: '5000' }]);
+
+      const balances = await h.request('GET', '/v1/ledger/balances', undefined, ADMIN_KEY);
+      const byAccount = Object.fromEntries(balances.body.data.map((b: { account: string; balance: number }) => [b.account, b.balance]));
+      assert.equal(byAccount[`payable:${w.merchant.id}`], 5000 - 125, 'merchant gets the sale less 2.5%');
+      assert.equal(byAccount['fees:platform'], 125);
+
+      const hook = hooks.received.find((r) => JSON.parse(r.body).data.object.id === order.id)!;
+      assert.ok(hook, 'the merchant got a webhook');
+      const event = JSON.parse(hook.body);
+      assert.equal(event.type, 'order.paid');
+      assert.equal(event.data.object.shipping_address.city, 'Springfield');
+      const [t, v1] = String(hook.headers['tagpay-signature']).split(',').map((p) => p.split('=')[1]);
+      const expected = createHmac('sha256', w.merchant.webhook_secret).update(`${t}.${hook.body}`).digest('hex');
+      assert.equal(v1, expected, 'HMAC-SHA256 signature over "t.payload"');
+    });
+
+    test('the code posted by another handle does nothing; a repeat by the owner does nothing more', async () => {
+      await fresh();
+      const { alice, bob } = w.accounts;
+      const buyPost = await post(h, alice!, '#BuyAcmeTee S');
+      const code = codeIn((await repliesTo(h, buyPost))[0]);
+      const bobPost = await post(h, bob!, `mine now ${code}`);
+      assert.deepEqual(await repliesTo(h, bobPost), []);
+      assert.equal((await orders(h, 'alice'))[0].status, 'awaiting_confirmation');
+      assert.deepEqual(await orders(h, 'bob'), []);
+      await post(h, alice!, code);
+      await post(h, alice!, code);
+      const all = await orders(h, 'alice');
+      assert.equal(all.length, 1);
+      assert.equal(all[0].status, 'paid');
+      const charges = await h.app.db.query('SELECT * FROM sandbox_charges');
+      assert.equal(charges.rows.length, 1, 'charged once');
+    });
+
+    test('no confirmation in time: expiry by the injected clock releases the stock; the late code does nothing', async () => {
+      await fresh();
+      const { alice } = w.accounts;
+      const buyPost = await post(h, alice!, '#BuyAcmeTee L');
+      const code = codeIn((await repliesTo(h, buyPost))[0]);
+      h.clock.advance(14 * 60 * 1000);
+      await h.app.settle();
+      assert.equal((await orders(h, 'alice'))[0].status, 'awaiting_confirmation', 'still inside the window');
+      h.clock.advance(61 * 1000);
+      await h.app.settle();
+      assert.equal((await orders(h, 'alice'))[0].status, 'expired');
+      assert.equal((await offerState(h, w)).available, 10);
+      assert.match((await repliesTo(h, buyPost)).at(-1)!, /expired before it was confirmed/);
+      await post(h, alice!, code);
+      assert.equal((await orders(h, 'alice'))[0].status, 'expired');
+      assert.equal((await h.app.db.query('SELECT * FROM sandbox_charges')).rows.length, 0);
+    });
+
+    test('sold out: the reply says so, the waitlist is served first in, first out when stock returns', async () => {
+      await fresh({ quantity: 1 });
+      const { alice, bob, carol } = w.accounts;
+      const a = await post(h, alice!, '#BuyAcmeTee M');
+      codeIn((await repliesTo(h, a))[0]);
+      const b = await post(h, bob!, '#BuyAcmeTee S');
+      assert.match((await repliesTo(h, b))[0]!, /sold out.*number 1 on the waitlist/);
+      const c = await post(h, carol!, '#BuyAcmeTee L');
+      assert.match((await repliesTo(h, c))[0]!, /number 2 on the waitlist/);
+      h.clock.advance(15 * 60 * 1000 + 1);
+      await h.app.settle();
+      assert.equal((await orders(h, 'alice'))[0].status, 'expired');
+      const bobReply = (await repliesTo(h, b)).at(-1)!;
+      assert.match(bobReply, /came back and is held for you/);
+      const bobCode = codeIn(bobReply);
+      assert.equal((await orders(h, 'carol')).length, 0, 'carol waits behind bob');
+      await post(h, bob!, bobCode);
+      const [bobOrder] = await orders(h, 'bob');
+      assert.equal(bobOrder.status, 'paid');
+      assert.equal(bobOrder.variant, 'S', 'the waitlist keeps the variant asked for');
+    });
+
+    test('an unlinked handle gets a sign-up link; its checkout waits and gets its code on sign-up', async () => {
+      await fresh();
+      const { carol } = w.accounts;
+      const buyPost = await post(h, carol!, '#BuyAcmeTee M');
+      const [reply] = await repliesTo(h, buyPost);
+      assert.match(reply!, /http:\/\/tagpay\.test\/signup\?network=local&handle=carol/);
+      assert.equal((await orders(h, 'carol'))[0].status, 'awaiting_signup');
+      assert.equal((await offerState(h, w)).available, 9, 'held while carol signs up');
+      h.clock.advance(5 * 60 * 1000);
+      // Carol links her own card with her own token: the proof that the handle is hers.
+      const card = await h.request('POST', '/v1/sandbox/tokens', { number: '4242 4242 4242 4242', exp_month: 1, exp_year: 2031, cvc: '999' });
+      const linked = await h.request('POST', '/v1/shoppers', {
+        handle: 'carol', email: 'carol@example.com', card_token: card.body.id,
+        shipping_address: { name: 'Carol', line1: '9 Elm St', city: 'Paris', postal_code: '75001', country: 'fr' },
+      }, carol!.token);
+      assert.equal(linked.status, 201, JSON.stringify(linked.body));
+      assert.deepEqual(linked.body.card, { brand: 'visa', last4: '4242' });
+      await h.app.settle();
+      const code = codeIn((await repliesTo(h, buyPost)).at(-1));
+      await post(h, carol!, code);
+      const [order] = await orders(h, 'carol');
+      assert.equal(order.status, 'paid');
+      assert.equal(order.shipping_address.country, 'FR');
+    });
+
+    test('a token proves its own handle only', async () => {
+      await fresh();
+      const card = await h.request('POST', '/v1/sandbox/tokens', { number: '4242424242424242', exp_month: 1, exp_year: 2031, cvc: '999' });
+      const res = await h.request('POST', '/v1/shoppers', {
+        handle: 'alice', email: 'evil@example.com', card_token: card.body.id,
+        shipping_address: { name: 'Mallory', line1: '1 Bad St', city: 'X', postal_code: '1', country: 'US' },
+      }, w.accounts.carol!.token);
+      assert.equal(res.status, 403);
+      assert.equal(res.body.error.code, 'FORBIDDEN');
+    });
+
+    test('#cancel drops the pending checkout and releases the stock', async () => {
+      await fresh();
+      const { alice } = w.accounts;
+      const buyPost = await post(h, alice!, '#BuyAcmeTee M x3');
+      const code = codeIn((await repliesTo(h, buyPost))[0]);
+      assert.equal((await offerState(h, w)).available, 7);
+      const cancelPost = await post(h, alice!, '#cancel');
+      assert.match((await repliesTo(h, cancelPost))[0]!, /Canceled/);
+      assert.equal((await orders(h, 'alice'))[0].status, 'canceled');
+      assert.equal((await offerState(h, w)).available, 10);
+      await post(h, alice!, code);
+      assert.equal((await orders(h, 'alice'))[0].status, 'canceled', 'a canceled code is dead');
+      const again = await post(h, alice!, '#cancel');
+      assert.match((await repliesTo(h, again))[0]!, /no pending checkout/);
+    });
+
+    for (const [who, reason, text] of [
+      ['dave', 'card_declined', /declined by your bank/],
+      ['erin', 'insufficient_funds', /insufficient funds/],
+    ] as const) {
+      test(`${reason}: the order fails, the stock is released, the reply says why`, async () => {
+        await fresh();
+        const account = w.accounts[who]!;
+        const buyPost = await post(h, account, '#BuyAcmeTee M');
+        await post(h, account, codeIn((await repliesTo(h, buyPost))[0]));
+        const [order] = await orders(h, who);
+        assert.equal(order.status, 'failed');
+        assert.equal(order.failure_reason, reason);
+        assert.equal((await offerState(h, w)).available, 10);
+        assert.match((await repliesTo(h, buyPost)).at(-1)!, text);
+        assert.match((await repliesTo(h, buyPost)).at(-1)!, /Nothing was charged/);
+      });
+    }
+
+    test('a processor error is retried with backoff, then the order fails', async () => {
+      await fresh();
+      const { frank } = w.accounts;
+      const buyPost = await post(h, frank!, '#BuyAcmeTee M');
+      await post(h, frank!, codeIn((await repliesTo(h, buyPost))[0]));
+      assert.equal((await orders(h, 'frank'))[0].status, 'charging', 'first attempt failed, retry scheduled');
+      const row = await h.app.db.query<{ attempts: number }>("SELECT attempts FROM outbox WHERE kind = 'charge'");
+      assert.equal(row.rows[0]!.attempts, 1);
+      h.clock.advance(2_000);
+      await h.app.settle();
+      assert.equal((await orders(h, 'frank'))[0].status, 'charging');
+      h.clock.advance(4_000);
+      await h.app.settle();
+      const [order] = await orders(h, 'frank');
+      assert.equal(order.status, 'failed');
+      assert.equal(order.failure_reason, 'processor_error');
+      assert.match((await repliesTo(h, buyPost)).at(-1)!, /could not reach your card issuer/);
+    });
+
+    test('two handles racing for the last unit: exactly one order', async () => {
+      await fresh({ quantity: 1 });
+      const { alice, bob } = w.accounts;
+      // Both posts land in the log before the engine runs, so they are decided in one batch.
+      const [ra, rb] = await Promise.all([
+        h.request('POST', '/v1/local/posts', { text: '#BuyAcmeTee M' }, alice!.token),
+        h.request('POST', '/v1/local/posts', { text: '#BuyAcmeTee M' }, bob!.token),
+      ]);
+      await h.app.settle();
+      const first = Number(ra.body.id) < Number(rb.body.id) ? 'alice' : 'bob';
+      const second = first === 'alice' ? 'bob' : 'alice';
+      const firstPost = first === 'alice' ? ra.body.id : rb.body.id;
+      const secondPost = first === 'alice' ? rb.body.id : ra.body.id;
+      assert.equal((await orders(h, first)).length, 1, 'first in the log wins');
+      assert.equal((await orders(h, second)).length, 0);
+      assert.match((await repliesTo(h, secondPost))[0]!, /sold out/);
+      await post(h, w.accounts[first]!, codeIn((await repliesTo(h, firstPost))[0]));
+      assert.equal((await offerState(h, w)).sold, 1);
+      assert.equal((await offerState(h, w)).available, 0);
+    });
+
+    test('the same post delivered twice gives one checkout', async () => {
+      await fresh();
+      const buyPost = await post(h, w.accounts.alice!, '#BuyAcmeTee M');
+      // Redelivery: the connector forgets its cursor and reads every post again.
+      await h.app.db.query("UPDATE cursors SET value = '0' WHERE name = 'connector:local'");
+      await h.app.settle();
+      const body = { kind: 'post' as const, network: 'local', postId: buyPost, author: 'alice', text: '#BuyAcmeTee M', replyTo: null };
+      const [seq] = await h.app.log.append([{ key: `post:local:${buyPost}`, body }]);
+      assert.equal(seq, null, 'dropped at the door');
+      await h.app.settle();
+      assert.equal((await orders(h, 'alice')).length, 1);
+      assert.equal((await repliesTo(h, buyPost)).length, 1);
+    });
+
+    test('stopped after a commit and before the outbox ran: after restart the charge happens once and the reply goes out', async () => {
+      await fresh();
+      const { alice } = w.accounts;
+      const buyPost = await post(h, alice!, '#BuyAcmeTee M');
+      const code = codeIn((await repliesTo(h, buyPost))[0]);
+      h.app.outbox.paused = true;
+      await post(h, alice!, code);
+      assert.equal((await orders(h, 'alice'))[0].status, 'charging');
+      assert.equal((await h.app.db.query('SELECT * FROM sandbox_charges')).rows.length, 0, 'nothing delivered yet');
+      await h.restart();
+      await h.app.settle();
+      assert.equal((await orders(h, 'alice'))[0].status, 'paid');
+      assert.equal((await h.app.db.query('SELECT * FROM sandbox_charges')).rows.length, 1);
+      assert.match((await repliesTo(h, buyPost)).at(-1)!, /^Paid/);
+
+      // And a delivery repeated after it happened (a crash before the row was marked) is harmless.
+      await h.app.db.query("UPDATE outbox SET status = 0, next_at = 0 WHERE kind IN ('charge', 'post', 'email')");
+      await h.restart();
+      await h.app.settle();
+      assert.equal((await h.app.db.query('SELECT * FROM sandbox_charges')).rows.length, 1, 'charged once');
+      assert.equal((await repliesTo(h, buyPost)).filter((t) => t.startsWith('Paid')).length, 1, 'replied once');
+      const mails = await h.request('GET', '/v1/mailbox?to=alice@example.com', undefined, ADMIN_KEY);
+      assert.equal(mails.body.data.filter((m: { subject: string }) => m.subject.startsWith('Receipt')).length, 1, 'one receipt');
+    });
+
+    test('restart rebuilds pending checkouts, codes, waitlists and deadlines from the database', async () => {
+      await fresh({ quantity: 1 });
+      const { alice, bob } = w.accounts;
+      const a = await post(h, alice!, '#BuyAcmeTee M');
+      const code = codeIn((await repliesTo(h, a))[0]);
+      const b = await post(h, bob!, '#BuyAcmeTee S');
+      await h.restart();
+      h.clock.advance(16 * 60 * 1000);
+      await h.app.settle();
+      assert.equal((await orders(h, 'alice'))[0].status, 'expired');
+      await post(h, alice!, code);
+      assert.equal((await orders(h, 'alice'))[0].status, 'expired');
+      await post(h, bob!, codeIn((await repliesTo(h, b)).at(-1)));
+      assert.equal((await orders(h, 'bob'))[0].status, 'paid');
+    });
+
+    test('variants, quantities and limits are answered in plain words', async () => {
+      await fresh();
+      const { alice, bob } = w.accounts;
+      const none = await post(h, alice!, '#BuyAcmeTee');
+      assert.match((await repliesTo(h, none))[0]!, /Which one\? .*S, M, L/);
+      const wrong = await post(h, alice!, '#BuyAcmeTee XXL');
+      assert.match((await repliesTo(h, wrong))[0]!, /don't have that option/);
+      const many = await post(h, alice!, '#BuyAcmeTee M x11');
+      assert.match((await repliesTo(h, many))[0]!, /between 1 and 10/);
+      await linkShopper(h, bob!, '4242424242424242', { limits: { per_purchase: 3000, per_day: 6000, currency: 'USD' } });
+      await h.app.settle();
+      const over = await post(h, bob!, '#BuyAcmeTee M x2');
+      assert.match((await repliesTo(h, over))[0]!, /above your per-purchase limit of \$30\.00/);
+      const first = await post(h, bob!, '#BuyAcmeTee M');
+      const second = await post(h, bob!, '#BuyAcmeTee L');
+      const third = await post(h, bob!, '#BuyAcmeTee S');
+      codeIn((await repliesTo(h, first))[0]);
+      codeIn((await repliesTo(h, second))[0]);
+      assert.match((await repliesTo(h, third))[0]!, /daily spending limit of \$60\.00/);
+      assert.equal((await orders(h, 'alice')).length, 0);
+      assert.equal((await orders(h, 'bob')).length, 2);
+    });
+
+    test('per-buyer cap, and posts that are not commands are ignored', async () => {
+      await fresh({ perBuyerMax: 2 });
+      const { alice } = w.accounts;
+      const ok = await post(h, alice!, '#BuyAcmeTee M x2');
+      codeIn((await repliesTo(h, ok))[0]);
+      const capped = await post(h, alice!, '#BuyAcmeTee S');
+      assert.match((await repliesTo(h, capped))[0]!, /limited to 2 per buyer/);
+      for (const text of ['just chatting', '#NoSuchOffer x2', '#BuyАcmeTee M', '#ＢｕｙＡｃｍｅＴｅｅ M', 'email me at a#BuyAcmeTee', '#tpaaaaaaaaaa']) {
+        const p = await post(h, w.accounts.bob!, text);
+        assert.deepEqual(await repliesTo(h, p), [], `ignored: ${text}`);
+      }
+      const long = await h.request('POST', '/v1/local/posts', { text: '#BuyAcmeTee M ' + 'x'.repeat(10_000) }, w.accounts.bob!.token);
+      assert.equal(long.status, 400);
+      assert.equal(long.body.error.code, 'TEXT_TOO_LONG');
+      assert.equal((await orders(h, 'bob')).length, 0);
+    });
+
+    test('tagpay never reads its own posts or the merchant\'s offer post as a purchase', async () => {
+      await fresh();
+      await h.app.settle();
+      const { rows } = await h.app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
+      assert.equal(rows[0]!.n, 0);
+      const offerPosts = await h.app.local.listPosts({ author: 'acme', limit: 10 });
+      assert.equal(offerPosts.length, 1, 'publishing posts the offer from the merchant handle');
+      assert.match(offerPosts[0]!.text, /Reply #BuyAcmeTee to buy/);
+      const reply = await post(h, w.accounts.alice!, '#BuyAcmeTee M', offerPosts[0]!.id);
+      codeIn((await repliesTo(h, reply))[0]);
+      const mentions = await h.request('GET', '/v1/local/posts?mentions=acme');
+      assert.ok(mentions.body.data.some((p: { id: string }) => p.id === reply), 'a reply to acme shows under mentions=acme');
+    });
+  });
+}
+
+test('the account is created, the tokens are hashed, and the handle is validated', async () => {
+  const h = await openHarness('pglite');
+  try {
+    const a = await createAccount(h, 'Zed');
+    assert.equal(a.handle, 'zed');
+    assert.match(a.token, /^lt_[a-z2-7]{40}$/);
+    const { rows } = await h.app.db.query<{ hash: string }>('SELECT hash FROM local_tokens');
+    assert.ok(rows.every((r) => r.hash !== a.token && r.hash.length === 64));
+    const dup = await h.request('POST', '/v1/local/accounts', { handle: 'zed' });
+    assert.equal(dup.status, 409);
+    assert.equal(dup.body.error.code, 'HANDLE_TAKEN');
+    const bad = await h.request('POST', '/v1/local/accounts', { handle: 'no spaces!' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'INVALID_REQUEST');
+  } finally {
+    await h.close();
+  }
+});
