@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import pino, { type Logger } from 'pino';
 import { newSecret, sha256, type RandomBytes } from './core/codes.ts';
-import { ENGINE_IDLE_POLL_MS, OUTBOX_IDLE_POLL_MS } from './core/limits.ts';
+import { CHARGE_BATCH_MAX, ENGINE_IDLE_POLL_MS, OUTBOX_IDLE_POLL_MS } from './core/limits.ts';
 import type { Config } from './config/env.ts';
 import { Engine } from './engine/engine.ts';
 import { InputLog, type Clock } from './engine/log.ts';
@@ -25,6 +25,10 @@ export interface Overrides {
 export const systemClock: Clock = { now: () => Date.now() };
 export const systemRandom: RandomBytes = (n) => new Uint8Array(randomBytes(n));
 
+/** Outbox lanes: card charges run apart from replies, e-mails and webhooks. */
+const CHARGE_KINDS = ['charge'];
+const EFFECT_KINDS = ['post', 'email', 'webhook'];
+
 /** Redacted wherever it appears in a log line: card data and secrets never reach the logs. */
 const LOG_REDACT = ['*.number', '*.cvc', '*.card_number', 'req.headers.authorization', '*.token', '*.api_key', '*.password'];
 
@@ -40,6 +44,7 @@ export class AppContext implements AsyncDisposable {
   private loops: Promise<void>[] = [];
   private wakeEngine: () => void = () => {};
   private wakeOutbox: () => void = () => {};
+  private wakeCharges: () => void = () => {};
   private wakeConnector: () => void = () => {};
 
   private constructor(
@@ -58,7 +63,10 @@ export class AppContext implements AsyncDisposable {
     this.networks.set('local', local);
     log.onAppend(() => this.wakeEngine());
     local.onPost(() => this.wakeConnector());
-    engine.onBatch(() => this.wakeOutbox());
+    engine.onBatch(() => {
+      this.wakeCharges();
+      this.wakeOutbox();
+    });
   }
 
   static async fromConfig(config: Config, overrides: Overrides = {}): Promise<AppContext> {
@@ -130,7 +138,8 @@ export class AppContext implements AsyncDisposable {
       this.loop('connector', (wake) => (this.wakeConnector = wake), () => this.connector.pump(), ENGINE_IDLE_POLL_MS),
       this.loop('clock', () => {}, async () => ((await this.tickIfDue()) ? 1 : 0), 1000),
       this.loop('engine', (wake) => (this.wakeEngine = wake), () => this.engine.runBatch(), ENGINE_IDLE_POLL_MS),
-      this.loop('outbox', (wake) => (this.wakeOutbox = wake), () => this.outbox.runOnce(), OUTBOX_IDLE_POLL_MS),
+      this.loop('charges', (wake) => (this.wakeCharges = wake), () => this.outbox.runOnce(CHARGE_KINDS, CHARGE_BATCH_MAX), OUTBOX_IDLE_POLL_MS),
+      this.loop('outbox', (wake) => (this.wakeOutbox = wake), () => this.outbox.runOnce(EFFECT_KINDS), OUTBOX_IDLE_POLL_MS),
     ];
   }
 
@@ -170,7 +179,8 @@ export class AppContext implements AsyncDisposable {
         let moved = await this.connector.pump();
         if (await this.tickIfDue()) moved++;
         moved += await this.engine.drain();
-        moved += await this.outbox.runOnce();
+        const [charges, effects] = await Promise.all([this.outbox.runOnce(CHARGE_KINDS, CHARGE_BATCH_MAX), this.outbox.runOnce(EFFECT_KINDS)]);
+        moved += charges + effects;
         // A background step that was already running has finished by now (each stage is serial): take
         // what it appended too before calling the system quiet.
         moved += await this.engine.drain();

@@ -10,8 +10,10 @@ export const CONFIRM_WINDOW_MS_MAX = 24 * 60 * 60 * 1000;
 
 /** Events the engine decides in one batch and commits in one database transaction. */
 export const BATCH_EVENTS_MAX = 2_000;
-/** Rows one outbox worker pass takes. */
+/** Rows one outbox worker pass takes (replies, e-mails, webhooks: delivered one by one). */
 export const OUTBOX_BATCH_MAX = 200;
+/** Card charges one pass takes: they go to the processor as one batch. */
+export const CHARGE_BATCH_MAX = 2_000;
 /** Outbox deliveries in flight at once. */
 export const OUTBOX_CONCURRENCY_MAX = 16;
 /** Posts a connector appends to the log in one transaction with its cursor. */

@@ -9,11 +9,12 @@ import {
   WEBHOOK_RETRY_BASE_MS,
   WEBHOOK_TIMEOUT_MS,
 } from '../core/limits.ts';
+import type { ChargeResultEvent } from '../engine/events.ts';
 import type { Clock, InputLog } from '../engine/log.ts';
 import type { NetworkClient } from '../networks/network.ts';
 import type { CardProcessor } from '../processors/processor.ts';
 import type { Db } from '../store/db.ts';
-import { backoffMs, type Deliverer, type OutboxItem } from './worker.ts';
+import { backoffMs, oneByOne, type Deliverer, type Delivery, type OutboxItem } from './worker.ts';
 
 function retryOr(item: OutboxItem, max: number, baseMs: number, error: string) {
   return { done: false as const, error, retryInMs: item.attempt >= max ? null : backoffMs(baseMs, item.attempt) };
@@ -21,7 +22,7 @@ function retryOr(item: OutboxItem, max: number, baseMs: number, error: string) {
 
 /** Replies and posts, through the network named in the row. */
 export function postDeliverer(networks: Map<string, NetworkClient>): Deliverer {
-  return async (item) => {
+  return oneByOne(async (item) => {
     const body = item.body as { network: string; as: string; text: string; reply_to: string | null };
     const network = networks.get(body.network);
     if (!network) return { done: false, error: `network ${body.network} is not connected`, retryInMs: null };
@@ -31,7 +32,7 @@ export function postDeliverer(networks: Map<string, NetworkClient>): Deliverer {
     } catch (error) {
       return retryOr(item, DELIVERY_ATTEMPTS_MAX, DELIVERY_RETRY_BASE_MS, error instanceof Error ? error.message : String(error));
     }
-  };
+  });
 }
 
 /**
@@ -39,7 +40,7 @@ export function postDeliverer(networks: Map<string, NetworkClient>): Deliverer {
  * row's key is the Message-ID on SMTP and a unique key in the mailbox, so a repeat is one message.
  */
 export function emailDeliverer(db: Db, clock: Clock, smtp: Transporter | null, from: string): Deliverer {
-  return async (item) => {
+  return oneByOne(async (item) => {
     const body = item.body as { to: string; subject: string; text: string };
     try {
       if (smtp) {
@@ -54,7 +55,7 @@ export function emailDeliverer(db: Db, clock: Clock, smtp: Transporter | null, f
     } catch (error) {
       return retryOr(item, DELIVERY_ATTEMPTS_MAX, DELIVERY_RETRY_BASE_MS, error instanceof Error ? error.message : String(error));
     }
-  };
+  });
 }
 
 /**
@@ -63,25 +64,36 @@ export function emailDeliverer(db: Db, clock: Clock, smtp: Transporter | null, f
  * A processor error is retried with backoff; after the last attempt the order fails.
  */
 export function chargeDeliverer(processor: CardProcessor, log: InputLog): Deliverer {
-  return async (item) => {
-    const body = item.body as { order_id: string; card_token: string; amount: string; currency: string; description: string };
-    const report = async (ok: boolean, reason: string | null, chargeId: string | null) => {
-      await log.append([{ key: `charge:${body.order_id}`, body: { kind: 'charge_result', orderId: body.order_id, ok, reason: reason as never, chargeId } }]);
-      return { done: true as const };
-    };
-    let outcome = await processor.authorize({
-      token: body.card_token,
-      amountMinor: BigInt(body.amount),
-      currency: body.currency,
-      description: body.description,
-      idempotencyKey: `${body.order_id}:authorize`,
+  return async (items) => {
+    const bodies = items.map((item) => item.body as { order_id: string; card_token: string; amount: string; currency: string; description: string });
+    const outcomes = await processor.chargeMany(
+      bodies.map((b) => ({
+        token: b.card_token,
+        amountMinor: BigInt(b.amount),
+        currency: b.currency,
+        description: b.description,
+        idempotencyKey: `${b.order_id}:charge`,
+      })),
+    );
+    const results: { key: string; body: ChargeResultEvent }[] = [];
+    const deliveries = outcomes.map((outcome, i): Delivery => {
+      const item = items[i]!;
+      const orderId = bodies[i]!.order_id;
+      if (!outcome.ok && outcome.retryable && item.attempt < CHARGE_ATTEMPTS_MAX) {
+        return { done: false, error: outcome.message, retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt) };
+      }
+      results.push({
+        key: `charge:${orderId}`,
+        body: outcome.ok
+          ? { kind: 'charge_result', orderId, ok: true, reason: null, chargeId: outcome.chargeId }
+          : { kind: 'charge_result', orderId, ok: false, reason: outcome.reason, chargeId: null },
+      });
+      return { done: true };
     });
-    if (outcome.ok) outcome = await processor.capture(outcome.chargeId, `${body.order_id}:capture`);
-    if (outcome.ok) return report(true, null, outcome.chargeId);
-    if (outcome.retryable && item.attempt < CHARGE_ATTEMPTS_MAX) {
-      return { done: false, error: outcome.message, retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt) };
-    }
-    return report(false, outcome.reason, null);
+    // The results enter the log before the rows are marked done: a crash in between repeats the
+    // charges under the same keys (no second charge) and the repeated results are dropped at the door.
+    await log.append(results);
+    return deliveries;
   };
 }
 
@@ -93,7 +105,7 @@ export function signWebhook(secret: string, payload: string, unixSeconds: number
 
 /** Signed webhooks to merchants; the event id lets the receiver drop a repeat. */
 export function webhookDeliverer(db: Db, clock: Clock): Deliverer {
-  return async (item) => {
+  return oneByOne(async (item) => {
     const body = item.body as { merchant_id: string; url: string; event: { id: string } };
     const { rows } = await db.query<{ webhook_secret: string }>('SELECT webhook_secret FROM merchants WHERE id = $1', [body.merchant_id]);
     if (!rows[0]) return { done: false, error: 'merchant not found', retryInMs: null };
@@ -116,5 +128,5 @@ export function webhookDeliverer(db: Db, clock: Clock): Deliverer {
     } catch (error) {
       return retryOr(item, WEBHOOK_ATTEMPTS_MAX, WEBHOOK_RETRY_BASE_MS, error instanceof Error ? error.message : String(error));
     }
-  };
+  });
 }

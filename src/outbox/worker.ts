@@ -16,7 +16,28 @@ export interface OutboxItem {
 /** A delivery's outcome: done, or failed and retried after `retryInMs` (null: give up, dead letter). */
 export type Delivery = { done: true } | { done: false; error: string; retryInMs: number | null };
 
-export type Deliverer = (item: OutboxItem) => Promise<Delivery>;
+/** Delivers a batch of rows of one kind; outcomes in the order of the items. */
+export type Deliverer = (items: OutboxItem[]) => Promise<Delivery[]>;
+
+/** A deliverer for effects with no batch form: each item on its own, a bounded number at a time. */
+export function oneByOne(deliver: (item: OutboxItem) => Promise<Delivery>): Deliverer {
+  return async (items) => {
+    const outcomes: Delivery[] = new Array(items.length);
+    let next = 0;
+    const work = async () => {
+      while (next < items.length) {
+        const i = next++;
+        try {
+          outcomes[i] = await deliver(items[i]!);
+        } catch (error) {
+          outcomes[i] = { done: false, error: error instanceof Error ? error.message : String(error), retryInMs: 1000 };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(OUTBOX_CONCURRENCY_MAX, items.length) }, work));
+    return outcomes;
+  };
+}
 
 /** Exponential backoff with a ceiling: base, 2×base, 4×base, … */
 export function backoffMs(baseMs: number, attempt: number): number {
@@ -29,7 +50,8 @@ export function backoffMs(baseMs: number, attempt: number): number {
  * key) makes the second delivery a no-op on the other side.
  */
 export class OutboxWorker {
-  private readonly serial = new Serial();
+  /** One pass at a time per set of kinds: charges never wait behind a slow webhook. */
+  private readonly serials = new Map<string, Serial>();
   paused = false;
 
   constructor(
@@ -39,40 +61,53 @@ export class OutboxWorker {
     private readonly logger: Logger,
   ) {}
 
-  /** One pass over the due rows; resolves to the number of rows it tried. */
-  runOnce(): Promise<number> {
-    return this.serial.run(async () => {
+  /**
+   * One pass over the due rows (of the given kinds, or all); resolves to the number of rows it tried.
+   * Rows are grouped by kind and each group goes to its deliverer at once, concurrently with the others.
+   */
+  runOnce(kinds?: string[], limit = OUTBOX_BATCH_MAX): Promise<number> {
+    const lane = kinds?.join(',') ?? '*';
+    let serial = this.serials.get(lane);
+    if (serial === undefined) this.serials.set(lane, (serial = new Serial()));
+    return serial.run(async () => {
       if (this.paused) return 0;
       const now = this.clock.now();
       const { rows } = await this.db.query<{ id: unknown; key: string; kind: string; body: string; attempts: number }>(
-        'SELECT id, key, kind, body, attempts FROM outbox WHERE status = 0 AND next_at <= $1 ORDER BY id LIMIT $2',
-        [now, OUTBOX_BATCH_MAX],
+        `SELECT id, key, kind, body, attempts FROM outbox WHERE status = 0 AND next_at <= $1 ${kinds ? 'AND kind = ANY($3::text[])' : ''} ORDER BY id LIMIT $2`,
+        kinds ? [now, limit, kinds] : [now, limit],
       );
       if (rows.length === 0) return 0;
+      const groups = new Map<string, OutboxItem[]>();
+      for (const row of rows) {
+        const item = { id: BigInt(row.id as string), key: row.key, kind: row.kind, body: JSON.parse(row.body), attempt: row.attempts + 1 };
+        const group = groups.get(row.kind) ?? [];
+        group.push(item);
+        groups.set(row.kind, group);
+      }
       const results: { id: string; status: number; attempts: number; nextAt: number; error: string | null }[] = [];
-      let i = 0;
-      const work = async () => {
-        while (i < rows.length) {
-          const row = rows[i++]!;
-          const item = { id: BigInt(row.id as string), key: row.key, kind: row.kind, body: JSON.parse(row.body), attempt: row.attempts + 1 };
-          const deliver = this.deliverers[row.kind];
-          let outcome: Delivery;
+      await Promise.all(
+        [...groups].map(async ([kind, items]) => {
+          const deliver = this.deliverers[kind];
+          let outcomes: Delivery[];
           try {
-            outcome = deliver ? await deliver(item) : { done: false, error: `no deliverer for ${row.kind}`, retryInMs: null };
+            outcomes = deliver ? await deliver(items) : items.map(() => ({ done: false, error: `no deliverer for ${kind}`, retryInMs: null }));
           } catch (error) {
-            outcome = { done: false, error: error instanceof Error ? error.message : String(error), retryInMs: 1000 };
+            const message = error instanceof Error ? error.message : String(error);
+            outcomes = items.map(() => ({ done: false, error: message, retryInMs: 1000 }));
           }
-          if (!outcome.done) this.logger.warn({ key: row.key, attempt: item.attempt, error: outcome.error }, 'outbox delivery failed');
-          results.push({
-            id: String(row.id),
-            status: outcome.done ? 1 : outcome.retryInMs === null ? 2 : 0,
-            attempts: item.attempt,
-            nextAt: outcome.done || outcome.retryInMs === null ? now : this.clock.now() + outcome.retryInMs,
-            error: outcome.done ? null : outcome.error,
+          items.forEach((item, i) => {
+            const outcome = outcomes[i]!;
+            if (!outcome.done) this.logger.warn({ key: item.key, attempt: item.attempt, error: outcome.error }, 'outbox delivery failed');
+            results.push({
+              id: item.id.toString(),
+              status: outcome.done ? 1 : outcome.retryInMs === null ? 2 : 0,
+              attempts: item.attempt,
+              nextAt: outcome.done || outcome.retryInMs === null ? now : this.clock.now() + outcome.retryInMs,
+              error: outcome.done ? null : outcome.error,
+            });
           });
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(OUTBOX_CONCURRENCY_MAX, rows.length) }, work));
+        }),
+      );
       await this.db.query(
         `UPDATE outbox o SET status = u.status, attempts = u.attempts, next_at = u.next_at, last_error = u.error,
            delivered_at = CASE WHEN u.status = 1 THEN $6::bigint ELSE NULL END

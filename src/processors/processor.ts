@@ -28,5 +28,10 @@ export interface CardProcessor {
   describe(token: string): Promise<CardInfo | null>;
   authorize(req: ChargeRequest): Promise<ChargeOutcome>;
   capture(chargeId: string, idempotencyKey: string): Promise<ChargeOutcome>;
+  /**
+   * Authorizes and captures many charges, each under its own idempotency key; outcomes in request
+   * order. A processor without a batch API runs the pairs concurrently.
+   */
+  chargeMany(requests: ChargeRequest[]): Promise<ChargeOutcome[]>;
   refund(chargeId: string, amountMinor: bigint, idempotencyKey: string): Promise<{ ok: boolean; refundId?: string; message?: string }>;
 }

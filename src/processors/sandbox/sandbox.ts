@@ -108,6 +108,42 @@ export class SandboxProcessor implements CardProcessor {
     return { ok: false, reason: charge.status as 'card_declined' | 'insufficient_funds' | 'card_expired', retryable: false };
   }
 
+  async chargeMany(requests: ChargeRequest[]): Promise<ChargeOutcome[]> {
+    if (requests.length === 0) return [];
+    const now = new Date(this.clock.now());
+    const keys = requests.map((r) => r.idempotencyKey);
+    // Authorize all in one statement; a processor error records nothing, as a timeout would.
+    await this.db.query(
+      `INSERT INTO sandbox_charges (id, idem_key, token, amount_minor, currency, status, created_at)
+       SELECT u.id, u.k, u.tok, u.amount, u.currency,
+         CASE WHEN t.id IS NULL THEN 'card_declined'
+              WHEN t.exp_year * 100 + t.exp_month < $6 THEN 'card_expired'
+              WHEN t.behavior = 'success' THEN 'authorized' ELSE t.behavior END,
+         $7
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS u(id, k, tok, amount, currency)
+       LEFT JOIN sandbox_tokens t ON t.id = u.tok
+       WHERE t.behavior IS DISTINCT FROM 'processor_error'
+       ON CONFLICT (idem_key) DO NOTHING`,
+      [
+        requests.map(() => newId('ch', random)), keys, requests.map((r) => r.token),
+        requests.map((r) => r.amountMinor.toString()), requests.map((r) => r.currency),
+        now.getUTCFullYear() * 100 + now.getUTCMonth() + 1, this.clock.now(),
+      ],
+    );
+    await this.db.query("UPDATE sandbox_charges SET status = 'captured' WHERE idem_key = ANY($1::text[]) AND status = 'authorized'", [keys]);
+    const { rows } = await this.db.query<{ id: string; idem_key: string; status: string }>(
+      'SELECT id, idem_key, status FROM sandbox_charges WHERE idem_key = ANY($1::text[])',
+      [keys],
+    );
+    const byKey = new Map(rows.map((r) => [r.idem_key, r]));
+    return requests.map((r): ChargeOutcome => {
+      const charge = byKey.get(r.idempotencyKey);
+      if (!charge) return { ok: false, reason: 'processor_error', retryable: true, message: 'sandbox: simulated processor error' };
+      if (charge.status === 'captured') return { ok: true, chargeId: charge.id };
+      return { ok: false, reason: charge.status as 'card_declined', retryable: false };
+    });
+  }
+
   async capture(chargeId: string): Promise<ChargeOutcome> {
     const { rows } = await this.db.query<{ id: string }>(
       "UPDATE sandbox_charges SET status = 'captured' WHERE id = $1 AND status IN ('authorized', 'captured') RETURNING id",
