@@ -9,7 +9,7 @@ import { InputLog, type Clock } from './engine/log.ts';
 import { LocalConnector } from './networks/local/connector.ts';
 import { LocalNetwork } from './networks/local/local.ts';
 import type { NetworkClient } from './networks/network.ts';
-import { chargeDeliverer, emailDeliverer, postDeliverer, webhookDeliverer } from './outbox/deliverers.ts';
+import { chargeDeliverer, emailDeliverer, postDeliverer, refundDeliverer, webhookDeliverer } from './outbox/deliverers.ts';
 import { OutboxWorker } from './outbox/worker.ts';
 import { SandboxProcessor } from './processors/sandbox/sandbox.ts';
 import { openPglite, openPostgres, type Db } from './store/db.ts';
@@ -45,8 +45,8 @@ export const systemRandom: RandomBytes = (() => {
   };
 })();
 
-/** Outbox lanes: card charges run apart from replies, e-mails and webhooks. */
-const CHARGE_KINDS = ['charge'];
+/** Outbox lanes: money (charges, refunds) runs apart from replies, e-mails and webhooks. */
+const CHARGE_KINDS = ['charge', 'refund'];
 const EFFECT_KINDS = ['post', 'email', 'webhook'];
 
 /** Redacted wherever it appears in a log line: card data and secrets never reach the logs. */
@@ -112,6 +112,7 @@ export class AppContext implements AsyncDisposable {
       post: postDeliverer(networks),
       email: emailDeliverer(db, clock, smtp, config.emailFrom),
       charge: chargeDeliverer(processor, log),
+      refund: refundDeliverer(processor, log),
       webhook: webhookDeliverer(db, clock),
     }, logger);
     return new AppContext(config, db, clock, random, logger, log, engine, local, new LocalConnector(db, log), processor, outbox);

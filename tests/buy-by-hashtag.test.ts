@@ -335,6 +335,49 @@ for (const storage of storages()) {
       assert.equal((await orders(h, 'bob')).length, 0);
     });
 
+    test('a full refund reverses the ledger, refunds the charge once, restocks and tells both sides', async () => {
+      await fresh({ quantity: 1 });
+      const { alice, bob } = w.accounts;
+      const buyPost = await post(h, alice!, '#BuyAcmeTee M');
+      await post(h, alice!, codeIn((await repliesTo(h, buyPost))[0]));
+      const waiting = await post(h, bob!, '#BuyAcmeTee L');
+      assert.match((await repliesTo(h, waiting))[0]!, /waitlist/);
+      const [order] = await orders(h, 'alice');
+      const early = await h.request('POST', `/v1/orders/${order.id}/refund`, { restock: 'yes' }, w.merchant.api_key);
+      assert.equal(early.status, 400);
+      const other = await h.request('POST', '/v1/merchants', { handle: 'other', name: 'Other' }, ADMIN_KEY);
+      const foreign = await h.request('POST', `/v1/orders/${order.id}/refund`, {}, other.body.api_key);
+      assert.equal(foreign.status, 404, 'another merchant cannot refund it');
+      const res = await h.request('POST', `/v1/orders/${order.id}/refund`, { restock: true }, w.merchant.api_key, { 'idempotency-key': 'refund-1' });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.status, 'refunding');
+      await h.app.settle();
+      const again = await h.request('POST', `/v1/orders/${order.id}/refund`, {}, w.merchant.api_key);
+      assert.equal(again.status, 409);
+      assert.equal(again.body.error.code, 'ORDER_NOT_REFUNDABLE');
+      const [refunded] = await orders(h, 'alice');
+      assert.equal(refunded.status, 'refunded');
+      const refunds = await h.app.db.query<{ amount_minor: string }>('SELECT amount_minor::text FROM sandbox_refunds');
+      assert.deepEqual(refunds.rows, [{ amount_minor: '2500' }]);
+      const balances = await h.request('GET', '/v1/ledger/balances', undefined, ADMIN_KEY);
+      for (const b of balances.body.data) assert.equal(b.balance, 0, `${b.account} is back to zero`);
+      assert.match((await repliesTo(h, buyPost)).at(-1)!, /^Refunded: \$25\.00/);
+      assert.match((await repliesTo(h, waiting)).at(-1)!, /came back and is held for you/, 'the restocked unit serves the waitlist');
+      const types = hooks.received.map((r) => JSON.parse(r.body)).filter((e) => e.data.object.id === order.id).map((e) => e.type);
+      assert.deepEqual(types, ['order.paid', 'order.refunded']);
+    });
+
+    test('a merchant handle made by tagpay can still be claimed by its owner; tagpay\'s cannot', async () => {
+      await fresh();
+      const claim = await h.request('POST', '/v1/local/accounts', { handle: 'acme' });
+      assert.equal(claim.status, 201, 'the first sign-up claims the merchant account');
+      const twice = await h.request('POST', '/v1/local/accounts', { handle: 'acme' });
+      assert.equal(twice.status, 409);
+      const bot = await h.request('POST', '/v1/local/accounts', { handle: 'tagpay' });
+      assert.equal(bot.status, 409);
+      assert.equal(bot.body.error.code, 'HANDLE_TAKEN');
+    });
+
     test('tagpay never reads its own posts or the merchant\'s offer post as a purchase', async () => {
       await fresh();
       await h.app.settle();

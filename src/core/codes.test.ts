@@ -89,7 +89,8 @@ describe('confirmation codes', () => {
   test('every letter of a code depends on the random bytes (all 32 letters appear)', () => {
     const letters = new Set<string>();
     const random = bytes(3);
-    for (let i = 0; i < 500; i++) for (const ch of newCode(random).slice(CODE_PREFIX.length)) letters.add(ch);
+    for (let i = 0; i < 500; i++)
+      for (const ch of newCode(random).slice(CODE_PREFIX.length)) letters.add(ch);
     assert.equal(letters.size, 32);
   });
 

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { accounts, assertTransfer, Balances, type Posting, type Transfer } from './ledger.ts';
 
-const transfer = (postings: Posting[], id = 'trf_1'): Transfer => ({ id, ref: 'ord_1', at: 0, postings });
+const transfer = (postings: Posting[], id = 'trf_1'): Transfer => ({
+  id,
+  ref: 'ord_1',
+  at: 0,
+  postings,
+});
 const sale = (minor: bigint, fee: bigint): Transfer =>
   transfer([
     { from: accounts.funding('shp_a'), to: accounts.payable('mer_a'), minor, currency: 'USD' },
@@ -27,7 +32,13 @@ describe('Balances.apply', () => {
     b.apply(transfer([{ from: 'a', to: 'b', minor: 7n, currency: 'JPY' }]));
     assert.equal(b.get('payable:mer_a', 'USD'), 4875n + 975n);
     assert.equal(b.get('b', 'JPY'), 7n);
-    assert.deepEqual(b.sums(), new Map([['USD', 0n], ['JPY', 0n]]));
+    assert.deepEqual(
+      b.sums(),
+      new Map([
+        ['USD', 0n],
+        ['JPY', 0n],
+      ]),
+    );
     assert.deepEqual(
       new Set(b.dirty),
       new Set(['funding:shp_a|USD', 'payable:mer_a|USD', 'fees:platform|USD', 'a|JPY', 'b|JPY']),

@@ -13,9 +13,15 @@ describe('parseMinor', () => {
 
   test('AMOUNT_MINOR_MAX is the largest amount, as a number and as a string', () => {
     assert.deepEqual(parseMinor(Number(AMOUNT_MINOR_MAX)), { ok: true, minor: AMOUNT_MINOR_MAX });
-    assert.deepEqual(parseMinor(AMOUNT_MINOR_MAX.toString()), { ok: true, minor: AMOUNT_MINOR_MAX });
+    assert.deepEqual(parseMinor(AMOUNT_MINOR_MAX.toString()), {
+      ok: true,
+      minor: AMOUNT_MINOR_MAX,
+    });
     assert.deepEqual(parseMinor(Number(AMOUNT_MINOR_MAX) + 1), { ok: false, reason: 'range' });
-    assert.deepEqual(parseMinor((AMOUNT_MINOR_MAX + 1n).toString()), { ok: false, reason: 'range' });
+    assert.deepEqual(parseMinor((AMOUNT_MINOR_MAX + 1n).toString()), {
+      ok: false,
+      reason: 'range',
+    });
     assert.deepEqual(parseMinor('9999999999999999999'), { ok: false, reason: 'range' });
   });
 

@@ -37,7 +37,13 @@ describe('readTags', () => {
   });
 
   test('a # inside a word, a URL fragment or an HTML entity is not a hashtag', () => {
-    for (const text of ['a#tag', 'mail me at shop#BuyAcmeTee', 'https://x.example/#tag', 'it&#39;s', '9#tag']) {
+    for (const text of [
+      'a#tag',
+      'mail me at shop#BuyAcmeTee',
+      'https://x.example/#tag',
+      'it&#39;s',
+      '9#tag',
+    ]) {
       assert.deepEqual(readTags(text).tags, [], text);
       assert.deepEqual(readTags(text).foreign, [], text);
     }
@@ -151,7 +157,11 @@ describe('readBuyOptions', () => {
   });
 
   test('a longer hashtag that starts with the offer one is not it', () => {
-    assert.deepEqual(read('#BuyAcmeTeeShirt L #BuyAcmeTee M'), { ok: true, variant: 'M', quantity: 1 });
+    assert.deepEqual(read('#BuyAcmeTeeShirt L #BuyAcmeTee M'), {
+      ok: true,
+      variant: 'M',
+      quantity: 1,
+    });
   });
 
   test('only the words up to the next hashtag or mention are read', () => {
@@ -186,14 +196,25 @@ describe('readBuyOptions', () => {
 
 describe('offer hashtags, handles', () => {
   test('OFFER_HASHTAG_RE: ASCII, a letter first, 3 to 64 characters', () => {
-    for (const ok of ['BuyAcmeTee', 'abc', 'a_1', 'A'.repeat(64)]) assert.ok(OFFER_HASHTAG_RE.test(ok), ok);
-    for (const bad of ['ab', '1abc', '_abc', 'Buy Acme', 'Buy\u0410cme', 'A'.repeat(65), 'tee!', '']) {
+    for (const ok of ['BuyAcmeTee', 'abc', 'a_1', 'A'.repeat(64)])
+      assert.ok(OFFER_HASHTAG_RE.test(ok), ok);
+    for (const bad of [
+      'ab',
+      '1abc',
+      '_abc',
+      'Buy Acme',
+      'Buy\u0410cme',
+      'A'.repeat(65),
+      'tee!',
+      '',
+    ]) {
       assert.ok(!OFFER_HASHTAG_RE.test(bad), bad);
     }
   });
 
   test('the grammar keeps its own words', () => {
-    for (const word of ['cancel', 'pay', 'cart', 'checkout', 'tagpay']) assert.ok(RESERVED_HASHTAGS.has(word));
+    for (const word of ['cancel', 'pay', 'cart', 'checkout', 'tagpay'])
+      assert.ok(RESERVED_HASHTAGS.has(word));
     assert.ok(!RESERVED_HASHTAGS.has('buyacmetee'));
   });
 

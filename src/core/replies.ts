@@ -43,6 +43,9 @@ export const replies = {
   declined(title: string, reason: DeclineReason): string {
     return `We could not complete ${title}: ${DECLINE_TEXT[reason]}. Nothing was charged and the item is released.`;
   },
+  refunded(title: string, total: Money): string {
+    return `Refunded: ${formatMoney(total)} for ${title} is on its way back to your card.`;
+  },
   expired(title: string): string {
     return `Your hold on ${title} expired before it was confirmed. Nothing was charged.`;
   },

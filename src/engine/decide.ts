@@ -11,7 +11,7 @@ import {
 import { feeOf, formatMoney, minorPerMajor } from '../core/money.ts';
 import { readBuyOptions, readTags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
 import { emails, replies, type DeclineReason, type RefusalReason } from '../core/replies.ts';
-import type { ApiCommand, ApiEvent, ChargeResultEvent, LogEntry, PostEvent, ShippingAddress } from './events.ts';
+import type { ApiCommand, ApiEvent, ChargeResultEvent, LogEntry, PostEvent, RefundResultEvent, ShippingAddress } from './events.ts';
 import {
   Effects,
   handleKey,
@@ -91,6 +91,8 @@ export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideCo
       return onApi(state, out, body);
     case 'charge_result':
       return onChargeResult(state, out, body);
+    case 'refund_result':
+      return onRefundResult(state, out, body);
     case 'tick':
       return expireDue(state, out);
   }
@@ -481,7 +483,82 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
       return setOfferStatus(state, out, cmd);
     case 'shopper.link':
       return linkShopper(state, out, cmd);
+    case 'order.refund':
+      return refundOrder(state, out, cmd);
   }
+}
+
+/** The order ids a log entry needs from the database before it is decided (see State.fetched). */
+export function ordersNeeded(entry: LogEntry): string | null {
+  const body = entry.body;
+  if (body.kind === 'refund_result') return body.orderId;
+  if (body.kind === 'api' && body.command.op === 'order.refund') return body.command.orderId;
+  return null;
+}
+
+function refundOrder(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'order.refund' }>): void {
+  const order = state.activeOrders.get(cmd.orderId) ?? state.fetched.get(cmd.orderId);
+  if (order === undefined || (cmd.merchantId !== null && order.merchantId !== cmd.merchantId)) {
+    return fail(out, 'NOT_FOUND', `No order ${cmd.orderId}.`, 'id');
+  }
+  if (order.status !== 'paid' || order.chargeId === null) {
+    return fail(out, 'ORDER_NOT_REFUNDABLE', `Order ${order.id} is ${order.status}; only a paid order can be refunded.`);
+  }
+  order.status = 'refunding';
+  order.updatedAt = out.entry.at;
+  out.fx.orders.add(order);
+  out.fx.outbox.push({
+    key: `refund:${order.id}`,
+    kind: 'refund',
+    body: { order_id: order.id, charge_id: order.chargeId, amount: order.amountMinor.toString(), restock: cmd.restock },
+  });
+  ok(out, 200, orderView(order));
+}
+
+/**
+ * A refund done by the processor: the sale's transfer is reversed by a new transfer (transfers are
+ * append-only), units go back on sale if the merchant asked, and buyer and merchant are told.
+ */
+function onRefundResult(state: State, out: Out, result: RefundResultEvent): void {
+  const order = state.fetched.get(result.orderId);
+  if (order === undefined || order.status !== 'refunding') return;
+  const merchant = state.merchants.get(order.merchantId)!;
+  order.updatedAt = out.entry.at;
+  out.fx.orders.add(order);
+  if (!result.ok) {
+    order.status = 'paid';
+    order.failure = `refund_failed: ${result.error ?? 'processor error'}`;
+    out.webhook(merchant, 'order.refund_failed', orderView(order));
+    return;
+  }
+  order.status = 'refunded';
+  const shopperId = order.shopperId!;
+  const net = order.amountMinor - order.feeMinor;
+  const postings = [];
+  if (net > 0n) postings.push({ from: accounts.payable(merchant.id), to: accounts.funding(shopperId), minor: net, currency: order.currency });
+  if (order.feeMinor > 0n) postings.push({ from: accounts.fees(), to: accounts.funding(shopperId), minor: order.feeMinor, currency: order.currency });
+  const transfer = { id: newId('trf', out.ctx.random), ref: order.id, at: out.entry.at, postings };
+  state.balances.apply(transfer);
+  out.fx.transfers.push(transfer);
+  const offer = state.offers.get(order.offerId);
+  const key = handleKey(order.network, order.handle);
+  const heldKey = `${order.offerId}|${key}`;
+  const held = (state.held.get(heldKey) ?? 0) - order.quantity;
+  if (held > 0) state.held.set(heldKey, held);
+  else state.held.delete(heldKey);
+  if (offer !== undefined && result.restock) {
+    offer.sold -= order.quantity;
+    offer.available += order.quantity;
+    if (offer.sold < 0) throw new Error(`engine: offer ${offer.id} sold below zero`);
+    out.fx.offers.add(offer);
+    serveWaitlist(state, out, offer);
+  }
+  const title = offer ? titleOf(offer, order) : order.id;
+  const total = { minor: order.amountMinor, currency: order.currency };
+  out.reply(order.network, order.postId, replies.refunded(title, total));
+  const shopper = state.shoppers.get(key);
+  if (shopper) out.email(shopper.email, { subject: `Refund: ${title}`, text: replies.refunded(title, total) });
+  out.webhook(merchant, 'order.refunded', orderView(order));
 }
 
 function createMerchant(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'merchant.create' }>): void {

@@ -3,9 +3,9 @@ import { BATCH_EVENTS_MAX } from '../core/limits.ts';
 import { Serial } from '../core/serial.ts';
 import type { Db } from '../store/db.ts';
 import { commitEffects } from './commit.ts';
-import { decide, nextDeadline, type DecideContext } from './decide.ts';
+import { decide, nextDeadline, ordersNeeded, type DecideContext } from './decide.ts';
 import type { InputLog } from './log.ts';
-import { loadState } from './load.ts';
+import { loadState, orderFromRow } from './load.ts';
 import { Effects, type ApiResult, type State } from './state.ts';
 
 export interface BatchStats {
@@ -67,12 +67,14 @@ export class Engine {
       const last = entries[entries.length - 1]!.seq;
       const started = performance.now();
       try {
+        await this.prefetch(entries);
         for (const entry of entries) decide(this.state, entry, fx, this.ctx);
         // Assert before writing: the ledger sums to zero per currency (read back at every load).
         this.state.balances.assertZeroSum();
         const balanceRows = this.state.balances.entries(this.state.balances.dirty);
         await this.db.transaction((tx) => commitEffects(tx, fx, last, balanceRows));
         this.state.balances.dirty.clear();
+        this.state.fetched.clear();
         this.cursor = last;
       } catch (error) {
         this.logger.error({ err: error, from: entries[0]!.seq.toString() }, 'batch failed; rebuilding state');
@@ -92,6 +94,18 @@ export class Engine {
       }
       return entries.length;
     });
+  }
+
+  /** Reads the settled orders the batch names (refunds) into `state.fetched`, before deciding. */
+  private async prefetch(entries: readonly { body: unknown }[]): Promise<void> {
+    const ids = new Set<string>();
+    for (const entry of entries as Parameters<typeof ordersNeeded>[0][]) {
+      const id = ordersNeeded(entry);
+      if (id !== null && !this.state.activeOrders.has(id)) ids.add(id);
+    }
+    if (ids.size === 0) return;
+    const { rows } = await this.db.query('SELECT * FROM orders WHERE id = ANY($1::text[])', [[...ids]]);
+    for (const row of rows) this.state.fetched.set(row.id as string, orderFromRow(row));
   }
 
   /** Runs batches until the log is caught up. */

@@ -60,6 +60,7 @@ export type ApiCommand =
       publish: boolean;
     }
   | { op: 'offer.set_status'; merchantId: string; offerId: string; status: 'live' | 'paused' | 'ended' }
+  | { op: 'order.refund'; merchantId: string | null; orderId: string; restock: boolean }
   | {
       op: 'shopper.link';
       network: string;
@@ -83,12 +84,22 @@ export interface ChargeResultEvent {
   chargeId: string | null;
 }
 
+/** The processor's answer to a refund. Key: `refund:<order id>`. */
+export interface RefundResultEvent {
+  kind: 'refund_result';
+  orderId: string;
+  ok: boolean;
+  refundId: string | null;
+  restock: boolean;
+  error: string | null;
+}
+
 /** The clock passing a deadline. Key: `tick:<at>`. */
 export interface TickEvent {
   kind: 'tick';
 }
 
-export type EventBody = PostEvent | ApiEvent | ChargeResultEvent | TickEvent;
+export type EventBody = PostEvent | ApiEvent | ChargeResultEvent | RefundResultEvent | TickEvent;
 
 export interface LogEntry {
   seq: bigint;

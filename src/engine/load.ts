@@ -96,7 +96,7 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
     `SELECT o.offer_id, o.network, o.handle, sum(o.quantity)::int AS q FROM orders o
      JOIN offers f ON f.id = o.offer_id AND f.per_buyer_max IS NOT NULL AND f.status <> 'ended'
      WHERE o.status = ANY($1::text[]) GROUP BY 1, 2, 3`,
-    [[...ACTIVE_STATUSES, 'paid']],
+    [[...ACTIVE_STATUSES, 'paid', 'refunding']],
   );
   for (const r of held.rows) {
     state.held.set(`${str(r.offer_id)}|${handleKey(str(r.network), str(r.handle))}`, num(r.q));
@@ -106,7 +106,7 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   const spent = await db.query<Row>(
     `SELECT network, handle, currency, floor(created_at / ${DAY_MS})::bigint AS day, sum(amount_minor)::text AS s
      FROM orders WHERE status = ANY($1::text[]) AND created_at >= $2 GROUP BY 1, 2, 3, 4`,
-    [[...ACTIVE_STATUSES, 'paid'], since],
+    [[...ACTIVE_STATUSES, 'paid', 'refunding', 'refunded'], since],
   );
   for (const r of spent.rows) {
     const key = handleKey(str(r.network), str(r.handle));

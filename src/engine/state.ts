@@ -69,7 +69,9 @@ export type OrderStatus =
   | 'paid'
   | 'failed'
   | 'expired'
-  | 'canceled';
+  | 'canceled'
+  | 'refunding'
+  | 'refunded';
 
 export const ACTIVE_STATUSES: readonly OrderStatus[] = [
   'awaiting_signup',
@@ -116,7 +118,7 @@ export interface WaitEntry {
 
 export interface OutboxRow {
   key: string;
-  kind: 'post' | 'email' | 'charge' | 'webhook';
+  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook';
   body: unknown;
 }
 
@@ -195,6 +197,11 @@ export class State {
   /** Orders not yet settled (awaiting sign-up or confirmation, or charging). */
   readonly activeOrders = new Map<string, Order>();
   readonly orderByCode = new Map<string, Order>();
+  /**
+   * Settled orders a batch needs (a refund names one), read from the database before the batch is
+   * decided and dropped after it is committed: TigerBeetle's prefetch, so deciding stays pure.
+   */
+  readonly fetched = new Map<string, Order>();
   readonly pendingByHandle = new Map<string, Set<Order>>();
   readonly deadlines = new DeadlineHeap();
   readonly waitlists = new Map<string, WaitEntry[]>();

@@ -135,7 +135,7 @@ export const CreateMerchantBody = z
 export const OrderSchema = z
   .object({
     id: z.string(), object: z.literal('order'),
-    status: z.enum(['awaiting_signup', 'awaiting_confirmation', 'charging', 'paid', 'failed', 'expired', 'canceled']),
+    status: z.enum(['awaiting_signup', 'awaiting_confirmation', 'charging', 'paid', 'failed', 'expired', 'canceled', 'refunding', 'refunded']),
     offer_id: z.string(), merchant_id: z.string(), shopper_id: z.string().nullable(), network: z.string(), handle: z.string(),
     variant: z.string().nullable(), quantity: z.number().int().max(QUANTITY_PER_POST_MAX), amount: z.number().int(),
     fee: z.number().int(), currency: z.string(), shipping_address: AddressSchema.nullable(), failure_reason: z.string().nullable(),

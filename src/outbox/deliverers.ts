@@ -97,6 +97,22 @@ export function chargeDeliverer(processor: CardProcessor, log: InputLog): Delive
   };
 }
 
+/** Refunds through the processor; the result comes back into the log as `refund:<order id>`. */
+export function refundDeliverer(processor: CardProcessor, log: InputLog): Deliverer {
+  return oneByOne(async (item) => {
+    const body = item.body as { order_id: string; charge_id: string; amount: string; restock: boolean };
+    const outcome = await processor.refund(body.charge_id, BigInt(body.amount), `${body.order_id}:refund`);
+    if (!outcome.ok && item.attempt < CHARGE_ATTEMPTS_MAX) {
+      return { done: false, error: outcome.message ?? 'refund failed', retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt) };
+    }
+    await log.append([{
+      key: `refund:${body.order_id}`,
+      body: { kind: 'refund_result', orderId: body.order_id, ok: outcome.ok, refundId: outcome.refundId ?? null, restock: body.restock, error: outcome.ok ? null : (outcome.message ?? 'refund failed') },
+    }]);
+    return { done: true };
+  });
+}
+
 /** Stripe's signature scheme: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.payload">`. */
 export function signWebhook(secret: string, payload: string, unixSeconds: number): string {
   const v1 = createHmac('sha256', secret).update(`${unixSeconds}.${payload}`).digest('hex');

@@ -163,6 +163,7 @@ CREATE INDEX mailbox_to ON mailbox (to_addr, id);
 CREATE TABLE local_accounts (
   handle text PRIMARY KEY,
   demo boolean NOT NULL DEFAULT false,
+  claimable boolean NOT NULL DEFAULT false,
   created_at bigint NOT NULL
 );
 CREATE TABLE local_tokens (

@@ -3,8 +3,9 @@ import { TagpayError } from '../../core/errors.ts';
 import type { AppContext } from '../../app-context.ts';
 import { orderFromRow } from '../../engine/load.ts';
 import { orderView } from '../../engine/views.ts';
-import { requireAdmin, requirePrincipal } from '../auth.ts';
-import { errorResponses, security, send } from '../route.ts';
+import { idempotency, requireAdmin, requirePrincipal } from '../auth.ts';
+import { submitCommand } from '../../engine/commands.ts';
+import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
 import { listOf, OrderSchema, PageQuery } from '../schemas.ts';
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
@@ -60,6 +61,31 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
         throw new TagpayError('NOT_FOUND', 'No such order.', 'id');
       }
       return send(c, orderView(order));
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'post', path: '/v1/orders/{id}/refund', tags: ['Orders'], security,
+      summary: 'Refund a paid order in full (merchant or admin key); optionally put the units back on sale',
+      request: {
+        params: z.object({ id: z.string().max(64) }),
+        headers: IdempotencyHeaders,
+        body: { required: false, ...json(z.object({ restock: z.boolean().default(false) })) },
+      },
+      responses: { 200: { description: 'The order, now refunding', ...json(OrderSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const p = await requirePrincipal(app, c);
+      const body = (await c.req.json().catch(() => ({}))) as { restock?: unknown };
+      if (body.restock !== undefined && typeof body.restock !== 'boolean') {
+        throw new TagpayError('INVALID_REQUEST', 'restock: expected a boolean', 'restock');
+      }
+      const { key, requestHash } = await idempotency(app, c);
+      const result = await submitCommand(app.log, app.engine, p.kind === 'admin' ? 'admin' : p.merchantId, key, requestHash, {
+        op: 'order.refund', merchantId: p.kind === 'admin' ? null : p.merchantId, orderId: c.req.valid('param').id, restock: body.restock === true,
+      });
+      return send(c, result.body, result.status);
     },
   );
 

@@ -58,8 +58,11 @@ export class LocalNetwork implements NetworkClient {
     }
     const token = newSecret('lt', random);
     const created = await this.db.transaction(async (tx) => {
+      // A merchant's account made by tagpay before its owner signed up is claimed by the first sign-up.
       const { rows } = await tx.query(
-        'INSERT INTO local_accounts (handle, demo, created_at) VALUES ($1, $2, $3) ON CONFLICT (handle) DO NOTHING RETURNING handle',
+        `INSERT INTO local_accounts (handle, demo, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (handle) DO UPDATE SET claimable = false, demo = excluded.demo WHERE local_accounts.claimable
+         RETURNING handle`,
         [handle, demo, this.clock.now()],
       );
       if (rows.length === 0) return false;
@@ -70,12 +73,15 @@ export class LocalNetwork implements NetworkClient {
     return { handle, token };
   }
 
-  /** Creates a system account (tagpay itself, a merchant) with no token, if it is missing. */
-  async ensureAccount(handle: string): Promise<void> {
-    await this.db.query('INSERT INTO local_accounts (handle, created_at) VALUES ($1, $2) ON CONFLICT (handle) DO NOTHING', [
-      handle,
-      this.clock.now(),
-    ]);
+  /**
+   * Creates an account with no token if it is missing: tagpay's own (never claimable), or a merchant's
+   * that tagpay posts for (claimable: its owner may still sign up for it on the local network).
+   */
+  async ensureAccount(handle: string, claimable = false): Promise<void> {
+    await this.db.query(
+      'INSERT INTO local_accounts (handle, claimable, created_at) VALUES ($1, $2, $3) ON CONFLICT (handle) DO NOTHING',
+      [handle, claimable, this.clock.now()],
+    );
   }
 
   /** A new token for a demo account (demo mode only: anyone may act as the demo users). */
@@ -125,7 +131,7 @@ export class LocalNetwork implements NetworkClient {
   }
 
   async post(req: PostRequest): Promise<{ postId: string }> {
-    await this.ensureAccount(req.as);
+    await this.ensureAccount(req.as, true);
     const post = await this.createPost(req.as, req.text, req.replyTo, req.idempotencyKey);
     return { postId: post.id };
   }
