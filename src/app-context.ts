@@ -12,6 +12,7 @@ import type { NetworkClient } from './networks/network.ts';
 import { chargeDeliverer, emailDeliverer, postDeliverer, refundDeliverer, webhookDeliverer } from './outbox/deliverers.ts';
 import { OutboxWorker } from './outbox/worker.ts';
 import { SandboxProcessor } from './processors/sandbox/sandbox.ts';
+import { Metrics } from './metrics.ts';
 import { openPglite, openPostgres, type Db } from './store/db.ts';
 import { migrate } from './store/migrations.ts';
 
@@ -79,9 +80,17 @@ export class AppContext implements AsyncDisposable {
     readonly connector: LocalConnector,
     readonly processor: SandboxProcessor,
     readonly outbox: OutboxWorker,
+    readonly metrics: Metrics,
   ) {
     this.networks.set('local', local);
-    log.onAppend(() => this.wakeEngine());
+    log.onAppend((added) => {
+      for (const e of added) metrics.eventsIngested.inc({ kind: e.body.kind });
+      this.wakeEngine();
+    });
+    engine.onBatch((stats) => {
+      metrics.batchEvents.observe(stats.events);
+      metrics.commitSeconds.observe(stats.ms / 1000);
+    });
     local.onPost(() => this.wakeConnector());
     engine.onBatch(() => {
       this.wakeCharges();
@@ -108,14 +117,15 @@ export class AppContext implements AsyncDisposable {
     const processor = new SandboxProcessor(db, clock);
     const smtp = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : null;
     const networks = new Map<string, NetworkClient>([['local', local]]);
+    const metrics = new Metrics(db, () => engine);
     const outbox = new OutboxWorker(db, clock, {
       post: postDeliverer(networks),
       email: emailDeliverer(db, clock, smtp, config.emailFrom),
       charge: chargeDeliverer(processor, log),
       refund: refundDeliverer(processor, log),
       webhook: webhookDeliverer(db, clock),
-    }, logger);
-    return new AppContext(config, db, clock, random, logger, log, engine, local, new LocalConnector(db, log), processor, outbox);
+    }, logger, (kind, outcome) => metrics.deliveries.inc({ kind, outcome }));
+    return new AppContext(config, db, clock, random, logger, log, engine, local, new LocalConnector(db, log), processor, outbox, metrics);
   }
 
   /**

@@ -407,7 +407,7 @@ test('the account is created, the tokens are hashed, and the handle is validated
     assert.equal(dup.body.error.code, 'HANDLE_TAKEN');
     const bad = await h.request('POST', '/v1/local/accounts', { handle: 'no spaces!' });
     assert.equal(bad.status, 400);
-    assert.equal(bad.body.error.code, 'INVALID_REQUEST');
+    assert.equal(bad.body.error.code, 'INVALID_HANDLE');
   } finally {
     await h.close();
   }

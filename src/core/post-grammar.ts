@@ -12,7 +12,8 @@ import {
  * А, or full-width letters) is kept as foreign and never matches, so a confusable cannot buy.
  */
 const HASHTAG_RE = /(?:^|[^\p{L}\p{N}_&/])#([\p{L}\p{M}\p{N}_]{1,100})/gu;
-const MENTION_RE = /(?:^|[^\p{L}\p{N}_@/])@([a-z0-9_][a-z0-9_.-]{0,63}(?:@[a-z0-9-]+(?:\.[a-z0-9-]+)+)?)/giu;
+// No `i` flag: with `u` it would fold the Kelvin sign (U+212A) and the long s (U+017F) into k and s.
+const MENTION_RE = /(?:^|[^\p{L}\p{N}_@/])@([A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)/gu;
 const ASCII_TAG_RE = /^[A-Za-z0-9_]+$/;
 /** What an offer's hashtag must look like: ASCII, a letter first. */
 export const OFFER_HASHTAG_RE = new RegExp(
@@ -88,9 +89,11 @@ export function readBuyOptions(text: string, hashtag: string, variants: readonly
       quantity = Number(q[1] ?? q[2]);
       continue;
     }
-    if (/^qty$/i.test(word) && i + 1 < words.length && /^\d{1,4}$/.test(words[i + 1]!)) {
+    const next = words[i + 1]?.replace(/[.,!?;:]+$/, '');
+    if (/^qty$/i.test(word) && next !== undefined && /^\d{1,4}$/.test(next)) {
       if (quantity !== null) break;
-      quantity = Number(words[++i]);
+      quantity = Number(next);
+      i++;
       continue;
     }
     const v = variants.find((name) => name.toLowerCase() === word.toLowerCase());
@@ -117,8 +120,11 @@ function findTag(text: string, hashtag: string): number {
   for (;;) {
     const at = lower.indexOf(needle, from);
     if (at < 0) return -1;
+    // The same boundaries as HASHTAG_RE: not inside a word, a URL or an HTML entity.
+    const before = at === 0 ? undefined : lower[at - 1];
     const next = lower[at + needle.length];
-    if (next === undefined || !/[\p{L}\p{N}_]/u.test(next)) return at;
+    const startsTag = before === undefined || !/[\p{L}\p{N}_&/]/u.test(before);
+    if (startsTag && (next === undefined || !/[\p{L}\p{N}_]/u.test(next))) return at;
     from = at + 1;
   }
 }

@@ -596,6 +596,9 @@ function createOffer(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'off
   if (RESERVED_HASHTAGS.has(tag) || looksLikeCode(tag)) {
     return fail(out, 'INVALID_HASHTAG', `#${cmd.hashtag} is reserved by tagpay; choose another.`, 'hashtag');
   }
+  if (cmd.endsAt !== null && cmd.endsAt <= Math.max(at, cmd.startsAt ?? at)) {
+    return fail(out, 'INVALID_REQUEST', 'ends_at must be in the future and after starts_at.', 'ends_at');
+  }
   const holder = state.offerByTag.get(tag);
   if (holder !== undefined && holdsTag(holder, at)) {
     return fail(out, 'HASHTAG_TAKEN', `#${cmd.hashtag} is already used by a live offer.`, 'hashtag');

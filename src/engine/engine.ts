@@ -10,7 +10,8 @@ import { Effects, type ApiResult, type State } from './state.ts';
 
 export interface BatchStats {
   events: number;
-  commitMs: number;
+  /** Deciding and committing the batch. */
+  ms: number;
 }
 
 /**
@@ -83,7 +84,7 @@ export class Engine {
         this.cursor = loaded.cursor;
         throw error;
       }
-      const stats = { events: entries.length, commitMs: performance.now() - started };
+      const stats = { events: entries.length, ms: performance.now() - started };
       for (const l of this.batchListeners) l(stats);
       for (const result of fx.apiResults) {
         const list = this.waiters.get(result.key);

@@ -20,15 +20,15 @@ export interface NewEvent {
  */
 export class InputLog {
   private readonly serial = new Serial();
-  private readonly listeners: (() => void)[] = [];
+  private readonly listeners: ((added: NewEvent[]) => void)[] = [];
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
   ) {}
 
-  /** Called after every append that added rows: wakes the engine. */
-  onAppend(listener: () => void): void {
+  /** Called after every append that added rows, with the events added: wakes the engine. */
+  onAppend(listener: (added: NewEvent[]) => void): void {
     this.listeners.push(listener);
   }
 
@@ -45,7 +45,8 @@ export class InputLog {
         if (alsoIn) await alsoIn(tx);
         return seqs;
       });
-      if (result.some((s) => s !== null)) for (const l of this.listeners) l();
+      const added = events.filter((_, i) => result[i] !== null);
+      if (added.length > 0) for (const l of this.listeners) l(added);
       return result;
     });
   }
@@ -53,15 +54,15 @@ export class InputLog {
   /** Runs `fn` with appends held back, for a connector that reads its source inside the log's order. */
   appendWith<T>(fn: (append: (tx: Sql, events: NewEvent[]) => Promise<(bigint | null)[]>) => Promise<T>): Promise<T> {
     return this.serial.run(async () => {
-      let added = false;
+      const added: NewEvent[] = [];
       const at = this.clock.now();
       const result = await fn(async (tx, events) => {
         if (this.db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7262)');
         const seqs = await insertEvents(tx, events, at);
-        added ||= seqs.some((s) => s !== null);
+        added.push(...events.filter((_, i) => seqs[i] !== null));
         return seqs;
       });
-      if (added) for (const l of this.listeners) l();
+      if (added.length > 0) for (const l of this.listeners) l(added);
       return result;
     });
   }

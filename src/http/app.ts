@@ -47,9 +47,9 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   api.use('/v1/*', bodyLimit({ maxSize: REQUEST_BODY_BYTES_MAX, onError: (c) => c.json(errorBody('BODY_TOO_LARGE', `A request body has at most ${REQUEST_BODY_BYTES_MAX} bytes.`), 413) }));
   api.use('/v1/*', async (c, next) => {
     if (c.req.method === 'POST') {
-      const type = c.req.header('content-type') ?? '';
+      const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
       const length = c.req.header('content-length');
-      if (!type.toLowerCase().startsWith('application/json') && !(length === '0' || length === undefined && type === '')) {
+      if (type !== 'application/json' && !(type === '' && (length === '0' || length === undefined))) {
         return c.json(errorBody('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.'), 415);
       }
     }
@@ -57,6 +57,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   });
 
   api.get('/healthz', (c) => c.json({ ok: true }));
+  api.get('/metrics', async (c) => c.body(await app.metrics.registry.metrics(), 200, { 'content-type': app.metrics.registry.contentType }));
 
   api.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

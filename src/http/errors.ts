@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
-import { errorBody, TagpayError } from '../core/errors.ts';
+import { errorBody, TagpayError, type ErrorCode } from '../core/errors.ts';
 
 /**
  * The one place errors become HTTP responses: `{ "error": { "code", "message", "param"? } }` with the
@@ -14,6 +14,7 @@ export function errorHandler(logger: Logger) {
     }
     if (error instanceof HTTPException) {
       if (error.status === 413) return c.json(errorBody('BODY_TOO_LARGE', 'The request body is too large.'), 413);
+      if (error.status === 415) return c.json(errorBody('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.'), 415);
       if (error.status === 400) return c.json(errorBody('INVALID_JSON', 'The request body is not valid JSON.'), 400);
       return c.json(errorBody('INVALID_REQUEST', error.message), error.status);
     }
@@ -22,6 +23,17 @@ export function errorHandler(logger: Logger) {
   };
 }
 
+/** Fields whose problems have a code of their own; anything else is INVALID_REQUEST. */
+const FIELD_CODES: Record<string, ErrorCode> = {
+  currency: 'UNKNOWN_CURRENCY',
+  amount: 'INVALID_AMOUNT',
+  per_purchase: 'INVALID_AMOUNT',
+  per_day: 'INVALID_AMOUNT',
+  hashtag: 'INVALID_HASHTAG',
+  handle: 'INVALID_HANDLE',
+  'idempotency-key': 'IDEMPOTENCY_KEY_INVALID',
+};
+
 /** Zod validation failures, reported with the first offending field as `param`. */
 export function validationHook(result: { success: boolean; error?: unknown }, c: Context) {
   if (result.success) return;
@@ -29,5 +41,8 @@ export function validationHook(result: { success: boolean; error?: unknown }, c:
   const first = issues[0];
   const param = first ? first.path.map(String).join('.') : undefined;
   const message = first ? `${param ? param + ': ' : ''}${first.message}` : 'The request is not valid.';
-  return c.json(errorBody('INVALID_REQUEST', message, param || undefined), 400);
+  const field = first?.path.at(-1);
+  const missing = first?.code === 'invalid_type' && /received undefined/.test(first.message);
+  const code = !missing && typeof field === 'string' ? (FIELD_CODES[field] ?? 'INVALID_REQUEST') : 'INVALID_REQUEST';
+  return c.json(errorBody(code, message, param || undefined), 400);
 }

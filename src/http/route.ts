@@ -23,7 +23,9 @@ export const errorResponses = {
 export const security = [{ bearer: [] }];
 /** Documents (and bounds) Stripe's Idempotency-Key header on every POST that changes state. */
 export const IdempotencyHeaders = z.object({
-  'idempotency-key': z.string().max(255).optional().openapi({
+  // Its shape is checked in auth.ts idempotency(), so every bad key gets IDEMPOTENCY_KEY_INVALID.
+  'idempotency-key': z.string().optional().openapi({
+    maxLength: 255,
     description: 'Makes the POST safe to retry: the same key and body give the same answer; another body with it is IDEMPOTENCY_CONFLICT.',
   }),
 });

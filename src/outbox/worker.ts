@@ -59,6 +59,7 @@ export class OutboxWorker {
     private readonly clock: Clock,
     private readonly deliverers: Record<string, Deliverer>,
     private readonly logger: Logger,
+    private readonly onOutcome: (kind: string, outcome: 'done' | 'retry' | 'dead') => void = () => {},
   ) {}
 
   /**
@@ -98,6 +99,7 @@ export class OutboxWorker {
           items.forEach((item, i) => {
             const outcome = outcomes[i]!;
             if (!outcome.done) this.logger.warn({ key: item.key, attempt: item.attempt, error: outcome.error }, 'outbox delivery failed');
+            this.onOutcome(kind, outcome.done ? 'done' : outcome.retryInMs === null ? 'dead' : 'retry');
             results.push({
               id: item.id.toString(),
               status: outcome.done ? 1 : outcome.retryInMs === null ? 2 : 0,

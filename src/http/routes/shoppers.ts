@@ -52,6 +52,7 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
       const body = c.req.valid('json');
       const principal = await principalOf(app, c);
       let caller: string;
+      if (principal?.kind === 'merchant') throw new TagpayError('FORBIDDEN', 'A merchant key cannot link shoppers.');
       if (principal?.kind === 'admin') {
         caller = 'admin';
       } else {
@@ -87,6 +88,7 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const { network, handle } = c.req.valid('param');
       const principal = await principalOf(app, c);
+      if (principal?.kind === 'merchant') throw new TagpayError('FORBIDDEN', 'A merchant key cannot read shoppers.');
       if (principal?.kind !== 'admin') {
         const token = bearer(c);
         const owner = token === null ? null : await app.local.authenticate(token);
