@@ -106,31 +106,51 @@ export function nextDeadline(state: State): number | null {
 // ---------------------------------------------------------------------------------------------
 // Posts
 
-function onPost(state: State, out: Out, post: PostEvent): void {
-  const author = post.author.toLowerCase();
-  if (author === out.ctx.botHandle(post.network)) return;
-  if (post.text.length > POST_TEXT_CHARS_MAX) return;
-  const { tags } = readTags(post.text);
-  if (tags.length === 0) return;
-  const key = handleKey(post.network, author);
+/** What a post asks of tagpay, if anything. */
+export type PostMatch =
+  | { kind: 'none' }
+  | { kind: 'cancel' }
+  | { kind: 'confirm'; order: Order }
+  | { kind: 'buy'; offer: Offer };
 
-  if (tags.includes('cancel')) return cancel(state, out, post, key);
-
+/**
+ * Reads a post against the live offers and pending codes. Pure and cheap: this is what every post of
+ * a network's firehose goes through (the `ingest` benchmark measures it).
+ */
+export function matchPost(state: State, botHandle: string, network: string, author: string, text: string): PostMatch {
+  if (author === botHandle) return { kind: 'none' };
+  if (text.length > POST_TEXT_CHARS_MAX) return { kind: 'none' };
+  const { tags } = readTags(text);
+  if (tags.length === 0) return { kind: 'none' };
+  if (tags.includes('cancel')) return { kind: 'cancel' };
+  const key = handleKey(network, author);
   for (const tag of tags) {
     if (!looksLikeCode(tag)) continue;
     const order = state.orderByCode.get(hashCode(tag));
     // A code posted by any other handle does nothing: it is bound to one handle and one checkout.
-    if (order !== undefined && handleKey(order.network, order.handle) === key) {
-      return confirm(state, out, post, order);
-    }
+    if (order !== undefined && handleKey(order.network, order.handle) === key) return { kind: 'confirm', order };
   }
   for (const tag of tags) {
     const offer = state.offerByTag.get(tag);
     if (offer === undefined) continue;
     // The merchant's own offer post carries its hashtag: a merchant never buys from itself.
     const merchant = state.merchants.get(offer.merchantId)!;
-    if (merchant.network === post.network && merchant.handle === author) continue;
-    return buy(state, out, post, author, offer);
+    if (merchant.network === network && merchant.handle === author) continue;
+    return { kind: 'buy', offer };
+  }
+  return { kind: 'none' };
+}
+
+function onPost(state: State, out: Out, post: PostEvent): void {
+  const author = post.author.toLowerCase();
+  const match = matchPost(state, out.ctx.botHandle(post.network), post.network, author, post.text);
+  switch (match.kind) {
+    case 'cancel':
+      return cancel(state, out, post, handleKey(post.network, author));
+    case 'confirm':
+      return confirm(state, out, post, match.order);
+    case 'buy':
+      return buy(state, out, post, author, match.offer);
   }
 }
 
