@@ -10,6 +10,8 @@ export const CONFIRM_WINDOW_MS_MAX = 24 * 60 * 60 * 1000;
 
 /** Events the engine decides in one batch and commits in one database transaction. */
 export const BATCH_EVENTS_MAX = 2_000;
+/** Newest log entries kept in memory for the engine to read without a round trip. */
+export const LOG_TAIL_EVENTS_MAX = 100_000;
 /** Rows one outbox worker pass takes (replies, e-mails, webhooks: delivered one by one). */
 export const OUTBOX_BATCH_MAX = 200;
 /** Card charges one pass takes: they go to the processor as one batch. */
@@ -37,6 +39,9 @@ export const POST_TEXT_CHARS_MAX = 5_000;
 export const LOCAL_POST_TEXT_CHARS_MAX = 1_000;
 export const HASHTAGS_PER_POST_MAX = 20;
 export const HANDLE_CHARS_MAX = 64;
+
+/** Handles waiting on one offer; past it the sold-out reply says the waitlist is full. */
+export const WAITLIST_PER_OFFER_MAX = 50_000;
 
 /** Units one post may buy. */
 export const QUANTITY_PER_POST_MAX = 10;
@@ -81,6 +86,7 @@ assert(CONFIRM_WINDOW_MS_MIN <= CONFIRM_WINDOW_MS_DEFAULT, 'default window withi
 assert(CONFIRM_WINDOW_MS_DEFAULT <= CONFIRM_WINDOW_MS_MAX, 'default window within bounds');
 assert(LOCAL_POST_TEXT_CHARS_MAX <= POST_TEXT_CHARS_MAX, 'the engine reads every local post');
 assert(QUANTITY_PER_POST_MAX <= OFFER_QUANTITY_MAX, 'one post never buys more than an offer holds');
+assert(LOG_TAIL_EVENTS_MAX >= BATCH_EVENTS_MAX, 'the tail holds at least a batch');
 assert(OUTBOX_BATCH_MAX >= OUTBOX_CONCURRENCY_MAX, 'a pass can fill the workers');
 assert(FEE_BPS_DEFAULT <= FEE_BPS_MAX && FEE_BPS_MAX < 10_000, 'a fee is a fraction of a sale');
 assert(HASHTAG_CHARS_MIN <= HASHTAG_CHARS_MAX, 'hashtag bounds');

@@ -129,9 +129,12 @@ function findTag(text: string, hashtag: string): number {
   }
 }
 
-/** A handle as tagpay keys it: lower case, no leading `@`. */
+/**
+ * A handle as tagpay keys it: no leading `@`, ASCII letters in lower case. Only ASCII is folded:
+ * `toLowerCase()` would turn the Kelvin sign (U+212A) into `k` and let a look-alike pass for a handle.
+ */
 export function normalizeHandle(handle: string): string {
-  return handle.trim().replace(/^@/, '').toLowerCase();
+  return handle.trim().replace(/^@/, '').replace(/[A-Z]+/g, (s) => s.toLowerCase());
 }
 
 export const LOCAL_HANDLE_RE = /^[a-z0-9_][a-z0-9_.-]{1,31}$/;

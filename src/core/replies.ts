@@ -34,6 +34,9 @@ export const replies = {
   soldOut(title: string, position: number): string {
     return `Sorry, ${title} is sold out right now. You are number ${position} on the waitlist; if a unit comes back we will hold it for you.`;
   },
+  soldOutWaitlistFull(title: string): string {
+    return `Sorry, ${title} is sold out and its waitlist is full.`;
+  },
   waitlistServed(title: string): string {
     return `Good news: a unit of ${title} came back and is held for you.`;
   },

@@ -25,7 +25,7 @@ const ORDER_COLUMNS: Column[] = [
 ];
 const WAIT_COLUMNS: Column[] = [
   ['id', 'text'], ['offer_id', 'text'], ['network', 'text'], ['handle', 'text'], ['variant', 'text'],
-  ['quantity', 'int'], ['post_id', 'text'], ['joined_at', 'bigint'], ['status', 'text'],
+  ['quantity', 'int'], ['post_id', 'text'], ['joined_at', 'bigint'], ['seq', 'bigint'], ['status', 'text'],
 ];
 
 /**
@@ -53,7 +53,7 @@ export async function commitEffects(tx: Sql, fx: Effects, cursor: bigint, balanc
     o.shippingAddress === null ? null : JSON.stringify(o.shippingAddress), o.failure, o.chargeId,
   ]), 'id');
   await upsertRows(tx, 'waitlist', WAIT_COLUMNS, [...fx.waitlist].map((w) => [
-    w.id, w.offerId, w.network, w.handle, w.variant, w.quantity, w.postId, w.joinedAt, w.status,
+    w.id, w.offerId, w.network, w.handle, w.variant, w.quantity, w.postId, w.joinedAt, w.seq, w.status,
   ]), 'id');
   await upsertRows(tx, 'transfers', [['id', 'text'], ['ref', 'text'], ['at', 'bigint']],
     fx.transfers.map((t) => [t.id, t.ref, t.at]));

@@ -7,6 +7,7 @@ import {
   POST_TEXT_CHARS_MAX,
   PURCHASE_LIMIT_MAJOR_DEFAULT,
   QUANTITY_PER_POST_MAX,
+  WAITLIST_PER_OFFER_MAX,
 } from '../core/limits.ts';
 import { feeOf, formatMoney, minorPerMajor } from '../core/money.ts';
 import { readBuyOptions, readTags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
@@ -316,8 +317,13 @@ function issueCode(state: State, out: Out, order: Order, offer: Offer, shopper: 
 function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): void {
   let queue = state.waitlists.get(offer.id);
   if (queue === undefined) state.waitlists.set(offer.id, (queue = []));
-  let position = queue.findIndex((w) => w.network === req.network && w.handle === req.handle) + 1;
+  const waitKey = `${offer.id}|${handleKey(req.network, req.handle)}`;
+  let position = state.waiting.has(waitKey) ? queue.findIndex((w) => w.network === req.network && w.handle === req.handle) + 1 : 0;
+  if (position === 0 && queue.length >= WAITLIST_PER_OFFER_MAX) {
+    return out.reply(req.network, req.postId, replies.soldOutWaitlistFull(offer.title));
+  }
   if (position === 0) {
+    state.waiting.add(waitKey);
     const entry: WaitEntry = {
       id: newId('wai', out.ctx.random),
       offerId: offer.id,
@@ -327,6 +333,7 @@ function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): vo
       quantity: req.quantity,
       postId: req.postId,
       joinedAt: out.entry.at,
+      seq: out.entry.seq,
       status: 'waiting',
     };
     queue.push(entry);
@@ -342,6 +349,7 @@ function serveWaitlist(state: State, out: Out, offer: Offer): void {
   if (queue === undefined) return;
   while (queue.length > 0 && queue[0]!.quantity <= offer.available && isOnSale(offer, out.entry.at)) {
     const entry = queue.shift()!;
+    state.waiting.delete(`${offer.id}|${handleKey(entry.network, entry.handle)}`);
     entry.status = 'served';
     out.fx.waitlist.add(entry);
     openCheckout(state, out, offer, entry, true);
@@ -380,10 +388,12 @@ function cancel(state: State, out: Out, post: PostEvent, key: string): void {
   const pending = [...(state.pendingByHandle.get(key) ?? [])];
   for (const order of pending) settle(state, out, order, 'canceled', null);
   let left = 0;
-  for (const queue of state.waitlists.values()) {
+  for (const [offerId, queue] of state.waitlists) {
+    if (!state.waiting.has(`${offerId}|${key}`)) continue;
     for (let i = queue.length - 1; i >= 0; i--) {
       const w = queue[i]!;
       if (handleKey(w.network, w.handle) !== key) continue;
+      state.waiting.delete(`${w.offerId}|${key}`);
       w.status = 'left';
       out.fx.waitlist.add(w);
       queue.splice(i, 1);

@@ -12,6 +12,8 @@ export interface BatchStats {
   events: number;
   /** Deciding and committing the batch. */
   ms: number;
+  /** The log position committed with the batch. */
+  lastSeq: bigint;
 }
 
 /**
@@ -84,7 +86,7 @@ export class Engine {
         this.cursor = loaded.cursor;
         throw error;
       }
-      const stats = { events: entries.length, ms: performance.now() - started };
+      const stats = { events: entries.length, ms: performance.now() - started, lastSeq: last };
       for (const l of this.batchListeners) l(stats);
       for (const result of fx.apiResults) {
         const list = this.waiters.get(result.key);

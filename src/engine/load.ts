@@ -75,11 +75,12 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
       if (order.codeHash !== null) state.orderByCode.set(order.codeHash, order);
     }
   }
-  const waiting = await db.query<Row>("SELECT * FROM waitlist WHERE status = 'waiting' ORDER BY joined_at, id");
+  const waiting = await db.query<Row>("SELECT * FROM waitlist WHERE status = 'waiting' ORDER BY seq");
   for (const r of waiting.rows) {
     const offerId = str(r.offer_id);
     let queue = state.waitlists.get(offerId);
     if (queue === undefined) state.waitlists.set(offerId, (queue = []));
+    state.waiting.add(`${offerId}|${handleKey(str(r.network), str(r.handle))}`);
     queue.push({
       id: str(r.id),
       offerId,
@@ -89,6 +90,7 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
       quantity: num(r.quantity),
       postId: str(r.post_id),
       joinedAt: num(r.joined_at),
+      seq: big(r.seq),
       status: 'waiting',
     });
   }

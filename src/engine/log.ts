@@ -1,3 +1,4 @@
+import { LOG_TAIL_EVENTS_MAX } from '../core/limits.ts';
 import { Serial } from '../core/serial.ts';
 import type { Db, Sql } from '../store/db.ts';
 import { num } from '../store/db.ts';
@@ -21,10 +22,21 @@ export interface NewEvent {
 export class InputLog {
   private readonly serial = new Serial();
   private readonly listeners: ((added: NewEvent[]) => void)[] = [];
+  /**
+   * The log's newest entries as appended by this process, so the engine reads what it was just handed
+   * without a round trip and a JSON parse. Every entry with `seq > coveredFrom` is in it; when another
+   * process appends (seen as a max seq we did not write), coverage restarts after that point and the
+   * engine reads the gap from the database.
+   */
+  private tail: LogEntry[] = [];
+  private tailHead = 0;
+  private coveredFrom: bigint | null = null;
+  private knownMax: bigint | null = null;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    private readonly tailMax = LOG_TAIL_EVENTS_MAX,
   ) {}
 
   /** Called after every append that added rows, with the events added: wakes the engine. */
@@ -37,37 +49,68 @@ export class InputLog {
    * resume cursor there). Returns each event's sequence number, or null where the key was already in.
    */
   append(events: NewEvent[], alsoIn?: (tx: Sql) => Promise<void>): Promise<(bigint | null)[]> {
-    return this.serial.run(async () => {
-      const at = this.clock.now();
-      const result = await this.db.transaction(async (tx) => {
-        if (this.db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7262)');
-        const seqs = await insertEvents(tx, events, at);
+    return this.appendWith((append) =>
+      this.db.transaction(async (tx) => {
+        const seqs = await append(tx, events);
         if (alsoIn) await alsoIn(tx);
         return seqs;
-      });
-      const added = events.filter((_, i) => result[i] !== null);
-      if (added.length > 0) for (const l of this.listeners) l(added);
-      return result;
-    });
+      }),
+    );
   }
 
-  /** Runs `fn` with appends held back, for a connector that reads its source inside the log's order. */
+  /**
+   * Runs `fn` with appends held back, for a connector that reads its source inside the log's order;
+   * `fn` calls `append` inside its own transaction, and the entries count once `fn` has resolved.
+   */
   appendWith<T>(fn: (append: (tx: Sql, events: NewEvent[]) => Promise<(bigint | null)[]>) => Promise<T>): Promise<T> {
     return this.serial.run(async () => {
-      const added: NewEvent[] = [];
+      const written: { prevMax: bigint; entries: LogEntry[] }[] = [];
       const at = this.clock.now();
       const result = await fn(async (tx, events) => {
         if (this.db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7262)');
+        const max = (await tx.query<{ m: string }>('SELECT coalesce(max(seq), 0)::text AS m FROM log')).rows[0]!.m;
         const seqs = await insertEvents(tx, events, at);
-        added.push(...events.filter((_, i) => seqs[i] !== null));
+        const entries: LogEntry[] = [];
+        seqs.forEach((seq, i) => {
+          if (seq !== null) entries.push({ seq, key: events[i]!.key, at, body: events[i]!.body });
+        });
+        written.push({ prevMax: BigInt(max), entries });
         return seqs;
       });
+      const added: NewEvent[] = [];
+      for (const { prevMax, entries } of written) {
+        this.remember(prevMax, entries);
+        for (const e of entries) added.push({ key: e.key, body: e.body });
+      }
       if (added.length > 0) for (const l of this.listeners) l(added);
       return result;
     });
   }
 
+  private remember(prevMax: bigint, entries: LogEntry[]): void {
+    if (this.knownMax !== prevMax) {
+      // Someone else appended (or this is our first append): coverage starts after what is there now.
+      this.tail = [];
+      this.tailHead = 0;
+      this.coveredFrom = prevMax;
+    }
+    for (const e of entries) this.tail.push(e);
+    this.knownMax = entries.length > 0 ? entries[entries.length - 1]!.seq : prevMax;
+    while (this.tail.length - this.tailHead > this.tailMax) this.coveredFrom = this.tail[this.tailHead++]!.seq;
+    if (this.tailHead > 4096 && this.tailHead * 2 > this.tail.length) {
+      this.tail = this.tail.slice(this.tailHead);
+      this.tailHead = 0;
+    }
+  }
+
   async read(after: bigint, limit: number): Promise<LogEntry[]> {
+    if (this.coveredFrom !== null && after >= this.coveredFrom) {
+      // Entries up to `after` are decided: the tail no longer needs them.
+      while (this.tailHead < this.tail.length && this.tail[this.tailHead]!.seq <= after) {
+        this.coveredFrom = this.tail[this.tailHead++]!.seq;
+      }
+      return this.tail.slice(this.tailHead, this.tailHead + limit);
+    }
     const { rows } = await this.db.query<{ seq: unknown; key: string; at: unknown; body: string }>(
       'SELECT seq, key, at, body FROM log WHERE seq > $1 ORDER BY seq LIMIT $2',
       [after.toString(), limit],

@@ -113,6 +113,8 @@ export interface WaitEntry {
   quantity: number;
   postId: string;
   joinedAt: number;
+  /** The log position of the post that joined: the waitlist's order. */
+  seq: bigint;
   status: 'waiting' | 'served' | 'left';
 }
 
@@ -205,6 +207,8 @@ export class State {
   readonly pendingByHandle = new Map<string, Set<Order>>();
   readonly deadlines = new DeadlineHeap();
   readonly waitlists = new Map<string, WaitEntry[]>();
+  /** `offerId|handleKey` of every waiting entry, so a repeat is found without scanning the queue. */
+  readonly waiting = new Set<string>();
   /** Units held (reserved, charging or paid) per `offerId|handleKey`, for the per-buyer cap. */
   readonly held = new Map<string, number>();
   /** Spend per `handleKey|currency|utcDay` (reserved, charging or paid), for the daily limit. */

@@ -34,15 +34,25 @@ const FIELD_CODES: Record<string, ErrorCode> = {
   'idempotency-key': 'IDEMPOTENCY_KEY_INVALID',
 };
 
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let value = data;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
 /** Zod validation failures, reported with the first offending field as `param`. */
-export function validationHook(result: { success: boolean; error?: unknown }, c: Context) {
+export function validationHook(result: { success: boolean; error?: unknown; data?: unknown }, c: Context) {
   if (result.success) return;
   const issues = (result.error as { issues?: { path: PropertyKey[]; message: string; code?: string }[] }).issues ?? [];
   const first = issues[0];
   const param = first ? first.path.map(String).join('.') : undefined;
   const message = first ? `${param ? param + ': ' : ''}${first.message}` : 'The request is not valid.';
   const field = first?.path.at(-1);
-  const missing = first?.code === 'invalid_type' && /received undefined/.test(first.message);
+  // A missing field is a malformed request, whatever the field: only a present, bad value has its own code.
+  const missing = first !== undefined && valueAt(result.data, first.path) === undefined;
   const code = !missing && typeof field === 'string' ? (FIELD_CODES[field] ?? 'INVALID_REQUEST') : 'INVALID_REQUEST';
   return c.json(errorBody(code, message, param || undefined), 400);
 }

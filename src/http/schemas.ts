@@ -12,7 +12,7 @@ import {
   QUANTITY_PER_POST_MAX,
 } from '../core/limits.ts';
 import { isCurrency } from '../core/money.ts';
-import { LOCAL_HANDLE_RE, OFFER_HASHTAG_RE } from '../core/post-grammar.ts';
+import { LOCAL_HANDLE_RE, normalizeHandle, OFFER_HASHTAG_RE } from '../core/post-grammar.ts';
 
 /** Request and response schemas: they validate input and are the OpenAPI document. */
 
@@ -41,7 +41,7 @@ export const Currency = z
 
 export const MoneySchema = z.object({ amount: MinorAmount, currency: Currency }).openapi('Money');
 
-export const HandleSchema = z.string().trim().toLowerCase().transform((h) => h.replace(/^@/, '')).pipe(
+export const HandleSchema = z.string().transform(normalizeHandle).pipe(
   z.string().regex(LOCAL_HANDLE_RE, 'a handle is 2 to 32 letters, digits, _ . or -'),
 ).openapi({ type: 'string', example: 'alice' });
 

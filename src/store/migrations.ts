@@ -12,7 +12,7 @@ export const MIGRATIONS: { id: number; name: string; sql: string }[] = [
     sql: `
 CREATE TABLE log (
   seq bigserial PRIMARY KEY,
-  key text NOT NULL UNIQUE,
+  key text COLLATE "C" NOT NULL UNIQUE,
   kind text NOT NULL,
   at bigint NOT NULL,
   body text NOT NULL
@@ -94,10 +94,9 @@ CREATE TABLE orders (
   shipping_address text,
   failure text,
   charge_id text
-);
+) WITH (fillfactor = 70);
 CREATE INDEX orders_handle ON orders (network, handle);
 CREATE INDEX orders_merchant ON orders (merchant_id, created_at);
-CREATE INDEX orders_active ON orders (status) WHERE status IN ('awaiting_signup', 'awaiting_confirmation', 'charging');
 CREATE TABLE waitlist (
   id text PRIMARY KEY,
   offer_id text NOT NULL,
@@ -107,9 +106,10 @@ CREATE TABLE waitlist (
   quantity int NOT NULL,
   post_id text NOT NULL,
   joined_at bigint NOT NULL,
+  seq bigint NOT NULL,
   status text NOT NULL
 );
-CREATE INDEX waitlist_offer ON waitlist (offer_id, joined_at) WHERE status = 'waiting';
+CREATE INDEX waitlist_offer ON waitlist (offer_id, seq) WHERE status = 'waiting';
 
 CREATE TABLE transfers (
   id text PRIMARY KEY,
@@ -134,7 +134,7 @@ CREATE TABLE balances (
 
 CREATE TABLE outbox (
   id bigserial PRIMARY KEY,
-  key text NOT NULL UNIQUE,
+  key text COLLATE "C" NOT NULL UNIQUE,
   kind text NOT NULL,
   body text NOT NULL,
   status smallint NOT NULL DEFAULT 0,
@@ -145,7 +145,7 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox (next_at, id) WHERE status = 0;
 CREATE TABLE api_results (
-  key text PRIMARY KEY,
+  key text COLLATE "C" PRIMARY KEY,
   status int NOT NULL,
   body text NOT NULL
 );

@@ -1,0 +1,101 @@
+import { cpus, totalmem } from 'node:os';
+import pino from 'pino';
+import { AppContext } from '../src/app-context.ts';
+import { loadConfig } from '../src/config/env.ts';
+import { CONFIRM_WINDOW_MS_DEFAULT } from '../src/core/limits.ts';
+import type { ApiCommand } from '../src/engine/events.ts';
+import type { NewEvent } from '../src/engine/log.ts';
+import { dropSchema, openPglite, openPostgres, type Db } from '../src/store/db.ts';
+
+export const POSTGRES_URL = process.env.TAGPAY_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const APPEND_CHUNK = 5_000;
+
+export type Storage = 'pglite' | 'postgres';
+
+/** One row of bench/results/latest.json. Every figure is measured in the run that writes it. */
+export interface ScenarioResult {
+  scenario: string;
+  ops_per_s: number;
+  baseline_ops_per_s?: number;
+  p50_ms?: number;
+  p99_ms?: number;
+  oversold?: number;
+  rss_mb: number;
+  [extra: string]: unknown;
+}
+
+export function machine() {
+  return { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform };
+}
+
+export function rssMb(): number {
+  return Math.round(process.memoryUsage().rss / 2 ** 20);
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export async function openDb(storage: Storage): Promise<{ db: Db; drop: () => Promise<void> }> {
+  if (storage === 'pglite') {
+    const db = await openPglite(null);
+    return { db, drop: async () => {} };
+  }
+  const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
+  const db = await openPostgres(POSTGRES_URL, schema, 20);
+  return { db, drop: () => dropSchema(POSTGRES_URL, schema) };
+}
+
+/**
+ * A tagpay app on a fresh database with no background loops: each scenario runs exactly the stages it
+ * times. Durability is as shipped: Postgres with fsync and synchronous_commit on, PGlite as it is.
+ */
+export async function openBenchApp(storage: Storage) {
+  const { db, drop } = await openDb(storage);
+  const config = loadConfig({ TAGPAY_ADMIN_KEY: 'ak_bench_admin_key_0123456789', TAGPAY_DEMO: '0' });
+  const app = await AppContext.fromConfig(config, { db, logger: pino({ level: 'warn' }) });
+  const command = async (key: string, cmd: ApiCommand) => {
+    await app.log.append([{ key, body: { kind: 'api', principal: 'admin', requestHash: key, command: cmd } }]);
+    await app.engine.drain();
+    const { rows } = await db.query<{ body: string }>('SELECT body FROM api_results WHERE key = $1', [key]);
+    return JSON.parse(rows[0]!.body) as { id: string };
+  };
+  const append = async (events: NewEvent[]) => {
+    for (let i = 0; i < events.length; i += APPEND_CHUNK) await app.log.append(events.slice(i, i + APPEND_CHUNK));
+  };
+  /** A merchant and one live offer of `quantity` units at $25. */
+  const offer = async (quantity: number, hashtag = 'BuyTee') => {
+    const merchantId = (await command(`api:admin:m-${hashtag}`, {
+      op: 'merchant.create', network: 'local', handle: `m${hashtag.toLowerCase()}`, name: 'Bench', webhookUrl: null, webhookSecret: 'whsec_x', keyHash: `x${hashtag}`, feeBps: null,
+    })).id;
+    return (await command(`api:admin:o-${hashtag}`, {
+      op: 'offer.create', merchantId, title: 'Tee', priceMinor: '2500', currency: 'USD', quantity, hashtag, variants: [],
+      perBuyerMax: null, windowMs: CONFIRM_WINDOW_MS_DEFAULT, startsAt: null, endsAt: null, publish: true,
+    })).id;
+  };
+  /** Links handles u0 … u(n-1) to one test card. */
+  const linkShoppers = async (n: number) => {
+    const card = await app.processor.tokenize({ number: '4242424242424242', exp_month: 12, exp_year: 2035, cvc: '123' });
+    await append(Array.from({ length: n }, (_, i) => ({
+      key: `api:admin:link-u${i}`,
+      body: { kind: 'api', principal: 'admin', requestHash: `u${i}`, command: {
+        op: 'shopper.link', network: 'local', handle: `u${i}`, email: `u${i}@example.com`,
+        shippingAddress: { name: `u${i}`, line1: '1 Main St', city: 'Springfield', postal_code: '12345', country: 'US' },
+        cardToken: card.id, cardBrand: card.brand, cardLast4: card.last4, purchaseLimitMinor: null, dailyLimitMinor: null, limitCurrency: null,
+      } },
+    }) as NewEvent));
+    await app.engine.drain();
+    return card.id;
+  };
+  const close = async () => {
+    await app.close();
+    await drop();
+  };
+  return { app, db, command, append, offer, linkShoppers, close };
+}
+
+/** A post event as a connector would append it. */
+export function postEvent(id: string, author: string, text: string): NewEvent {
+  return { key: `post:local:${id}`, body: { kind: 'post', network: 'local', postId: id, author, text, replyTo: null } };
+}
