@@ -99,3 +99,30 @@ export async function openBenchApp(storage: Storage) {
 export function postEvent(id: string, author: string, text: string): NewEvent {
   return { key: `post:local:${id}`, body: { kind: 'post', network: 'local', postId: id, author, text, replyTo: null } };
 }
+
+/**
+ * Runs the engine as production does (batches back to back, waking on appends) while `work` runs,
+ * then until the log is decided and committed. Ingestion and deciding overlap, as they do live.
+ */
+export async function withEngine<T>(app: AppContext, work: () => Promise<T>): Promise<T> {
+  let done = false;
+  let wake: () => void = () => {};
+  app.log.onAppend(() => wake());
+  const loop = (async () => {
+    for (;;) {
+      if ((await app.engine.runBatch()) > 0) continue;
+      if (done) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 5);
+      });
+    }
+  })();
+  try {
+    return await work();
+  } finally {
+    done = true;
+    wake();
+    await loop;
+  }
+}

@@ -228,6 +228,7 @@ export class AppContext implements AsyncDisposable {
     for (const wake of this.wakers) wake();
     await Promise.all(this.loops);
     this.wakers.length = 0;
+    await this.engine.flush().catch((error: unknown) => this.logger.error({ err: error }, 'last commit failed'));
     await this.db.close();
   }
 

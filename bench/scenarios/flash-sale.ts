@@ -1,4 +1,4 @@
-import { openBenchApp, postEvent, rssMb, type ScenarioResult } from '../support.ts';
+import { openBenchApp, postEvent, rssMb, withEngine, type ScenarioResult } from '../support.ts';
 
 /**
  * A flash sale: many distinct handles post the hashtag of one offer at once. Measures buy attempts
@@ -13,8 +13,7 @@ export async function flashSale(opts: { quick: boolean }): Promise<ScenarioResul
     const offerId = await b.offer(units);
     const events = Array.from({ length: posts }, (_, i) => postEvent(`f${i}`, `h${i}`, '#BuyTee'));
     const started = performance.now();
-    await b.append(events);
-    await b.app.engine.drain();
+    await withEngine(b.app, () => b.append(events));
     const seconds = (performance.now() - started) / 1000;
     const offer = (await b.db.query<{ available: number; sold: number; quantity: number }>('SELECT available, sold, quantity FROM offers WHERE id = $1', [offerId])).rows[0]!;
     const held = (await b.db.query<{ n: number }>("SELECT coalesce(sum(quantity), 0)::int AS n FROM orders WHERE offer_id = $1 AND status IN ('awaiting_signup', 'awaiting_confirmation', 'charging', 'paid')", [offerId])).rows[0]!.n;

@@ -1,5 +1,5 @@
 import { CHARGE_BATCH_MAX } from '../../src/core/limits.ts';
-import { openBenchApp, postEvent, rssMb, type ScenarioResult, type Storage } from '../support.ts';
+import { openBenchApp, postEvent, rssMb, withEngine, type ScenarioResult, type Storage } from '../support.ts';
 import { naivePurchases } from './naive.ts';
 
 /**
@@ -16,8 +16,7 @@ export async function purchases(storage: Storage, opts: { quick: boolean }): Pro
     await b.offer(n);
     await b.linkShoppers(n);
     const t0 = performance.now();
-    await b.append(Array.from({ length: n }, (_, i) => postEvent(`b${i}`, `u${i}`, '#BuyTee')));
-    await b.app.engine.drain();
+    await withEngine(b.app, () => b.append(Array.from({ length: n }, (_, i) => postEvent(`b${i}`, `u${i}`, '#BuyTee'))));
     const t1 = performance.now();
     // The shopper reads the code in tagpay's reply; here it is read from the committed reply rows.
     const { rows } = await b.db.query<{ body: string }>("SELECT body FROM outbox WHERE kind = 'post' AND body LIKE '%post #TP%'");
@@ -27,12 +26,17 @@ export async function purchases(storage: Storage, opts: { quick: boolean }): Pro
     });
     if (codes.length !== n) throw new Error(`purchases: expected ${n} codes, got ${codes.length}`);
     const t2 = performance.now();
-    await b.append(codes.map((c) => postEvent(`c${c.i}`, `u${c.i}`, `#${c.code}`)));
-    await b.app.engine.drain();
-    for (;;) {
-      const moved = (await b.app.outbox.runOnce(['charge'], CHARGE_BATCH_MAX)) + (await b.app.engine.drain());
-      if (moved === 0) break;
-    }
+    // Confirmations stream in while the engine decides and the charge lane charges, as they would live.
+    await withEngine(b.app, async () => {
+      const confirming = b.append(codes.map((c) => postEvent(`c${c.i}`, `u${c.i}`, `#${c.code}`)));
+      let idle = 0;
+      for (;;) {
+        const charged = await b.app.outbox.runOnce(['charge'], CHARGE_BATCH_MAX);
+        if (charged > 0) idle = 0;
+        else if (++idle > 3 && (await confirming, b.app.engine.view.activeOrders.size === 0)) break;
+        else await new Promise((r) => setTimeout(r, 2));
+      }
+    });
     const t3 = performance.now();
     const paid = (await b.db.query<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE status = 'paid'")).rows[0]!.n;
     if (paid !== n) throw new Error(`purchases: expected ${n} paid orders, got ${paid}`);

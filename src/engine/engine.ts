@@ -6,6 +6,7 @@ import { commitEffects } from './commit.ts';
 import { decide, nextDeadline, ordersNeeded, type DecideContext } from './decide.ts';
 import type { InputLog } from './log.ts';
 import { loadState, orderFromRow } from './load.ts';
+import type { Balances } from '../core/ledger.ts';
 import { Effects, type ApiResult, type State } from './state.ts';
 
 export interface BatchStats {
@@ -26,6 +27,9 @@ export class Engine {
   private readonly serial = new Serial();
   private readonly waiters = new Map<string, ((r: ApiResult) => void)[]>();
   private readonly batchListeners: ((stats: BatchStats) => void)[] = [];
+  /** The last log position decided in memory; `cursor` is the last committed. */
+  private decidedTo: bigint;
+  private inflight: Promise<void> | null = null;
 
   private constructor(
     private readonly db: Db,
@@ -35,7 +39,9 @@ export class Engine {
     private state: State,
     private cursor: bigint,
     private readonly batchMax: number,
-  ) {}
+  ) {
+    this.decidedTo = cursor;
+  }
 
   static async open(db: Db, log: InputLog, ctx: DecideContext, logger: Logger, batchMax = BATCH_EVENTS_MAX) {
     const { state, cursor } = await loadState(db);
@@ -61,48 +67,92 @@ export class Engine {
     this.batchListeners.push(listener);
   }
 
-  /** Decides and commits one batch; resolves to the number of events it took (0 when caught up). */
+  /**
+   * Decides one batch and starts its commit; resolves to the number of events it took (0 when caught
+   * up, after every commit has finished). Commits are pipelined one deep: batch N+1 is decided in
+   * memory while batch N is being written, and is committed only after N, so the database and the
+   * decisions run side by side. If a commit fails, every decision after the last committed batch is
+   * dropped with the state rebuilt from the database, and the error is thrown.
+   */
   runBatch(): Promise<number> {
     return this.serial.run(async () => {
-      const entries = await this.log.read(this.cursor, this.batchMax);
-      if (entries.length === 0) return 0;
+      const entries = await this.log.read(this.decidedTo, this.batchMax);
+      if (entries.length === 0) {
+        await this.settleInflight();
+        return 0;
+      }
+      const started = performance.now();
       const fx = new Effects();
       const last = entries[entries.length - 1]!.seq;
-      const started = performance.now();
+      let balanceRows;
       try {
-        await this.prefetch(entries);
+        if (entries.some((e) => ordersNeeded(e) !== null)) {
+          // What a prefetch reads must include the batch in flight.
+          await this.settleInflight();
+          await this.prefetch(entries);
+        }
         for (const entry of entries) decide(this.state, entry, fx, this.ctx);
         // Assert before writing: the ledger sums to zero per currency (read back at every load).
         this.state.balances.assertZeroSum();
-        const balanceRows = this.state.balances.entries(this.state.balances.dirty);
-        await this.db.transaction((tx) => commitEffects(tx, fx, last, balanceRows));
+        balanceRows = this.state.balances.entries(this.state.balances.dirty);
         this.state.balances.dirty.clear();
         this.state.fetched.clear();
-        this.cursor = last;
       } catch (error) {
-        this.logger.error({ err: error, from: entries[0]!.seq.toString() }, 'batch failed; rebuilding state');
-        const loaded = await loadState(this.db);
-        this.state = loaded.state;
-        this.cursor = loaded.cursor;
+        await this.recover(error, entries[0]!.seq);
         throw error;
       }
-      const stats = { events: entries.length, ms: performance.now() - started, lastSeq: last };
-      for (const l of this.batchListeners) l(stats);
-      for (const result of fx.apiResults) {
-        const list = this.waiters.get(result.key);
-        if (list) {
-          this.waiters.delete(result.key);
-          for (const resolve of list) resolve(result);
-        }
-      }
+      this.decidedTo = last;
+      await this.settleInflight();
+      this.inflight = this.commit(fx, last, balanceRows, entries.length, started);
       return entries.length;
     });
   }
 
+  private async commit(fx: Effects, last: bigint, balanceRows: ReturnType<Balances['entries']>, events: number, started: number): Promise<void> {
+    await this.db.transaction((tx) => commitEffects(tx, fx, last, balanceRows));
+    this.cursor = last;
+    const stats = { events, ms: performance.now() - started, lastSeq: last };
+    for (const l of this.batchListeners) l(stats);
+    for (const result of fx.apiResults) {
+      const list = this.waiters.get(result.key);
+      if (list) {
+        this.waiters.delete(result.key);
+        for (const resolve of list) resolve(result);
+      }
+    }
+  }
+
+  /** Waits until every decided batch is committed (before a shutdown). */
+  flush(): Promise<void> {
+    return this.serial.run(() => this.settleInflight());
+  }
+
+  /** Waits for the commit in flight; if it failed, rebuilds the state and throws its error. */
+  private async settleInflight(): Promise<void> {
+    const inflight = this.inflight;
+    if (inflight === null) return;
+    this.inflight = null;
+    try {
+      await inflight;
+    } catch (error) {
+      await this.recover(error, this.cursor + 1n);
+      throw error;
+    }
+  }
+
+  private async recover(error: unknown, from: bigint): Promise<void> {
+    this.logger.error({ err: error, from: from.toString() }, 'batch failed; rebuilding state');
+    this.inflight = null;
+    const loaded = await loadState(this.db);
+    this.state = loaded.state;
+    this.cursor = loaded.cursor;
+    this.decidedTo = loaded.cursor;
+  }
+
   /** Reads the settled orders the batch names (refunds) into `state.fetched`, before deciding. */
-  private async prefetch(entries: readonly { body: unknown }[]): Promise<void> {
+  private async prefetch(entries: readonly Parameters<typeof ordersNeeded>[0][]): Promise<void> {
     const ids = new Set<string>();
-    for (const entry of entries as Parameters<typeof ordersNeeded>[0][]) {
+    for (const entry of entries) {
       const id = ordersNeeded(entry);
       if (id !== null && !this.state.activeOrders.has(id)) ids.add(id);
     }

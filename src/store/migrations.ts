@@ -132,9 +132,11 @@ CREATE TABLE balances (
   PRIMARY KEY (account, currency)
 );
 
+-- The outbox key is the idempotency key on the receiving side. It needs no unique index: rows are
+-- written only with the engine cursor, so a batch is never written twice.
 CREATE TABLE outbox (
   id bigserial PRIMARY KEY,
-  key text COLLATE "C" NOT NULL UNIQUE,
+  key text COLLATE "C" NOT NULL,
   kind text NOT NULL,
   body text NOT NULL,
   status smallint NOT NULL DEFAULT 0,
@@ -143,7 +145,7 @@ CREATE TABLE outbox (
   last_error text,
   delivered_at bigint
 );
-CREATE INDEX outbox_due ON outbox (next_at, id) WHERE status = 0;
+CREATE INDEX outbox_due ON outbox (kind, id) WHERE status = 0;
 CREATE TABLE api_results (
   key text COLLATE "C" PRIMARY KEY,
   status int NOT NULL,
