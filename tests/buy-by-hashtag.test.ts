@@ -82,7 +82,8 @@ for (const storage of storages()) {
       assert.equal((await orders(h, 'alice'))[0].status, 'awaiting_confirmation');
       assert.deepEqual(await orders(h, 'bob'), []);
       await post(h, alice!, code);
-      await post(h, alice!, code);
+      const repeat = await post(h, alice!, code);
+      assert.match((await repliesTo(h, repeat))[0]!, /already used/, 'the owner is told why');
       const all = await orders(h, 'alice');
       assert.equal(all.length, 1);
       assert.equal(all[0].status, 'paid');
@@ -103,7 +104,8 @@ for (const storage of storages()) {
       assert.equal((await orders(h, 'alice'))[0].status, 'expired');
       assert.equal((await offerState(h, w)).available, 10);
       assert.match((await repliesTo(h, buyPost)).at(-1)!, /expired before it was confirmed/);
-      await post(h, alice!, code);
+      const late = await post(h, alice!, code);
+      assert.match((await repliesTo(h, late))[0]!, /has expired\. Nothing was charged/);
       assert.equal((await orders(h, 'alice'))[0].status, 'expired');
       assert.equal((await h.app.db.query('SELECT * FROM sandbox_charges')).rows.length, 0);
     });
@@ -176,7 +178,8 @@ for (const storage of storages()) {
       assert.match((await repliesTo(h, cancelPost))[0]!, /Canceled/);
       assert.equal((await orders(h, 'alice'))[0].status, 'canceled');
       assert.equal((await offerState(h, w)).available, 10);
-      await post(h, alice!, code);
+      const dead = await post(h, alice!, code);
+      assert.match((await repliesTo(h, dead))[0]!, /was canceled/);
       assert.equal((await orders(h, 'alice'))[0].status, 'canceled', 'a canceled code is dead');
       const again = await post(h, alice!, '#cancel');
       assert.match((await repliesTo(h, again))[0]!, /no pending checkout/);
@@ -289,7 +292,9 @@ for (const storage of storages()) {
       h.clock.advance(16 * 60 * 1000);
       await h.app.settle();
       assert.equal((await orders(h, 'alice'))[0].status, 'expired');
-      await post(h, alice!, code);
+      await h.restart();
+      const late = await post(h, alice!, code);
+      assert.match((await repliesTo(h, late))[0]!, /has expired/, 'retired codes are rebuilt at start too');
       assert.equal((await orders(h, 'alice'))[0].status, 'expired');
       await post(h, bob!, codeIn((await repliesTo(h, b)).at(-1)));
       assert.equal((await orders(h, 'bob'))[0].status, 'paid');
@@ -405,6 +410,14 @@ test('the account is created, the tokens are hashed, and the handle is validated
     const dup = await h.request('POST', '/v1/local/accounts', { handle: 'zed' });
     assert.equal(dup.status, 409);
     assert.equal(dup.body.error.code, 'HANDLE_TAKEN');
+    // Credentials are checked before the body: a caller without a key learns nothing about the route.
+    for (const [path, body] of [['/v1/merchants', { nope: 1 }], ['/v1/offers', {}], ['/v1/shoppers', 'not json'], ['/v1/local/posts', {}]] as const) {
+      const res = await h.request('POST', path, body);
+      assert.equal(res.status, 401, path);
+      assert.equal(res.body.error.code, 'UNAUTHENTICATED');
+    }
+    const stale = await h.request('POST', '/v1/local/posts', { text: 'hi' }, 'lt_not_a_token');
+    assert.match(stale.body.error.message, /not valid/);
     const bad = await h.request('POST', '/v1/local/accounts', { handle: 'no spaces!' });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'INVALID_HANDLE');

@@ -18,24 +18,35 @@ Configuration is read from the environment; see README.md.`;
 
 async function start(config: Config): Promise<void> {
   const app = await AppContext.fromConfig(config);
+  const http = createHttpApp(app);
+  // Listen first: if the port is taken, stop before an admin key is made that nobody would see.
+  const server = serve({ fetch: http.fetch, port: config.port, hostname: config.host });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+  } catch (error) {
+    await app.close();
+    const code = (error as { code?: string }).code;
+    throw new Error(code === 'EADDRINUSE' ? `port ${config.port} is in use; set PORT to another port` : String(error));
+  }
   const adminKey = await app.ensureAdminKey();
   app.start();
   if (config.demo && (await seedDemo(app))) app.logger.info('demo merchant, offers and shoppers seeded');
-  const http = createHttpApp(app);
-  const server = serve({ fetch: http.fetch, port: config.port, hostname: config.host });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
   const storage = config.databaseUrl ? 'Postgres (DATABASE_URL)' : `PGlite in ${config.dataDir}`;
   process.stdout.write(`\ntagpay is running at ${config.publicUrl}  (storage: ${storage})\n`);
   if (adminKey) {
-    process.stdout.write(`\nAdmin key (shown once, keep it safe; only its hash is stored):\n  ${adminKey}\n\n`);
+    process.stdout.write(
+      `\nAdmin key (shown once, keep it safe; only its hash is stored):\n  ${adminKey}\n` +
+        `Lost it? Start with TAGPAY_ADMIN_KEY=<a new key of 24+ characters> to replace it.\n\n`,
+    );
   }
   const stop = async (signal: string) => {
     app.logger.info({ signal }, 'stopping');
     server.close();
     await app.close();
+    app.logger.info('stopped');
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));

@@ -53,6 +53,9 @@ export const HASHTAG_CHARS_MAX = 64;
 /** Largest price or amount in minor units (ten million major units at exponent 2). */
 export const AMOUNT_MINOR_MAX = 1_000_000_000n;
 
+/** Codes no longer valid that are remembered, so their owner is told why (for DAY_MS at most). */
+export const RETIRED_CODES_MAX = 100_000;
+
 /** Confirmation codes: characters after the prefix, from a 32-letter alphabet (5 bits each). */
 export const CODE_CHARS = 10;
 export const CODE_BITS = CODE_CHARS * 5;

@@ -55,6 +55,12 @@ export const replies = {
   codeExpired(): string {
     return 'That confirmation code has expired. Nothing was charged; post the offer hashtag again to start over.';
   },
+  codeUsed(): string {
+    return 'That confirmation code was already used; each code works once.';
+  },
+  codeCanceled(): string {
+    return 'That checkout was canceled, so its code no longer works. Post the offer hashtag again to start over.';
+  },
   canceled(count: number): string {
     return count === 1
       ? 'Canceled: your pending checkout is dropped and nothing was charged.'

@@ -7,6 +7,7 @@ import {
   POST_TEXT_CHARS_MAX,
   PURCHASE_LIMIT_MAJOR_DEFAULT,
   QUANTITY_PER_POST_MAX,
+  RETIRED_CODES_MAX,
   WAITLIST_PER_OFFER_MAX,
 } from '../core/limits.ts';
 import { feeOf, formatMoney, minorPerMajor } from '../core/money.ts';
@@ -22,6 +23,7 @@ import {
   type Offer,
   type Order,
   type OrderStatus,
+  type RetiredCode,
   type Shopper,
   type WaitEntry,
 } from './state.ts';
@@ -112,6 +114,7 @@ export type PostMatch =
   | { kind: 'none' }
   | { kind: 'cancel' }
   | { kind: 'confirm'; order: Order }
+  | { kind: 'retired_code'; reason: RetiredCode['reason'] }
   | { kind: 'buy'; offer: Offer };
 
 /**
@@ -130,6 +133,8 @@ export function matchPost(state: State, botHandle: string, network: string, auth
     const order = state.orderByCode.get(hashCode(tag));
     // A code posted by any other handle does nothing: it is bound to one handle and one checkout.
     if (order !== undefined && handleKey(order.network, order.handle) === key) return { kind: 'confirm', order };
+    const retired = order === undefined ? state.retiredCodes.get(hashCode(tag)) : undefined;
+    if (retired !== undefined && retired.handleKey === key) return { kind: 'retired_code', reason: retired.reason };
   }
   for (const tag of tags) {
     const offer = state.offerByTag.get(tag);
@@ -152,6 +157,22 @@ function onPost(state: State, out: Out, post: PostEvent): void {
       return confirm(state, out, post, match.order);
     case 'buy':
       return buy(state, out, post, author, match.offer);
+    case 'retired_code': {
+      const text = { used: replies.codeUsed(), expired: replies.codeExpired(), canceled: replies.codeCanceled() }[match.reason];
+      return out.reply(post.network, post.postId, text);
+    }
+  }
+}
+
+/** Takes a code out of service, remembering whose it was and why, within RETIRED_CODES_MAX. */
+export function retireCode(state: State, order: Order, reason: RetiredCode['reason'], at: number): void {
+  if (order.codeHash === null) return;
+  state.orderByCode.delete(order.codeHash);
+  state.retiredCodes.delete(order.codeHash);
+  state.retiredCodes.set(order.codeHash, { handleKey: handleKey(order.network, order.handle), reason, at });
+  for (const [hash, code] of state.retiredCodes) {
+    if (state.retiredCodes.size <= RETIRED_CODES_MAX && code.at > at - DAY_MS) break;
+    state.retiredCodes.delete(hash);
   }
 }
 
@@ -365,7 +386,7 @@ function confirm(state: State, out: Out, post: PostEvent, order: Order): void {
     return out.reply(post.network, post.postId, replies.codeExpired());
   }
   const shopper = state.shoppers.get(handleKey(order.network, order.handle))!;
-  state.orderByCode.delete(order.codeHash!);
+  retireCode(state, order, 'used', out.entry.at);
   state.pendingByHandle.get(handleKey(order.network, order.handle))?.delete(order);
   order.status = 'charging';
   order.shippingAddress = shopper.shippingAddress;
@@ -411,7 +432,9 @@ function cancel(state: State, out: Out, post: PostEvent, key: string): void {
 function settle(state: State, out: Out, order: Order, status: OrderStatus, failure: string | null): void {
   const key = handleKey(order.network, order.handle);
   const offer = state.offers.get(order.offerId)!;
-  if (order.codeHash !== null) state.orderByCode.delete(order.codeHash);
+  if (order.codeHash !== null && state.orderByCode.get(order.codeHash) === order) {
+    retireCode(state, order, status === 'expired' ? 'expired' : status === 'canceled' ? 'canceled' : 'used', out.entry.at);
+  }
   state.pendingByHandle.get(key)?.delete(order);
   if (state.pendingByHandle.get(key)?.size === 0) state.pendingByHandle.delete(key);
   state.activeOrders.delete(order.id);
@@ -485,8 +508,14 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   out.webhook(merchant, 'order.paid', orderView(order));
 }
 
+/** Countries that write the city before the postal code (the Universal Postal Union's formats). */
+const CITY_FIRST = new Set(['US', 'CA', 'AU', 'GB', 'IE', 'NZ', 'IN', 'SG', 'HK', 'KR', 'JP', 'BR', 'MX']);
+
 export function formatAddress(a: ShippingAddress): string {
-  return [a.name, a.line1, a.line2, [a.postal_code, a.city].join(' '), a.region, a.country]
+  const cityLine = CITY_FIRST.has(a.country)
+    ? [a.city, a.region, a.postal_code].filter(Boolean).join(' ')
+    : [a.postal_code, a.city].join(' ');
+  return [a.name, a.line1, a.line2, cityLine, CITY_FIRST.has(a.country) ? undefined : a.region, a.country]
     .filter((line) => line !== undefined && line !== '')
     .join('\n');
 }

@@ -1,8 +1,8 @@
-import { DAY_MS } from '../core/limits.ts';
+import { DAY_MS, RETIRED_CODES_MAX } from '../core/limits.ts';
 import type { Sql } from '../store/db.ts';
 import { big, num } from '../store/db.ts';
 import { spentKey } from './decide.ts';
-import { ACTIVE_STATUSES, handleKey, State, type Offer, type Order, type OrderStatus } from './state.ts';
+import { ACTIVE_STATUSES, handleKey, PENDING_STATUSES, State, type Offer, type Order, type OrderStatus } from './state.ts';
 
 type Row = Record<string, unknown>;
 const str = (v: unknown) => v as string;
@@ -113,6 +113,16 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   for (const r of spent.rows) {
     const key = handleKey(str(r.network), str(r.handle));
     state.spent.set(spentKey(key, str(r.currency), num(r.day) * DAY_MS), big(r.s));
+  }
+  const retired = await db.query<Row>(
+    `SELECT code_hash, network, handle, status, updated_at FROM orders
+     WHERE code_hash IS NOT NULL AND NOT (status = ANY($1::text[])) AND updated_at >= $2 ORDER BY updated_at DESC LIMIT $3`,
+    [PENDING_STATUSES, since + DAY_MS, RETIRED_CODES_MAX],
+  );
+  for (const r of retired.rows.reverse()) {
+    const status = str(r.status);
+    const reason = status === 'expired' ? 'expired' : status === 'canceled' ? 'canceled' : 'used';
+    state.retiredCodes.set(str(r.code_hash), { handleKey: handleKey(str(r.network), str(r.handle)), reason, at: num(r.updated_at) });
   }
   for (const r of (await db.query<Row>('SELECT account, currency, balance::text AS b FROM balances')).rows) {
     state.balances.load(str(r.account), str(r.currency), big(r.b));

@@ -104,6 +104,12 @@ export interface Order {
   chargeId: string | null;
 }
 
+export interface RetiredCode {
+  handleKey: string;
+  reason: 'used' | 'expired' | 'canceled';
+  at: number;
+}
+
 export interface WaitEntry {
   id: string;
   offerId: string;
@@ -199,6 +205,8 @@ export class State {
   /** Orders not yet settled (awaiting sign-up or confirmation, or charging). */
   readonly activeOrders = new Map<string, Order>();
   readonly orderByCode = new Map<string, Order>();
+  /** Codes that no longer work, oldest first, so a late or repeated code gets an answer. */
+  readonly retiredCodes = new Map<string, RetiredCode>();
   /**
    * Settled orders a batch needs (a refund names one), read from the database before the batch is
    * decided and dropped after it is committed: TigerBeetle's prefetch, so deciding stays pure.

@@ -1,4 +1,4 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { newSecret, sha256 } from '../core/codes.ts';
 import { TagpayError } from '../core/errors.ts';
 import { IDEMPOTENCY_KEY_CHARS_MAX } from '../core/limits.ts';
@@ -13,9 +13,19 @@ export function bearer(c: Context): string | null {
   return match ? match[1]! : null;
 }
 
-/** The admin key or a merchant's API key (stored as sha256, looked up by hash). */
-export async function principalOf(app: AppContext, c: Context): Promise<Principal | null> {
-  const token = bearer(c);
+const principals = new WeakMap<Request, Promise<Principal | null>>();
+
+/** The admin key or a merchant's API key (stored as sha256, looked up by hash), once per request. */
+export function principalOf(app: AppContext, c: Context): Promise<Principal | null> {
+  let found = principals.get(c.req.raw);
+  if (found === undefined) {
+    found = lookUp(app, bearer(c));
+    principals.set(c.req.raw, found);
+  }
+  return found;
+}
+
+async function lookUp(app: AppContext, token: string | null): Promise<Principal | null> {
   if (token === null) return null;
   if (await app.isAdminKey(token)) return { kind: 'admin' };
   const { rows } = await app.db.query<{ merchant_id: string }>(
@@ -23,6 +33,46 @@ export async function principalOf(app: AppContext, c: Context): Promise<Principa
     [sha256(token)],
   );
   return rows[0] ? { kind: 'merchant', merchantId: rows[0].merchant_id } : null;
+}
+
+/** Who may call a route: checked before the body is validated, so a caller without a key learns nothing. */
+export type Need = 'admin' | 'merchant' | 'principal' | 'local' | 'admin-or-local';
+
+/** Route middleware: 401 for missing or unknown credentials, 403 for credentials without the right. */
+export function guard(app: AppContext, need: Need): MiddlewareHandler {
+  return async (c, next) => {
+    switch (need) {
+      case 'admin':
+        await requireAdmin(app, c);
+        break;
+      case 'merchant':
+        await requireMerchant(app, c);
+        break;
+      case 'principal':
+        await requirePrincipal(app, c);
+        break;
+      case 'local':
+        await requireLocalAccount(app, c);
+        break;
+      case 'admin-or-local':
+        await requireAdminOrLocal(app, c);
+        break;
+    }
+    await next();
+  };
+}
+
+/** The admin key, or a local network token: `null` for the admin, the token's handle otherwise. */
+export async function requireAdminOrLocal(app: AppContext, c: Context): Promise<string | null> {
+  const principal = await principalOf(app, c);
+  if (principal?.kind === 'admin') return null;
+  if (principal?.kind === 'merchant') throw new TagpayError('FORBIDDEN', 'A merchant key cannot act for shoppers.');
+  const token = bearer(c);
+  const owner = token === null ? null : await app.local.authenticate(token);
+  if (owner === null) {
+    throw new TagpayError('UNAUTHENTICATED', token === null ? 'Send the admin key or the handle\'s own local network token.' : 'This token is not valid (unknown or revoked).');
+  }
+  return owner;
 }
 
 export async function requireAdmin(app: AppContext, c: Context): Promise<void> {
@@ -48,7 +98,9 @@ export async function requirePrincipal(app: AppContext, c: Context): Promise<Pri
 export async function requireLocalAccount(app: AppContext, c: Context): Promise<string> {
   const token = bearer(c);
   const handle = token === null ? null : await app.local.authenticate(token);
-  if (handle === null) throw new TagpayError('UNAUTHENTICATED', 'Send a local network token as "Authorization: Bearer <token>".');
+  if (handle === null) {
+    throw new TagpayError('UNAUTHENTICATED', token === null ? 'Send a local network token as "Authorization: Bearer <token>".' : 'This local network token is not valid (unknown or revoked).');
+  }
   return handle;
 }
 

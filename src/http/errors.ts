@@ -49,10 +49,10 @@ export function validationHook(result: { success: boolean; error?: unknown; data
   const issues = (result.error as { issues?: { path: PropertyKey[]; message: string; code?: string }[] }).issues ?? [];
   const first = issues[0];
   const param = first ? first.path.map(String).join('.') : undefined;
-  const message = first ? `${param ? param + ': ' : ''}${first.message}` : 'The request is not valid.';
   const field = first?.path.at(-1);
   // A missing field is a malformed request, whatever the field: only a present, bad value has its own code.
   const missing = first !== undefined && valueAt(result.data, first.path) === undefined;
+  const message = !first ? 'The request is not valid.' : missing && param ? `${param} is required` : `${param ? param + ': ' : ''}${first.message}`;
   const code = !missing && typeof field === 'string' ? (FIELD_CODES[field] ?? 'INVALID_REQUEST') : 'INVALID_REQUEST';
   return c.json(errorBody(code, message, param || undefined), 400);
 }

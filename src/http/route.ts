@@ -1,5 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { TagpayError } from '../core/errors.ts';
+import type { Sql } from '../store/db.ts';
 import { ErrorSchema } from './schemas.ts';
 
 /**
@@ -8,6 +10,15 @@ import { ErrorSchema } from './schemas.ts';
  */
 export function send(c: Context, body: unknown, status = 200): never {
   return c.json(body as object, status as 200) as never;
+}
+
+/**
+ * Checks a `starting_after` cursor names an object the caller can see; an unknown one is an error, not
+ * an empty page. A merchant's cursor must be its own, so cursors never reveal other tenants' ids.
+ */
+export async function checkCursor(db: Sql, table: 'offers' | 'orders', id: string, merchantId: string | null): Promise<void> {
+  const { rows } = await db.query(`SELECT 1 FROM ${table} WHERE id = $1 AND ($2::text IS NULL OR merchant_id = $2)`, [id, merchantId]);
+  if (rows.length === 0) throw new TagpayError('INVALID_REQUEST', `No ${table.slice(0, -1)} ${id} to start after.`, 'starting_after');
 }
 
 const err = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });

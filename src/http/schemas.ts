@@ -22,7 +22,9 @@ export const ErrorSchema = z
 
 /** An amount in minor units: an integer or a string of digits (Stripe's convention), positive and bounded. */
 export const MinorAmount = z
-  .union([z.number().int(), z.string().regex(/^[0-9]{1,19}$/, 'must be digits')])
+  .union([z.number().int(), z.string().regex(/^[0-9]{1,19}$/)], {
+    error: 'must be a whole number of minor units, e.g. 2500 for $25.00',
+  })
   .transform((v, ctx) => {
     const minor = BigInt(v);
     if (minor <= 0n || minor > AMOUNT_MINOR_MAX) {
@@ -144,7 +146,7 @@ export const OrderSchema = z
   .openapi('Order');
 
 export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(PAGE_LIMIT_MAX).default(PAGE_LIMIT_DEFAULT),
+  limit: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(PAGE_LIMIT_MAX).default(PAGE_LIMIT_DEFAULT),
   starting_after: z.string().max(64).optional(),
 });
 

@@ -1,3 +1,4 @@
+import { sha256 } from '../core/codes.ts';
 import type { Db } from './db.ts';
 
 /**
@@ -214,19 +215,35 @@ CREATE TABLE sandbox_refunds (
   },
 ];
 
-/** Applies the migrations not applied yet, each in its own transaction, under an advisory lock. */
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError';
+}
+
+/**
+ * Applies the migrations not applied yet, each in its own transaction, under an advisory lock. Each
+ * applied migration's checksum is kept: a released migration edited afterwards stops the start with a
+ * clear error instead of running on a schema that is not the one the code expects.
+ */
 export async function migrate(db: Db): Promise<number[]> {
   await db.exec(
-    'CREATE TABLE IF NOT EXISTS schema_migrations (id int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+    'CREATE TABLE IF NOT EXISTS schema_migrations (id int PRIMARY KEY, name text NOT NULL, checksum text, applied_at timestamptz NOT NULL DEFAULT now())',
   );
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
+    const checksum = sha256(m.sql);
     const done = await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock(7261)');
-      const { rows } = await tx.query('SELECT 1 FROM schema_migrations WHERE id = $1', [m.id]);
-      if (rows.length > 0) return false;
+      const { rows } = await tx.query<{ checksum: string | null }>('SELECT checksum FROM schema_migrations WHERE id = $1', [m.id]);
+      if (rows[0]) {
+        if (rows[0].checksum !== null && rows[0].checksum !== checksum) {
+          throw new MigrationError(
+            `migration ${m.id} (${m.name}) differs from the one applied to this database; this build cannot run on it. Use a new data folder or database, or the build that created it.`,
+          );
+        }
+        return false;
+      }
       for (const statement of splitStatements(m.sql)) await tx.query(statement);
-      await tx.query('INSERT INTO schema_migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
+      await tx.query('INSERT INTO schema_migrations (id, name, checksum) VALUES ($1, $2, $3)', [m.id, m.name, checksum]);
       return true;
     });
     if (done) applied.push(m.id);

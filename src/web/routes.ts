@@ -36,7 +36,9 @@ export function webRoutes(api: OpenAPIHono, app: AppContext): void {
   });
   api.post('/demo/signin', async (c) => {
     if (!app.config.demo) throw new TagpayError('NOT_FOUND', 'Demo mode is off.');
-    const body = z.object({ handle: z.string().max(64) }).safeParse(await c.req.json().catch(() => null));
+    const json = await c.req.json().catch(() => undefined);
+    if (json === undefined) throw new TagpayError('INVALID_JSON', 'The request body is not valid JSON.');
+    const body = z.object({ handle: z.string().max(64) }).safeParse(json);
     if (!body.success) throw new TagpayError('INVALID_REQUEST', 'Send {"handle": "..."}.', 'handle');
     const handle = normalizeHandle(body.data.handle);
     const token = await app.local.demoSignIn(handle);

@@ -2,7 +2,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { TagpayError } from '../../core/errors.ts';
 import { LOCAL_POST_TEXT_CHARS_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from '../../core/limits.ts';
 import type { AppContext } from '../../app-context.ts';
-import { requireLocalAccount } from '../auth.ts';
+import { requireLocalAccount, guard } from '../auth.ts';
 import { errorResponses, security, send } from '../route.ts';
 import { HandleSchema, LocalPostSchema } from '../schemas.ts';
 
@@ -22,7 +22,7 @@ export function localRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'post', path: '/v1/local/posts', tags: ['Local network'], security,
+      method: 'post', path: '/v1/local/posts', tags: ['Local network'], security, middleware: [guard(app, 'local')] as const,
       summary: 'Post (or reply) as the account of the bearer token',
       request: {
         body: {
@@ -48,7 +48,7 @@ export function localRoutes(api: OpenAPIHono, app: AppContext): void {
         query: z.object({
           mentions: z.string().max(64).optional(),
           author: z.string().max(64).optional(),
-          limit: z.coerce.number().int().min(1).max(PAGE_LIMIT_MAX).default(PAGE_LIMIT_DEFAULT),
+          limit: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(PAGE_LIMIT_MAX).default(PAGE_LIMIT_DEFAULT),
           starting_after: z.string().regex(/^[0-9]{1,18}$/).optional(),
         }),
       },

@@ -6,8 +6,8 @@ import type { AppContext } from '../../app-context.ts';
 import { submitCommand } from '../../engine/commands.ts';
 import { offerFromRow } from '../../engine/load.ts';
 import { merchantView, offerView } from '../../engine/views.ts';
-import { idempotency, requireAdmin, requireMerchant, requirePrincipal } from '../auth.ts';
-import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { idempotency, requireAdmin, requireMerchant, requirePrincipal, guard } from '../auth.ts';
+import { checkCursor, errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
 import { CreateMerchantBody, CreateOfferBody, listOf, OfferSchema, PageQuery } from '../schemas.ts';
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
@@ -25,7 +25,7 @@ const MerchantCreated = z
 export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
   api.openapi(
     createRoute({
-      method: 'post', path: '/v1/merchants', tags: ['Merchants'], security, summary: 'Create a merchant (admin key)',
+      method: 'post', path: '/v1/merchants', middleware: [guard(app, 'admin')] as const, tags: ['Merchants'], security, summary: 'Create a merchant (admin key)',
       request: { headers: IdempotencyHeaders, body: { required: true, ...json(CreateMerchantBody) } },
       responses: { 201: { description: 'Created, with its API key shown once', ...json(MerchantCreated) }, ...errorResponses },
     }),
@@ -47,7 +47,7 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/merchants/me', tags: ['Merchants'], security, summary: 'The merchant of the API key',
+      method: 'get', path: '/v1/merchants/me', middleware: [guard(app, 'merchant')] as const, tags: ['Merchants'], security, summary: 'The merchant of the API key',
       responses: { 200: { description: 'The merchant', ...json(MerchantCreated.omit({ api_key: true, webhook_secret: true })) }, ...errorResponses },
     }),
     async (c) => {
@@ -60,7 +60,7 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'post', path: '/v1/offers', tags: ['Offers'], security,
+      method: 'post', path: '/v1/offers', middleware: [guard(app, 'merchant')] as const, tags: ['Offers'], security,
       summary: 'Create an offer; by default it is published at once from the merchant\'s handle',
       request: { headers: IdempotencyHeaders, body: { required: true, ...json(CreateOfferBody) } },
       responses: { 201: { description: 'Created', ...json(OfferSchema) }, ...errorResponses },
@@ -82,7 +82,7 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
   for (const [action, status] of [['pause', 'paused'], ['resume', 'live'], ['end', 'ended']] as const) {
     api.openapi(
       createRoute({
-        method: 'post', path: `/v1/offers/{id}/${action}`, tags: ['Offers'], security, summary: `${action[0]!.toUpperCase()}${action.slice(1)} an offer`,
+        method: 'post', path: `/v1/offers/{id}/${action}`, middleware: [guard(app, 'merchant')] as const, tags: ['Offers'], security, summary: `${action[0]!.toUpperCase()}${action.slice(1)} an offer`,
         request: { params: z.object({ id: z.string().max(64) }), headers: IdempotencyHeaders },
         responses: { 200: { description: 'The offer', ...json(OfferSchema) }, ...errorResponses },
       }),
@@ -99,7 +99,7 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/offers', tags: ['Offers'], security, summary: 'Offers, newest first (a merchant sees its own)',
+      method: 'get', path: '/v1/offers', middleware: [guard(app, 'principal')] as const, tags: ['Offers'], security, summary: 'Offers, newest first (a merchant sees its own)',
       request: { query: PageQuery },
       responses: { 200: { description: 'Offers', ...json(listOf(OfferSchema, 'OfferList')) }, ...errorResponses },
     }),
@@ -109,6 +109,7 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
       const params: unknown[] = [q.limit + 1];
       const where: string[] = [];
       if (p.kind === 'merchant') where.push(`merchant_id = $${params.push(p.merchantId)}`);
+      if (q.starting_after) await checkCursor(app.db, 'offers', q.starting_after, p.kind === 'merchant' ? p.merchantId : null);
       if (q.starting_after) where.push(`(created_at, id) < (SELECT created_at, id FROM offers WHERE id = $${params.push(q.starting_after)})`);
       const { rows } = await app.db.query(
         `SELECT * FROM offers ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT $1`,
@@ -120,7 +121,7 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/offers/{id}', tags: ['Offers'], security, summary: 'One offer',
+      method: 'get', path: '/v1/offers/{id}', middleware: [guard(app, 'principal')] as const, tags: ['Offers'], security, summary: 'One offer',
       request: { params: z.object({ id: z.string().max(64) }) },
       responses: { 200: { description: 'The offer', ...json(OfferSchema) }, ...errorResponses },
     }),

@@ -3,9 +3,9 @@ import { TagpayError } from '../../core/errors.ts';
 import type { AppContext } from '../../app-context.ts';
 import { orderFromRow } from '../../engine/load.ts';
 import { orderView } from '../../engine/views.ts';
-import { idempotency, requireAdmin, requirePrincipal } from '../auth.ts';
+import { idempotency, requireAdmin, requirePrincipal, guard } from '../auth.ts';
 import { submitCommand } from '../../engine/commands.ts';
-import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { checkCursor, errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
 import { listOf, OrderSchema, PageQuery } from '../schemas.ts';
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
@@ -14,7 +14,7 @@ const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json
 export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/orders', tags: ['Orders'], security, summary: 'Orders, newest first',
+      method: 'get', path: '/v1/orders', middleware: [guard(app, 'principal')] as const, tags: ['Orders'], security, summary: 'Orders, newest first',
       request: {
         query: PageQuery.extend({
           handle: z.string().max(64).optional(),
@@ -36,6 +36,7 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
       if (q.offer_id !== undefined) where.push(`offer_id = $${params.push(q.offer_id)}`);
       if (q.status !== undefined) where.push(`status = $${params.push(q.status)}`);
       if (q.starting_after !== undefined) {
+        await checkCursor(app.db, 'orders', q.starting_after, p.kind === 'merchant' ? p.merchantId : null);
         where.push(`(created_at, id) < (SELECT created_at, id FROM orders WHERE id = $${params.push(q.starting_after)})`);
       }
       const { rows } = await app.db.query(
@@ -48,7 +49,7 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/orders/{id}', tags: ['Orders'], security, summary: 'One order',
+      method: 'get', path: '/v1/orders/{id}', middleware: [guard(app, 'principal')] as const, tags: ['Orders'], security, summary: 'One order',
       request: { params: z.object({ id: z.string().max(64) }) },
       responses: { 200: { description: 'The order', ...json(OrderSchema) }, ...errorResponses },
     }),
@@ -66,7 +67,7 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'post', path: '/v1/orders/{id}/refund', tags: ['Orders'], security,
+      method: 'post', path: '/v1/orders/{id}/refund', middleware: [guard(app, 'principal')] as const, tags: ['Orders'], security,
       summary: 'Refund a paid order in full (merchant or admin key); optionally put the units back on sale',
       request: {
         params: z.object({ id: z.string().max(64) }),
@@ -91,7 +92,7 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/ledger/balances', tags: ['Ledger'], security, summary: 'Every account balance (admin key)',
+      method: 'get', path: '/v1/ledger/balances', middleware: [guard(app, 'admin')] as const, tags: ['Ledger'], security, summary: 'Every account balance (admin key)',
       request: { query: z.object({ account: z.string().max(128).optional() }) },
       responses: {
         200: {
@@ -114,7 +115,7 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/mailbox', tags: ['Mailbox'], security,
+      method: 'get', path: '/v1/mailbox', middleware: [guard(app, 'admin')] as const, tags: ['Mailbox'], security,
       summary: 'E-mails kept locally when no SMTP server is configured (admin key)',
       request: { query: z.object({ to: z.string().max(254).optional(), limit: PageQuery.shape.limit }) },
       responses: {

@@ -4,7 +4,7 @@ import type { AppContext } from '../../app-context.ts';
 import { submitCommand } from '../../engine/commands.ts';
 import { handleKey } from '../../engine/state.ts';
 import { shopperView } from '../../engine/views.ts';
-import { bearer, idempotency, principalOf } from '../auth.ts';
+import { guard, idempotency, requireAdminOrLocal } from '../auth.ts';
 import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
 import { CreateShopperBody, ShopperSchema } from '../schemas.ts';
 
@@ -42,7 +42,7 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'post', path: '/v1/shoppers', tags: ['Shoppers'], security,
+      method: 'post', path: '/v1/shoppers', middleware: [guard(app, 'admin-or-local')] as const, tags: ['Shoppers'], security,
       summary: 'Link (or re-link) a handle to a card token, e-mail and shipping address',
       description: 'Authorized by the admin key, or by the local network token of the same handle (the proof of ownership).',
       request: { headers: IdempotencyHeaders, body: { required: true, ...json(CreateShopperBody) } },
@@ -50,20 +50,11 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const principal = await principalOf(app, c);
-      let caller: string;
-      if (principal?.kind === 'merchant') throw new TagpayError('FORBIDDEN', 'A merchant key cannot link shoppers.');
-      if (principal?.kind === 'admin') {
-        caller = 'admin';
-      } else {
-        const token = bearer(c);
-        const owner = token === null ? null : await app.local.authenticate(token);
-        if (owner === null) throw new TagpayError('UNAUTHENTICATED', 'Send the admin key or the handle\'s own local network token.');
-        if (body.network !== 'local' || owner !== body.handle) {
-          throw new TagpayError('FORBIDDEN', 'A token proves ownership of its own handle only.', 'handle');
-        }
-        caller = `local:${owner}`;
+      const owner = await requireAdminOrLocal(app, c);
+      if (owner !== null && (body.network !== 'local' || owner !== body.handle)) {
+        throw new TagpayError('FORBIDDEN', 'A token proves ownership of its own handle only.', 'handle');
       }
+      const caller = owner === null ? 'admin' : `local:${owner}`;
       const card = await app.processor.describe(body.card_token);
       if (card === null) throw new TagpayError('UNKNOWN_CARD_TOKEN', 'No card with this token; tokenize the card first.', 'card_token');
       const { key, requestHash } = await idempotency(app, c);
@@ -80,21 +71,15 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/shoppers/{network}/{handle}', tags: ['Shoppers'], security,
+      method: 'get', path: '/v1/shoppers/{network}/{handle}', middleware: [guard(app, 'admin-or-local')] as const, tags: ['Shoppers'], security,
       summary: 'A linked shopper (admin key, or the handle\'s own token)',
       request: { params: z.object({ network: z.string().max(32), handle: z.string().max(64) }) },
       responses: { 200: { description: 'The shopper', ...json(ShopperSchema) }, ...errorResponses },
     }),
     async (c) => {
       const { network, handle } = c.req.valid('param');
-      const principal = await principalOf(app, c);
-      if (principal?.kind === 'merchant') throw new TagpayError('FORBIDDEN', 'A merchant key cannot read shoppers.');
-      if (principal?.kind !== 'admin') {
-        const token = bearer(c);
-        const owner = token === null ? null : await app.local.authenticate(token);
-        if (owner === null) throw new TagpayError('UNAUTHENTICATED', 'Send the admin key or the handle\'s own token.');
-        if (network !== 'local' || owner !== handle.toLowerCase()) throw new TagpayError('FORBIDDEN', 'Only your own profile.');
-      }
+      const owner = await requireAdminOrLocal(app, c);
+      if (owner !== null && (network !== 'local' || owner !== handle.toLowerCase())) throw new TagpayError('FORBIDDEN', 'Only your own profile.');
       const shopper = app.engine.view.shoppers.get(handleKey(network, handle.toLowerCase()));
       if (!shopper) throw new TagpayError('NOT_FOUND', 'No shopper with this handle.', 'handle');
       return send(c, shopperView(shopper));

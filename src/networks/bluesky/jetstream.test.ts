@@ -334,6 +334,15 @@ describe('fastReject', () => {
     }
   });
 
+  test('Go escapes <, > and &: a hashtag after an escaped > is kept and read', () => {
+    // As Go's encoding/json writes `>#BuyTee`; JSON.stringify would leave the `>` as it is.
+    const raw = postMessage({ text: 'PLACEHOLDER' }).replace('PLACEHOLDER', '\\u003e#BuyTee \\u0026 more');
+    assert.equal(fastReject(raw), false);
+    const read = mustRead(raw);
+    assert.equal(read.event.text, '>#BuyTee & more');
+    assert.deepEqual(read.tags, ['buytee']);
+  });
+
   test('never drops a post whose text readTags finds an ASCII hashtag in', () => {
     // Random texts over the characters that decide hashtag boundaries, through JSON escaping.
     const pieces = ['#', '#Tag', '#t', 'a', '9', '_', '&', '/', ' ', '\n', '\t', '"', '\\', '\u0001', '\u2028', '\ud83d', 'é', '日', '🔥', '\u00a0', 'facet', 'x#'];

@@ -36,13 +36,13 @@ export type JetstreamResult =
  * `JSON.parse`. The engine acts only on ASCII hashtags in a post's text (`readTags`), so a message
  * is kept only when some `#` is followed by an ASCII letter, digit or `_` and is not glued to a word
  * before it. That drops the `#` of NSID fragments (`app.bsky.richtext.facet#mention`), of URLs
- * (`/page#top`, `/#top`), of `C# `, of `&#39;` and of foreign hashtags (`#日本`), which are most of the
+ * (`/page#top`, `/#top`), of `C# `, of `#️⃣` and of foreign hashtags (`#日本`), which are most of the
  * `#`s on the firehose. It errs towards keeping: a message it keeps may still match nothing.
  *
  * It relies on how Jetstream writes JSON (Go's encoding/json): `#` and ASCII letters and digits are
  * never escaped, so a hashtag of the text appears as itself in the raw message. The character before
- * it may be the tail of an escape (`\n#Buy`, `\u3000#Buy`): then it is not the text's own and the
- * `#` is kept.
+ * it may be the tail of an escape (`\n#Buy`, or `\u003e#Buy` since Go escapes `<`, `>` and `&`): then it
+ * is not the text's own and the `#` is kept.
  */
 export function fastReject(raw: string): boolean {
   for (let at = raw.indexOf('#'); at !== -1; at = raw.indexOf('#', at + 1)) {
@@ -141,9 +141,9 @@ export function cursorOf(raw: string): number | null {
   return value;
 }
 
-const MALFORMED = { ok: false, reason: 'malformed' } as const;
-const NOT_A_POST_CREATE = { ok: false, reason: 'not_a_post_create' } as const;
-const TOO_LONG = { ok: false, reason: 'too_long' } as const;
+const MALFORMED = Object.freeze({ ok: false, reason: 'malformed' } as const);
+const NOT_A_POST_CREATE = Object.freeze({ ok: false, reason: 'not_a_post_create' } as const);
+const TOO_LONG = Object.freeze({ ok: false, reason: 'too_long' } as const);
 
 /**
  * Adds the tags of well-formed `#tag` facets (app.bsky.richtext.facet) to `tags`. Facet indexes count
