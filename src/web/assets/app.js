@@ -6,6 +6,11 @@ let replyTo = null;
 let bot = 'tagpay';
 let lastTop = null;
 
+function forget(handle) {
+  delete tokens[handle];
+  sessionStorage.setItem('tagpay.tokens', JSON.stringify(tokens));
+}
+
 async function tokenFor(handle) {
   if (!tokens[handle]) {
     const { token } = await api('POST', '/demo/signin', { handle });
@@ -15,15 +20,20 @@ async function tokenFor(handle) {
   return tokens[handle];
 }
 
-/** Post text with hashtags and mentions as buttons: clicking a hashtag puts it in the composer. */
+/**
+ * Post text with hashtags as buttons (a click puts the hashtag in the post box), mentions marked, and
+ * web links as links (the sign-up link in tagpay's replies).
+ */
 function renderText(text) {
   const out = el('p', { class: 'text' });
-  const re = /([#@][\p{L}\p{N}_.]+)/gu;
+  const re = /(https?:\/\/[^\s]+|[#@][\p{L}\p{N}_.]+)/gu;
   let at = 0;
   for (const m of text.matchAll(re)) {
     out.append(text.slice(at, m.index));
-    const word = m[0].replace(/\.+$/, '');
-    if (word.startsWith('#')) {
+    const word = m[0].replace(/[.,)]+$/, '');
+    if (word.startsWith('http')) {
+      out.append(el('a', { href: word, rel: 'noopener noreferrer' }, word));
+    } else if (word.startsWith('#')) {
       out.append(el('button', { class: 'tag', type: 'button', title: `Put ${word} in the post box`, onclick: () => useTag(word) }, word));
     } else {
       out.append(el('span', { class: 'mention' }, word));
@@ -58,19 +68,26 @@ function renderPost(post) {
   );
 }
 
+const money = (price) => {
+  const digits = price.currency === 'JPY' || price.currency === 'KRW' ? 0 : 2;
+  return new Intl.NumberFormat(undefined, { style: 'currency', currency: price.currency }).format(price.amount / 10 ** digits);
+};
+let shown = 50;
+
 async function refresh() {
   try {
-    const { data } = await api('GET', '/v1/local/posts?limit=50');
-    const top = data[0]?.id ?? null;
+    const { data, has_more } = await api('GET', `/v1/local/posts?limit=${shown}`);
+    const top = `${data[0]?.id ?? ''}/${data.length}`;
     if (top !== lastTop) {
       lastTop = top;
       $('posts').replaceChildren(...data.map(renderPost));
     }
+    $('older').hidden = !has_more;
     const info = await api('GET', '/demo/info');
     $('offers').replaceChildren(
       ...info.offers.map((o) =>
-        el('li', {}, el('button', { class: 'tag', type: 'button', onclick: () => useTag(`#${o.hashtag}${o.variants[0] ? ' ' + o.variants[0] : ''}`) }, `#${o.hashtag}`),
-          ` ${o.title} — ${(o.price.amount / 100).toFixed(2)} ${o.price.currency} · ${o.available} left, ${o.sold} sold`),
+        el('li', {}, el('button', { class: 'tag', type: 'button', onclick: () => useTag(`#${o.hashtag}${o.variants.length ? ' ' + o.variants[Math.floor(o.variants.length / 2)] : ''}`) }, `#${o.hashtag}`),
+          ` ${o.title} — ${money(o.price)} · ${o.available} left, ${o.sold} sold`),
       ),
     );
   } catch (e) {
@@ -90,6 +107,10 @@ async function init() {
     select.replaceChildren(...info.accounts.map((h) => el('option', { value: h }, `@${h}`)));
   }
   $('reply-clear').addEventListener('click', () => setReply(null));
+  $('older').addEventListener('click', async () => {
+    shown = Math.min(shown + 50, 100);
+    await refresh();
+  });
   $('composer').addEventListener('submit', async (event) => {
     event.preventDefault();
     $('error').textContent = '';
@@ -99,8 +120,15 @@ async function init() {
       return;
     }
     try {
-      const token = await tokenFor(select.value);
-      await api('POST', '/v1/local/posts', { text, reply_to: replyTo }, token);
+      const body = { text, reply_to: replyTo };
+      try {
+        await api('POST', '/v1/local/posts', body, await tokenFor(select.value));
+      } catch (e) {
+        // A token from before a data reset: sign in again once.
+        if (e.code !== 'UNAUTHENTICATED') throw e;
+        forget(select.value);
+        await api('POST', '/v1/local/posts', body, await tokenFor(select.value));
+      }
       $('text').value = '';
       setReply(null);
       await refresh();

@@ -51,8 +51,30 @@ $('signup').addEventListener('submit', async (event) => {
     }, token);
     $('signup').hidden = true;
     $('done').hidden = false;
-    $('done').textContent = `Linked @${shopper.handle} to your ${shopper.card.brand} ending in ${shopper.card.last4}. Any checkout waiting for you now gets its confirmation code on the timeline.`;
+    const brand = { visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover' }[shopper.card.brand] ?? 'card';
+    $('done').textContent = `Linked @${shopper.handle} to your ${brand} ending in ${shopper.card.last4}. Any checkout waiting for you now gets its confirmation code on the timeline.`;
   } catch (e) {
-    $('error').textContent = e.message;
+    $('error').textContent = friendly(e);
   }
 });
+
+/** The API's errors in words for a person filling the form. */
+function friendly(e) {
+  switch (e.code) {
+    case 'INVALID_CARD':
+      return 'That card number or CVC does not look right. Please check it.';
+    case 'CARD_EXPIRED':
+      return 'That card has expired.';
+    case 'UNAUTHENTICATED':
+      return 'That account token is not right. Copy it again from where you created the account.';
+    case 'FORBIDDEN':
+      return 'That token belongs to another handle.';
+    case 'INVALID_REQUEST':
+      if (/exp_month|exp_year/.test(e.message)) return 'Expiry is MM/YY with a month from 01 to 12.';
+      if (/email/.test(e.message)) return 'Please enter a valid e-mail address.';
+      if (/country/.test(e.message)) return 'Country is a two-letter code, like US or FR.';
+      return 'Please check the form: ' + e.message;
+    default:
+      return e.message;
+  }
+}
