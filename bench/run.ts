@@ -10,14 +10,25 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machine } from './support.ts';
 
-export const SCENARIOS = ['ingest', 'purchases-pglite', 'purchases-postgres', 'flash-sale', 'latency', 'memory'] as const;
+export const SCENARIOS = [
+  'ingest',
+  'purchases-pglite',
+  'purchases-postgres',
+  'flash-sale',
+  'latency',
+  'memory',
+] as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+});
 const chosen = values.only ? values.only.split(',') : [...SCENARIOS];
 for (const name of chosen) {
   if (!(SCENARIOS as readonly string[]).includes(name)) {
-    process.stderr.write(`bench: unknown scenario "${name}"; choose from ${SCENARIOS.join(', ')}\n`);
+    process.stderr.write(
+      `bench: unknown scenario "${name}"; choose from ${SCENARIOS.join(', ')}\n`,
+    );
     process.exit(2);
   }
 }
@@ -26,11 +37,23 @@ const results: Record<string, unknown>[] = [];
 const m = machine();
 for (const name of chosen) {
   process.stderr.write(`bench: ${name}${values.quick ? ' (quick)' : ''} …\n`);
-  const out = execFileSync(process.execPath, ['--expose-gc', '--max-old-space-size=8192', '--import', 'tsx', join(here, 'scenario.ts'), name, ...(values.quick ? ['--quick'] : [])], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--expose-gc',
+      '--max-old-space-size=8192',
+      '--import',
+      'tsx',
+      join(here, 'scenario.ts'),
+      name,
+      ...(values.quick ? ['--quick'] : []),
+    ],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   const result = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
   results.push({ ...result, quick: values.quick, machine: m });
 }

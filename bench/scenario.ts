@@ -2,12 +2,17 @@
 import { parseArgs } from 'node:util';
 import type { ScenarioResult } from './support.ts';
 
-const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean', default: false } }, allowPositionals: true });
+const { values, positionals } = parseArgs({
+  options: { quick: { type: 'boolean', default: false } },
+  allowPositionals: true,
+});
 const opts = { quick: values.quick };
 const runs: Record<string, () => Promise<ScenarioResult | object>> = {
   ingest: async () => (await import('./scenarios/ingest.ts')).ingest(opts),
-  'purchases-pglite': async () => (await import('./scenarios/purchases.ts')).purchases('pglite', opts),
-  'purchases-postgres': async () => (await import('./scenarios/purchases.ts')).purchases('postgres', opts),
+  'purchases-pglite': async () =>
+    (await import('./scenarios/purchases.ts')).purchases('pglite', opts),
+  'purchases-postgres': async () =>
+    (await import('./scenarios/purchases.ts')).purchases('postgres', opts),
   'flash-sale': async () => (await import('./scenarios/flash-sale.ts')).flashSale(opts),
   latency: async () => (await import('./scenarios/latency.ts')).latency(opts),
   memory: async () => (await import('./scenarios/memory.ts')).memory(opts),

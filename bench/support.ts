@@ -7,7 +7,8 @@ import type { ApiCommand } from '../src/engine/events.ts';
 import type { NewEvent } from '../src/engine/log.ts';
 import { dropSchema, openPglite, openPostgres, type Db } from '../src/store/db.ts';
 
-export const POSTGRES_URL = process.env.TAGPAY_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_URL =
+  process.env.TAGPAY_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const APPEND_CHUNK = 5_000;
 
 export type Storage = 'pglite' | 'postgres';
@@ -25,7 +26,13 @@ export interface ScenarioResult {
 }
 
 export function machine() {
-  return { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform };
+  return {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memory_gb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: process.platform,
+  };
 }
 
 export function rssMb(): number {
@@ -53,38 +60,99 @@ export async function openDb(storage: Storage): Promise<{ db: Db; drop: () => Pr
  */
 export async function openBenchApp(storage: Storage) {
   const { db, drop } = await openDb(storage);
-  const config = loadConfig({ TAGPAY_ADMIN_KEY: 'ak_bench_admin_key_0123456789', TAGPAY_DEMO: '0' });
+  const config = loadConfig({
+    TAGPAY_ADMIN_KEY: 'ak_bench_admin_key_0123456789',
+    TAGPAY_DEMO: '0',
+  });
   const app = await AppContext.fromConfig(config, { db, logger: pino({ level: 'warn' }) });
   const command = async (key: string, cmd: ApiCommand) => {
-    await app.log.append([{ key, body: { kind: 'api', principal: 'admin', requestHash: key, command: cmd } }]);
+    await app.log.append([
+      { key, body: { kind: 'api', principal: 'admin', requestHash: key, command: cmd } },
+    ]);
     await app.engine.drain();
-    const { rows } = await db.query<{ body: string }>('SELECT body FROM api_results WHERE key = $1', [key]);
+    const { rows } = await db.query<{ body: string }>(
+      'SELECT body FROM api_results WHERE key = $1',
+      [key],
+    );
     return JSON.parse(rows[0]!.body) as { id: string };
   };
   const append = async (events: NewEvent[]) => {
-    for (let i = 0; i < events.length; i += APPEND_CHUNK) await app.log.append(events.slice(i, i + APPEND_CHUNK));
+    for (let i = 0; i < events.length; i += APPEND_CHUNK)
+      await app.log.append(events.slice(i, i + APPEND_CHUNK));
   };
   /** A merchant and one live offer of `quantity` units at $25. */
   const offer = async (quantity: number, hashtag = 'BuyTee') => {
-    const merchantId = (await command(`api:admin:m-${hashtag}`, {
-      op: 'merchant.create', network: 'local', handle: `m${hashtag.toLowerCase()}`, name: 'Bench', webhookUrl: null, webhookSecret: 'whsec_x', keyHash: `x${hashtag}`, feeBps: null,
-    })).id;
-    return (await command(`api:admin:o-${hashtag}`, {
-      op: 'offer.create', merchantId, title: 'Tee', priceMinor: '2500', currency: 'USD', quantity, hashtag, variants: [],
-      perBuyerMax: null, windowMs: CONFIRM_WINDOW_MS_DEFAULT, startsAt: null, endsAt: null, publish: true,
-    })).id;
+    const merchantId = (
+      await command(`api:admin:m-${hashtag}`, {
+        op: 'merchant.create',
+        network: 'local',
+        handle: `m${hashtag.toLowerCase()}`,
+        name: 'Bench',
+        webhookUrl: null,
+        webhookSecret: 'whsec_x',
+        keyHash: `x${hashtag}`,
+        feeBps: null,
+      })
+    ).id;
+    return (
+      await command(`api:admin:o-${hashtag}`, {
+        op: 'offer.create',
+        merchantId,
+        title: 'Tee',
+        priceMinor: '2500',
+        currency: 'USD',
+        quantity,
+        hashtag,
+        variants: [],
+        perBuyerMax: null,
+        windowMs: CONFIRM_WINDOW_MS_DEFAULT,
+        startsAt: null,
+        endsAt: null,
+        publish: true,
+      })
+    ).id;
   };
   /** Links handles u0 … u(n-1) to one test card. */
   const linkShoppers = async (n: number) => {
-    const card = await app.processor.tokenize({ number: '4242424242424242', exp_month: 12, exp_year: 2035, cvc: '123' });
-    await append(Array.from({ length: n }, (_, i) => ({
-      key: `api:admin:link-u${i}`,
-      body: { kind: 'api', principal: 'admin', requestHash: `u${i}`, command: {
-        op: 'shopper.link', network: 'local', handle: `u${i}`, email: `u${i}@example.com`,
-        shippingAddress: { name: `u${i}`, line1: '1 Main St', city: 'Springfield', postal_code: '12345', country: 'US' },
-        cardToken: card.id, cardBrand: card.brand, cardLast4: card.last4, purchaseLimitMinor: null, dailyLimitMinor: null, limitCurrency: null,
-      } },
-    }) as NewEvent));
+    const card = await app.processor.tokenize({
+      number: '4242424242424242',
+      exp_month: 12,
+      exp_year: 2035,
+      cvc: '123',
+    });
+    await append(
+      Array.from(
+        { length: n },
+        (_, i) =>
+          ({
+            key: `api:admin:link-u${i}`,
+            body: {
+              kind: 'api',
+              principal: 'admin',
+              requestHash: `u${i}`,
+              command: {
+                op: 'shopper.link',
+                network: 'local',
+                handle: `u${i}`,
+                email: `u${i}@example.com`,
+                shippingAddress: {
+                  name: `u${i}`,
+                  line1: '1 Main St',
+                  city: 'Springfield',
+                  postal_code: '12345',
+                  country: 'US',
+                },
+                cardToken: card.id,
+                cardBrand: card.brand,
+                cardLast4: card.last4,
+                purchaseLimitMinor: null,
+                dailyLimitMinor: null,
+                limitCurrency: null,
+              },
+            },
+          }) as NewEvent,
+      ),
+    );
     await app.engine.drain();
     return card.id;
   };
@@ -97,7 +165,10 @@ export async function openBenchApp(storage: Storage) {
 
 /** A post event as a connector would append it. */
 export function postEvent(id: string, author: string, text: string): NewEvent {
-  return { key: `post:local:${id}`, body: { kind: 'post', network: 'local', postId: id, author, text, replyTo: null } };
+  return {
+    key: `post:local:${id}`,
+    body: { kind: 'post', network: 'local', postId: id, author, text, replyTo: null },
+  };
 }
 
 /**

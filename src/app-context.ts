@@ -9,7 +9,13 @@ import { InputLog, type Clock } from './engine/log.ts';
 import { LocalConnector } from './networks/local/connector.ts';
 import { LocalNetwork } from './networks/local/local.ts';
 import type { NetworkClient } from './networks/network.ts';
-import { chargeDeliverer, emailDeliverer, postDeliverer, refundDeliverer, webhookDeliverer } from './outbox/deliverers.ts';
+import {
+  chargeDeliverer,
+  emailDeliverer,
+  postDeliverer,
+  refundDeliverer,
+  webhookDeliverer,
+} from './outbox/deliverers.ts';
 import { OutboxWorker } from './outbox/worker.ts';
 import { SandboxProcessor } from './processors/sandbox/sandbox.ts';
 import { Metrics } from './metrics.ts';
@@ -51,7 +57,15 @@ const CHARGE_KINDS = ['charge', 'refund'];
 const EFFECT_KINDS = ['post', 'email', 'webhook'];
 
 /** Redacted wherever it appears in a log line: card data and secrets never reach the logs. */
-const LOG_REDACT = ['*.number', '*.cvc', '*.card_number', 'req.headers.authorization', '*.token', '*.api_key', '*.password'];
+const LOG_REDACT = [
+  '*.number',
+  '*.cvc',
+  '*.card_number',
+  'req.headers.authorization',
+  '*.token',
+  '*.api_key',
+  '*.password',
+];
 
 /**
  * The composition root: everything tagpay is made of, wired once from the config. Tests pass
@@ -102,30 +116,59 @@ export class AppContext implements AsyncDisposable {
     const logger = overrides.logger ?? pino({ level: config.logLevel, redact: LOG_REDACT });
     const clock = overrides.clock ?? systemClock;
     const random = overrides.random ?? systemRandom;
-    const db = overrides.db ?? (config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(config.dataDir));
+    const db =
+      overrides.db ??
+      (config.databaseUrl
+        ? await openPostgres(config.databaseUrl)
+        : await openPglite(config.dataDir));
     const applied = await migrate(db);
-    if (applied.length > 0) logger.info({ migrations: applied, storage: db.kind }, 'migrations applied');
+    if (applied.length > 0)
+      logger.info({ migrations: applied, storage: db.kind }, 'migrations applied');
     const log = new InputLog(db, clock);
     const local = new LocalNetwork(db, clock);
     await local.ensureAccount(config.botHandle);
-    const engine = await Engine.open(db, log, {
-      random,
-      feeBps: config.feeBps,
-      publicUrl: config.publicUrl,
-      botHandle: () => config.botHandle,
-    }, logger);
+    const engine = await Engine.open(
+      db,
+      log,
+      {
+        random,
+        feeBps: config.feeBps,
+        publicUrl: config.publicUrl,
+        botHandle: () => config.botHandle,
+      },
+      logger,
+    );
     const processor = new SandboxProcessor(db, clock);
     const smtp = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : null;
     const networks = new Map<string, NetworkClient>([['local', local]]);
     const metrics = new Metrics(db, () => engine);
-    const outbox = new OutboxWorker(db, clock, {
-      post: postDeliverer(networks),
-      email: emailDeliverer(db, clock, smtp, config.emailFrom),
-      charge: chargeDeliverer(processor, log),
-      refund: refundDeliverer(processor, log),
-      webhook: webhookDeliverer(db, clock),
-    }, logger, (kind, outcome) => metrics.deliveries.inc({ kind, outcome }));
-    return new AppContext(config, db, clock, random, logger, log, engine, local, new LocalConnector(db, log), processor, outbox, metrics);
+    const outbox = new OutboxWorker(
+      db,
+      clock,
+      {
+        post: postDeliverer(networks),
+        email: emailDeliverer(db, clock, smtp, config.emailFrom),
+        charge: chargeDeliverer(processor, log),
+        refund: refundDeliverer(processor, log),
+        webhook: webhookDeliverer(db, clock),
+      },
+      logger,
+      (kind, outcome) => metrics.deliveries.inc({ kind, outcome }),
+    );
+    return new AppContext(
+      config,
+      db,
+      clock,
+      random,
+      logger,
+      log,
+      engine,
+      local,
+      new LocalConnector(db, log),
+      processor,
+      outbox,
+      metrics,
+    );
   }
 
   /**
@@ -143,12 +186,16 @@ export class AppContext implements AsyncDisposable {
     const existing = await this.db.query("SELECT 1 FROM settings WHERE name = 'admin_key_hash'");
     if (existing.rows.length > 0) return null;
     const key = newSecret('ak', this.random);
-    await this.db.query("INSERT INTO settings (name, value) VALUES ('admin_key_hash', $1)", [sha256(key)]);
+    await this.db.query("INSERT INTO settings (name, value) VALUES ('admin_key_hash', $1)", [
+      sha256(key),
+    ]);
     return key;
   }
 
   async isAdminKey(key: string): Promise<boolean> {
-    const { rows } = await this.db.query<{ value: string }>("SELECT value FROM settings WHERE name = 'admin_key_hash'");
+    const { rows } = await this.db.query<{ value: string }>(
+      "SELECT value FROM settings WHERE name = 'admin_key_hash'",
+    );
     return rows[0]?.value === sha256(key);
   }
 
@@ -166,17 +213,47 @@ export class AppContext implements AsyncDisposable {
     if (!this.stopped) return;
     this.stopped = false;
     this.loops = [
-      this.loop('connector', (wake) => (this.wakeConnector = wake), () => this.connector.pump(), ENGINE_IDLE_POLL_MS),
-      this.loop('clock', () => {}, async () => ((await this.tickIfDue()) ? 1 : 0), 1000),
-      this.loop('engine', (wake) => (this.wakeEngine = wake), () => this.engine.runBatch(), ENGINE_IDLE_POLL_MS),
-      this.loop('charges', (wake) => (this.wakeCharges = wake), () => this.outbox.runOnce(CHARGE_KINDS, CHARGE_BATCH_MAX), OUTBOX_IDLE_POLL_MS),
-      this.loop('outbox', (wake) => (this.wakeOutbox = wake), () => this.outbox.runOnce(EFFECT_KINDS), OUTBOX_IDLE_POLL_MS),
+      this.loop(
+        'connector',
+        (wake) => (this.wakeConnector = wake),
+        () => this.connector.pump(),
+        ENGINE_IDLE_POLL_MS,
+      ),
+      this.loop(
+        'clock',
+        () => {},
+        async () => ((await this.tickIfDue()) ? 1 : 0),
+        1000,
+      ),
+      this.loop(
+        'engine',
+        (wake) => (this.wakeEngine = wake),
+        () => this.engine.runBatch(),
+        ENGINE_IDLE_POLL_MS,
+      ),
+      this.loop(
+        'charges',
+        (wake) => (this.wakeCharges = wake),
+        () => this.outbox.runOnce(CHARGE_KINDS, CHARGE_BATCH_MAX),
+        OUTBOX_IDLE_POLL_MS,
+      ),
+      this.loop(
+        'outbox',
+        (wake) => (this.wakeOutbox = wake),
+        () => this.outbox.runOnce(EFFECT_KINDS),
+        OUTBOX_IDLE_POLL_MS,
+      ),
     ];
   }
 
   private readonly wakers: (() => void)[] = [];
 
-  private async loop(name: string, setWake: (wake: () => void) => void, step: () => Promise<number>, idleMs: number): Promise<void> {
+  private async loop(
+    name: string,
+    setWake: (wake: () => void) => void,
+    step: () => Promise<number>,
+    idleMs: number,
+  ): Promise<void> {
     let wake: () => void = () => {};
     setWake(() => wake());
     this.wakers.push(() => wake());
@@ -210,7 +287,10 @@ export class AppContext implements AsyncDisposable {
         let moved = await this.connector.pump();
         if (await this.tickIfDue()) moved++;
         moved += await this.engine.drain();
-        const [charges, effects] = await Promise.all([this.outbox.runOnce(CHARGE_KINDS, CHARGE_BATCH_MAX), this.outbox.runOnce(EFFECT_KINDS)]);
+        const [charges, effects] = await Promise.all([
+          this.outbox.runOnce(CHARGE_KINDS, CHARGE_BATCH_MAX),
+          this.outbox.runOnce(EFFECT_KINDS),
+        ]);
         moved += charges + effects;
         // A background step that was already running has finished by now (each stage is serial): take
         // what it appended too before calling the system quiet.
@@ -228,7 +308,9 @@ export class AppContext implements AsyncDisposable {
     for (const wake of this.wakers) wake();
     await Promise.all(this.loops);
     this.wakers.length = 0;
-    await this.engine.flush().catch((error: unknown) => this.logger.error({ err: error }, 'last commit failed'));
+    await this.engine
+      .flush()
+      .catch((error: unknown) => this.logger.error({ err: error }, 'last commit failed'));
     await this.db.close();
   }
 

@@ -16,46 +16,81 @@ export class Metrics {
   constructor(db: Db, engine: () => Engine | null) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'tagpay_process_' });
-    this.eventsIngested = new Counter({ name: 'tagpay_events_ingested_total', help: 'Events appended to the input log (duplicates excluded)', labelNames: ['kind'], registers });
-    this.batchEvents = new Histogram({ name: 'tagpay_batch_events', help: 'Events per engine batch', buckets: [1, 10, 100, 500, 1000, 2000], registers });
-    this.commitSeconds = new Histogram({
-      name: 'tagpay_batch_seconds', help: 'Time to decide and commit one engine batch',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers,
+    this.eventsIngested = new Counter({
+      name: 'tagpay_events_ingested_total',
+      help: 'Events appended to the input log (duplicates excluded)',
+      labelNames: ['kind'],
+      registers,
     });
-    this.deliveries = new Counter({ name: 'tagpay_outbox_deliveries_total', help: 'Outbox delivery attempts by outcome (done, retry, dead)', labelNames: ['kind', 'outcome'], registers });
+    this.batchEvents = new Histogram({
+      name: 'tagpay_batch_events',
+      help: 'Events per engine batch',
+      buckets: [1, 10, 100, 500, 1000, 2000],
+      registers,
+    });
+    this.commitSeconds = new Histogram({
+      name: 'tagpay_batch_seconds',
+      help: 'Time to decide and commit one engine batch',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.deliveries = new Counter({
+      name: 'tagpay_outbox_deliveries_total',
+      help: 'Outbox delivery attempts by outcome (done, retry, dead)',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
     new Gauge({
-      name: 'tagpay_engine_lag_events', help: 'Events in the log the engine has not decided yet', registers,
+      name: 'tagpay_engine_lag_events',
+      help: 'Events in the log the engine has not decided yet',
+      registers,
       async collect() {
         const e = engine();
         if (!e) return;
-        const { rows } = await db.query<{ seq: string | null }>('SELECT max(seq)::text AS seq FROM log');
+        const { rows } = await db.query<{ seq: string | null }>(
+          'SELECT max(seq)::text AS seq FROM log',
+        );
         this.set(Number(BigInt(rows[0]?.seq ?? '0') - e.position));
       },
     });
     new Gauge({
-      name: 'tagpay_outbox_backlog', help: 'Outbox rows waiting for delivery', labelNames: ['kind'], registers,
+      name: 'tagpay_outbox_backlog',
+      help: 'Outbox rows waiting for delivery',
+      labelNames: ['kind'],
+      registers,
       async collect() {
         this.reset();
-        const { rows } = await db.query<{ kind: string; n: number }>('SELECT kind, count(*)::int AS n FROM outbox WHERE status = 0 GROUP BY kind');
+        const { rows } = await db.query<{ kind: string; n: number }>(
+          'SELECT kind, count(*)::int AS n FROM outbox WHERE status = 0 GROUP BY kind',
+        );
         for (const r of rows) this.set({ kind: r.kind }, r.n);
       },
     });
     new Gauge({
-      name: 'tagpay_outbox_dead_letters', help: 'Outbox rows that gave up after their last attempt', registers,
+      name: 'tagpay_outbox_dead_letters',
+      help: 'Outbox rows that gave up after their last attempt',
+      registers,
       async collect() {
-        const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE status = 2');
+        const { rows } = await db.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM outbox WHERE status = 2',
+        );
         this.set(rows[0]!.n);
       },
     });
     new Gauge({
-      name: 'tagpay_checkouts', help: 'Orders not yet settled, by state', labelNames: ['state'], registers,
+      name: 'tagpay_checkouts',
+      help: 'Orders not yet settled, by state',
+      labelNames: ['state'],
+      registers,
       collect() {
         this.reset();
         const e = engine();
         if (!e) return;
         const counts = new Map<string, number>();
-        for (const order of e.view.activeOrders.values()) counts.set(order.status, (counts.get(order.status) ?? 0) + 1);
-        for (const state of ['awaiting_signup', 'awaiting_confirmation', 'charging']) this.set({ state }, counts.get(state) ?? 0);
+        for (const order of e.view.activeOrders.values())
+          counts.set(order.status, (counts.get(order.status) ?? 0) + 1);
+        for (const state of ['awaiting_signup', 'awaiting_confirmation', 'charging'])
+          this.set({ state }, counts.get(state) ?? 0);
       },
     });
   }

@@ -189,11 +189,9 @@ for (const storage of storages()) {
           ['null amount', null],
           ['boolean amount', true],
         ]),
-        ...field(
-          'price.amount',
-          'INVALID_REQUEST',
-          [['missing amount (like any missing field)', DELETE]],
-        ),
+        ...field('price.amount', 'INVALID_REQUEST', [
+          ['missing amount (like any missing field)', DELETE],
+        ]),
         ...field('price.currency', 'UNKNOWN_CURRENCY', [
           ['unknown currency XYZ', 'XYZ'],
           ['empty currency', ''],
@@ -1009,15 +1007,12 @@ for (const storage of storages()) {
         assert.equal(await count(h, 'local_accounts'), before);
       });
 
-      test(
-        'a handle with a Kelvin sign K is INVALID_HANDLE, not folded into the ASCII handle',
-        async () => {
-          const before = await count(h, 'local_accounts');
-          const res = await h.request('POST', '/v1/local/accounts', { handle: '\u212Aate' });
-          expectError(res, 400, 'INVALID_HANDLE', 'handle');
-          assert.equal(await count(h, 'local_accounts'), before);
-        },
-      );
+      test('a handle with a Kelvin sign K is INVALID_HANDLE, not folded into the ASCII handle', async () => {
+        const before = await count(h, 'local_accounts');
+        const res = await h.request('POST', '/v1/local/accounts', { handle: '\u212Aate' });
+        expectError(res, 400, 'INVALID_HANDLE', 'handle');
+        assert.equal(await count(h, 'local_accounts'), before);
+      });
 
       test('posts: bad text, a missing reply target and bad tokens are refused and post nothing', async () => {
         const bob = w.accounts.bob!;

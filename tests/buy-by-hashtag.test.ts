@@ -1,8 +1,25 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { ADMIN_KEY, openHarness, storages, webhookReceiver, type Harness } from './support/harness.ts';
-import { assertLedgerBalanced, codeIn, createAccount, linkShopper, offerState, orders, post, repliesTo, setupWorld, type World } from './support/world.ts';
+import {
+  ADMIN_KEY,
+  openHarness,
+  storages,
+  webhookReceiver,
+  type Harness,
+} from './support/harness.ts';
+import {
+  assertLedgerBalanced,
+  codeIn,
+  createAccount,
+  linkShopper,
+  offerState,
+  orders,
+  post,
+  repliesTo,
+  setupWorld,
+  type World,
+} from './support/world.ts';
 
 for (const storage of storages()) {
   describe(`buy by hashtag (${storage})`, () => {
@@ -36,7 +53,10 @@ for (const storage of storages()) {
 
       const mail = await h.request('GET', '/v1/mailbox?to=alice@example.com', undefined, ADMIN_KEY);
       assert.equal(mail.status, 200);
-      assert.ok(mail.body.data.some((m: { text: string }) => m.text.includes(code)), 'the code is e-mailed too');
+      assert.ok(
+        mail.body.data.some((m: { text: string }) => m.text.includes(code)),
+        'the code is e-mailed too',
+      );
 
       const confirmPost = await post(h, alice!, `${code}`);
       const [order] = await orders(h, 'alice');
@@ -54,12 +74,20 @@ for (const storage of storages()) {
       assert.equal(state.sold, 2);
       assert.equal(state.available, 8);
 
-      const charges = await h.app.db.query<{ status: string; amount_minor: string }>('SELECT status, amount_minor::text FROM sandbox_charges');
+      const charges = await h.app.db.query<{ status: string; amount_minor: string }>(
+        'SELECT status, amount_minor::text FROM sandbox_charges',
+      );
       assert.deepEqual(charges.rows, [{ status: 'captured', amount_minor: '5000' }]);
 
       const balances = await h.request('GET', '/v1/ledger/balances', undefined, ADMIN_KEY);
-      const byAccount = Object.fromEntries(balances.body.data.map((b: { account: string; balance: number }) => [b.account, b.balance]));
-      assert.equal(byAccount[`payable:${w.merchant.id}`], 5000 - 125, 'merchant gets the sale less 2.5%');
+      const byAccount = Object.fromEntries(
+        balances.body.data.map((b: { account: string; balance: number }) => [b.account, b.balance]),
+      );
+      assert.equal(
+        byAccount[`payable:${w.merchant.id}`],
+        5000 - 125,
+        'merchant gets the sale less 2.5%',
+      );
       assert.equal(byAccount['fees:platform'], 125);
 
       const hook = hooks.received.find((r) => JSON.parse(r.body).data.object.id === order.id)!;
@@ -67,8 +95,12 @@ for (const storage of storages()) {
       const event = JSON.parse(hook.body);
       assert.equal(event.type, 'order.paid');
       assert.equal(event.data.object.shipping_address.city, 'Springfield');
-      const [t, v1] = String(hook.headers['tagpay-signature']).split(',').map((p) => p.split('=')[1]);
-      const expected = createHmac('sha256', w.merchant.webhook_secret).update(`${t}.${hook.body}`).digest('hex');
+      const [t, v1] = String(hook.headers['tagpay-signature'])
+        .split(',')
+        .map((p) => p.split('=')[1]);
+      const expected = createHmac('sha256', w.merchant.webhook_secret)
+        .update(`${t}.${hook.body}`)
+        .digest('hex');
       assert.equal(v1, expected, 'HMAC-SHA256 signature over "t.payload"');
     });
 
@@ -98,7 +130,11 @@ for (const storage of storages()) {
       const code = codeIn((await repliesTo(h, buyPost))[0]);
       h.clock.advance(14 * 60 * 1000);
       await h.app.settle();
-      assert.equal((await orders(h, 'alice'))[0].status, 'awaiting_confirmation', 'still inside the window');
+      assert.equal(
+        (await orders(h, 'alice'))[0].status,
+        'awaiting_confirmation',
+        'still inside the window',
+      );
       h.clock.advance(61 * 1000);
       await h.app.settle();
       assert.equal((await orders(h, 'alice'))[0].status, 'expired');
@@ -142,11 +178,29 @@ for (const storage of storages()) {
       assert.equal((await offerState(h, w)).available, 9, 'held while carol signs up');
       h.clock.advance(5 * 60 * 1000);
       // Carol links her own card with her own token: the proof that the handle is hers.
-      const card = await h.request('POST', '/v1/sandbox/tokens', { number: '4242 4242 4242 4242', exp_month: 1, exp_year: 2031, cvc: '999' });
-      const linked = await h.request('POST', '/v1/shoppers', {
-        handle: 'carol', email: 'carol@example.com', card_token: card.body.id,
-        shipping_address: { name: 'Carol', line1: '9 Elm St', city: 'Paris', postal_code: '75001', country: 'fr' },
-      }, carol!.token);
+      const card = await h.request('POST', '/v1/sandbox/tokens', {
+        number: '4242 4242 4242 4242',
+        exp_month: 1,
+        exp_year: 2031,
+        cvc: '999',
+      });
+      const linked = await h.request(
+        'POST',
+        '/v1/shoppers',
+        {
+          handle: 'carol',
+          email: 'carol@example.com',
+          card_token: card.body.id,
+          shipping_address: {
+            name: 'Carol',
+            line1: '9 Elm St',
+            city: 'Paris',
+            postal_code: '75001',
+            country: 'fr',
+          },
+        },
+        carol!.token,
+      );
       assert.equal(linked.status, 201, JSON.stringify(linked.body));
       assert.deepEqual(linked.body.card, { brand: 'visa', last4: '4242' });
       await h.app.settle();
@@ -159,11 +213,29 @@ for (const storage of storages()) {
 
     test('a token proves its own handle only', async () => {
       await fresh();
-      const card = await h.request('POST', '/v1/sandbox/tokens', { number: '4242424242424242', exp_month: 1, exp_year: 2031, cvc: '999' });
-      const res = await h.request('POST', '/v1/shoppers', {
-        handle: 'alice', email: 'evil@example.com', card_token: card.body.id,
-        shipping_address: { name: 'Mallory', line1: '1 Bad St', city: 'X', postal_code: '1', country: 'US' },
-      }, w.accounts.carol!.token);
+      const card = await h.request('POST', '/v1/sandbox/tokens', {
+        number: '4242424242424242',
+        exp_month: 1,
+        exp_year: 2031,
+        cvc: '999',
+      });
+      const res = await h.request(
+        'POST',
+        '/v1/shoppers',
+        {
+          handle: 'alice',
+          email: 'evil@example.com',
+          card_token: card.body.id,
+          shipping_address: {
+            name: 'Mallory',
+            line1: '1 Bad St',
+            city: 'X',
+            postal_code: '1',
+            country: 'US',
+          },
+        },
+        w.accounts.carol!.token,
+      );
       assert.equal(res.status, 403);
       assert.equal(res.body.error.code, 'FORBIDDEN');
     });
@@ -208,8 +280,14 @@ for (const storage of storages()) {
       const { frank } = w.accounts;
       const buyPost = await post(h, frank!, '#BuyAcmeTee M');
       await post(h, frank!, codeIn((await repliesTo(h, buyPost))[0]));
-      assert.equal((await orders(h, 'frank'))[0].status, 'charging', 'first attempt failed, retry scheduled');
-      const row = await h.app.db.query<{ attempts: number }>("SELECT attempts FROM outbox WHERE kind = 'charge'");
+      assert.equal(
+        (await orders(h, 'frank'))[0].status,
+        'charging',
+        'first attempt failed, retry scheduled',
+      );
+      const row = await h.app.db.query<{ attempts: number }>(
+        "SELECT attempts FROM outbox WHERE kind = 'charge'",
+      );
       assert.equal(row.rows[0]!.attempts, 1);
       h.clock.advance(2_000);
       await h.app.settle();
@@ -249,7 +327,14 @@ for (const storage of storages()) {
       // Redelivery: the connector forgets its cursor and reads every post again.
       await h.app.db.query("UPDATE cursors SET value = '0' WHERE name = 'connector:local'");
       await h.app.settle();
-      const body = { kind: 'post' as const, network: 'local', postId: buyPost, author: 'alice', text: '#BuyAcmeTee M', replyTo: null };
+      const body = {
+        kind: 'post' as const,
+        network: 'local',
+        postId: buyPost,
+        author: 'alice',
+        text: '#BuyAcmeTee M',
+        replyTo: null,
+      };
       const [seq] = await h.app.log.append([{ key: `post:local:${buyPost}`, body }]);
       assert.equal(seq, null, 'dropped at the door');
       await h.app.settle();
@@ -265,7 +350,11 @@ for (const storage of storages()) {
       h.app.outbox.paused = true;
       await post(h, alice!, code);
       assert.equal((await orders(h, 'alice'))[0].status, 'charging');
-      assert.equal((await h.app.db.query('SELECT * FROM sandbox_charges')).rows.length, 0, 'nothing delivered yet');
+      assert.equal(
+        (await h.app.db.query('SELECT * FROM sandbox_charges')).rows.length,
+        0,
+        'nothing delivered yet',
+      );
       await h.restart();
       await h.app.settle();
       assert.equal((await orders(h, 'alice'))[0].status, 'paid');
@@ -273,13 +362,32 @@ for (const storage of storages()) {
       assert.match((await repliesTo(h, buyPost)).at(-1)!, /^Paid/);
 
       // And a delivery repeated after it happened (a crash before the row was marked) is harmless.
-      await h.app.db.query("UPDATE outbox SET status = 0, next_at = 0 WHERE kind IN ('charge', 'post', 'email')");
+      await h.app.db.query(
+        "UPDATE outbox SET status = 0, next_at = 0 WHERE kind IN ('charge', 'post', 'email')",
+      );
       await h.restart();
       await h.app.settle();
-      assert.equal((await h.app.db.query('SELECT * FROM sandbox_charges')).rows.length, 1, 'charged once');
-      assert.equal((await repliesTo(h, buyPost)).filter((t) => t.startsWith('Paid')).length, 1, 'replied once');
-      const mails = await h.request('GET', '/v1/mailbox?to=alice@example.com', undefined, ADMIN_KEY);
-      assert.equal(mails.body.data.filter((m: { subject: string }) => m.subject.startsWith('Receipt')).length, 1, 'one receipt');
+      assert.equal(
+        (await h.app.db.query('SELECT * FROM sandbox_charges')).rows.length,
+        1,
+        'charged once',
+      );
+      assert.equal(
+        (await repliesTo(h, buyPost)).filter((t) => t.startsWith('Paid')).length,
+        1,
+        'replied once',
+      );
+      const mails = await h.request(
+        'GET',
+        '/v1/mailbox?to=alice@example.com',
+        undefined,
+        ADMIN_KEY,
+      );
+      assert.equal(
+        mails.body.data.filter((m: { subject: string }) => m.subject.startsWith('Receipt')).length,
+        1,
+        'one receipt',
+      );
     });
 
     test('restart rebuilds pending checkouts, codes, waitlists and deadlines from the database', async () => {
@@ -294,7 +402,11 @@ for (const storage of storages()) {
       assert.equal((await orders(h, 'alice'))[0].status, 'expired');
       await h.restart();
       const late = await post(h, alice!, code);
-      assert.match((await repliesTo(h, late))[0]!, /has expired/, 'retired codes are rebuilt at start too');
+      assert.match(
+        (await repliesTo(h, late))[0]!,
+        /has expired/,
+        'retired codes are rebuilt at start too',
+      );
       assert.equal((await orders(h, 'alice'))[0].status, 'expired');
       await post(h, bob!, codeIn((await repliesTo(h, b)).at(-1)));
       assert.equal((await orders(h, 'bob'))[0].status, 'paid');
@@ -309,7 +421,9 @@ for (const storage of storages()) {
       assert.match((await repliesTo(h, wrong))[0]!, /don't have that option/);
       const many = await post(h, alice!, '#BuyAcmeTee M x11');
       assert.match((await repliesTo(h, many))[0]!, /between 1 and 10/);
-      await linkShopper(h, bob!, '4242424242424242', { limits: { per_purchase: 3000, per_day: 6000, currency: 'USD' } });
+      await linkShopper(h, bob!, '4242424242424242', {
+        limits: { per_purchase: 3000, per_day: 6000, currency: 'USD' },
+      });
       await h.app.settle();
       const over = await post(h, bob!, '#BuyAcmeTee M x2');
       assert.match((await repliesTo(h, over))[0]!, /above your per-purchase limit of \$30\.00/);
@@ -330,11 +444,23 @@ for (const storage of storages()) {
       codeIn((await repliesTo(h, ok))[0]);
       const capped = await post(h, alice!, '#BuyAcmeTee S');
       assert.match((await repliesTo(h, capped))[0]!, /limited to 2 per buyer/);
-      for (const text of ['just chatting', '#NoSuchOffer x2', '#BuyАcmeTee M', '#ＢｕｙＡｃｍｅＴｅｅ M', 'email me at a#BuyAcmeTee', '#tpaaaaaaaaaa']) {
+      for (const text of [
+        'just chatting',
+        '#NoSuchOffer x2',
+        '#BuyАcmeTee M',
+        '#ＢｕｙＡｃｍｅＴｅｅ M',
+        'email me at a#BuyAcmeTee',
+        '#tpaaaaaaaaaa',
+      ]) {
         const p = await post(h, w.accounts.bob!, text);
         assert.deepEqual(await repliesTo(h, p), [], `ignored: ${text}`);
       }
-      const long = await h.request('POST', '/v1/local/posts', { text: '#BuyAcmeTee M ' + 'x'.repeat(10_000) }, w.accounts.bob!.token);
+      const long = await h.request(
+        'POST',
+        '/v1/local/posts',
+        { text: '#BuyAcmeTee M ' + 'x'.repeat(10_000) },
+        w.accounts.bob!.token,
+      );
       assert.equal(long.status, 400);
       assert.equal(long.body.error.code, 'TEXT_TOO_LONG');
       assert.equal((await orders(h, 'bob')).length, 0);
@@ -348,31 +474,67 @@ for (const storage of storages()) {
       const waiting = await post(h, bob!, '#BuyAcmeTee L');
       assert.match((await repliesTo(h, waiting))[0]!, /waitlist/);
       const [order] = await orders(h, 'alice');
-      const early = await h.request('POST', `/v1/orders/${order.id}/refund`, { restock: 'yes' }, w.merchant.api_key);
+      const early = await h.request(
+        'POST',
+        `/v1/orders/${order.id}/refund`,
+        { restock: 'yes' },
+        w.merchant.api_key,
+      );
       assert.equal(early.status, 400);
-      const other = await h.request('POST', '/v1/merchants', { handle: 'other', name: 'Other' }, ADMIN_KEY);
-      const foreign = await h.request('POST', `/v1/orders/${order.id}/refund`, {}, other.body.api_key);
+      const other = await h.request(
+        'POST',
+        '/v1/merchants',
+        { handle: 'other', name: 'Other' },
+        ADMIN_KEY,
+      );
+      const foreign = await h.request(
+        'POST',
+        `/v1/orders/${order.id}/refund`,
+        {},
+        other.body.api_key,
+      );
       assert.equal(foreign.status, 404, 'another merchant cannot refund it');
-      const res = await h.request('POST', `/v1/orders/${order.id}/refund`, { restock: true }, w.merchant.api_key, { 'idempotency-key': 'refund-1' });
+      const res = await h.request(
+        'POST',
+        `/v1/orders/${order.id}/refund`,
+        { restock: true },
+        w.merchant.api_key,
+        { 'idempotency-key': 'refund-1' },
+      );
       assert.equal(res.status, 200, JSON.stringify(res.body));
       assert.equal(res.body.status, 'refunding');
       await h.app.settle();
-      const again = await h.request('POST', `/v1/orders/${order.id}/refund`, {}, w.merchant.api_key);
+      const again = await h.request(
+        'POST',
+        `/v1/orders/${order.id}/refund`,
+        {},
+        w.merchant.api_key,
+      );
       assert.equal(again.status, 409);
       assert.equal(again.body.error.code, 'ORDER_NOT_REFUNDABLE');
       const [refunded] = await orders(h, 'alice');
       assert.equal(refunded.status, 'refunded');
-      const refunds = await h.app.db.query<{ amount_minor: string }>('SELECT amount_minor::text FROM sandbox_refunds');
+      const refunds = await h.app.db.query<{ amount_minor: string }>(
+        'SELECT amount_minor::text FROM sandbox_refunds',
+      );
       assert.deepEqual(refunds.rows, [{ amount_minor: '2500' }]);
       const balances = await h.request('GET', '/v1/ledger/balances', undefined, ADMIN_KEY);
-      for (const b of balances.body.data) assert.equal(b.balance, 0, `${b.account} is back to zero`);
+      for (const b of balances.body.data)
+        assert.equal(b.balance, 0, `${b.account} is back to zero`);
       assert.match((await repliesTo(h, buyPost)).at(-1)!, /^Refunded: \$25\.00/);
-      assert.match((await repliesTo(h, waiting)).at(-1)!, /came back and is held for you/, 'the restocked unit serves the waitlist');
-      const types = hooks.received.map((r) => JSON.parse(r.body)).filter((e) => e.data.object.id === order.id).map((e) => e.type);
+      assert.match(
+        (await repliesTo(h, waiting)).at(-1)!,
+        /came back and is held for you/,
+        'the restocked unit serves the waitlist',
+      );
+      const types = hooks.received
+        .map((r) => JSON.parse(r.body))
+        .filter((e) => e.data.object.id === order.id)
+        .map((e) => e.type);
       assert.deepEqual(types, ['order.paid', 'order.refunded']);
     });
 
-    test('a merchant handle made by tagpay can still be claimed by its owner; tagpay\'s cannot', async () => {
+    test("a merchant handle made by tagpay can still be claimed by its owner; tagpay's cannot", async () => {
       await fresh();
       const claim = await h.request('POST', '/v1/local/accounts', { handle: 'acme' });
       assert.equal(claim.status, 201, 'the first sign-up claims the merchant account');
@@ -383,7 +545,7 @@ for (const storage of storages()) {
       assert.equal(bot.body.error.code, 'HANDLE_TAKEN');
     });
 
-    test('tagpay never reads its own posts or the merchant\'s offer post as a purchase', async () => {
+    test("tagpay never reads its own posts or the merchant's offer post as a purchase", async () => {
       await fresh();
       await h.app.settle();
       const { rows } = await h.app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
@@ -394,7 +556,10 @@ for (const storage of storages()) {
       const reply = await post(h, w.accounts.alice!, '#BuyAcmeTee M', offerPosts[0]!.id);
       codeIn((await repliesTo(h, reply))[0]);
       const mentions = await h.request('GET', '/v1/local/posts?mentions=acme');
-      assert.ok(mentions.body.data.some((p: { id: string }) => p.id === reply), 'a reply to acme shows under mentions=acme');
+      assert.ok(
+        mentions.body.data.some((p: { id: string }) => p.id === reply),
+        'a reply to acme shows under mentions=acme',
+      );
     });
   });
 }
@@ -411,7 +576,12 @@ test('the account is created, the tokens are hashed, and the handle is validated
     assert.equal(dup.status, 409);
     assert.equal(dup.body.error.code, 'HANDLE_TAKEN');
     // Credentials are checked before the body: a caller without a key learns nothing about the route.
-    for (const [path, body] of [['/v1/merchants', { nope: 1 }], ['/v1/offers', {}], ['/v1/shoppers', 'not json'], ['/v1/local/posts', {}]] as const) {
+    for (const [path, body] of [
+      ['/v1/merchants', { nope: 1 }],
+      ['/v1/offers', {}],
+      ['/v1/shoppers', 'not json'],
+      ['/v1/local/posts', {}],
+    ] as const) {
       const res = await h.request('POST', path, body);
       assert.equal(res.status, 401, path);
       assert.equal(res.body.error.code, 'UNAUTHENTICATED');

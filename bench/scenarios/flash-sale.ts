@@ -15,13 +15,29 @@ export async function flashSale(opts: { quick: boolean }): Promise<ScenarioResul
     const started = performance.now();
     await withEngine(b.app, () => b.append(events));
     const seconds = (performance.now() - started) / 1000;
-    const offer = (await b.db.query<{ available: number; sold: number; quantity: number }>('SELECT available, sold, quantity FROM offers WHERE id = $1', [offerId])).rows[0]!;
-    const held = (await b.db.query<{ n: number }>("SELECT coalesce(sum(quantity), 0)::int AS n FROM orders WHERE offer_id = $1 AND status IN ('awaiting_signup', 'awaiting_confirmation', 'charging', 'paid')", [offerId])).rows[0]!.n;
+    const offer = (
+      await b.db.query<{ available: number; sold: number; quantity: number }>(
+        'SELECT available, sold, quantity FROM offers WHERE id = $1',
+        [offerId],
+      )
+    ).rows[0]!;
+    const held = (
+      await b.db.query<{ n: number }>(
+        "SELECT coalesce(sum(quantity), 0)::int AS n FROM orders WHERE offer_id = $1 AND status IN ('awaiting_signup', 'awaiting_confirmation', 'charging', 'paid')",
+        [offerId],
+      )
+    ).rows[0]!.n;
     const oversold = Math.max(0, held - offer.quantity) + Math.max(0, -offer.available);
     // First in, first out: the holders are exactly the first `units` handles in log order.
-    const { rows } = await b.db.query<{ handle: string }>('SELECT handle FROM orders WHERE offer_id = $1', [offerId]);
+    const { rows } = await b.db.query<{ handle: string }>(
+      'SELECT handle FROM orders WHERE offer_id = $1',
+      [offerId],
+    );
     const fifo = rows.length === units && rows.every((r) => Number(r.handle.slice(1)) < units);
-    const waitlist = await b.db.query<{ handle: string }>("SELECT handle FROM waitlist WHERE offer_id = $1 AND status = 'waiting' ORDER BY seq", [offerId]);
+    const waitlist = await b.db.query<{ handle: string }>(
+      "SELECT handle FROM waitlist WHERE offer_id = $1 AND status = 'waiting' ORDER BY seq",
+      [offerId],
+    );
     const waitFifo = waitlist.rows.every((r, i) => Number(r.handle.slice(1)) === units + i);
     if (!fifo || !waitFifo) throw new Error('flash-sale: units or waitlist not in log order');
     return {

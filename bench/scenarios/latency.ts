@@ -22,7 +22,8 @@ export async function latency(opts: { quick: boolean }): Promise<ScenarioResult>
     b.app.engine.onBatch((stats) => {
       committed = stats.lastSeq;
       const now = performance.now();
-      while (head < offered.length && offered[head]![0] <= stats.lastSeq) latencies.push(now - offered[head++]![1]);
+      while (head < offered.length && offered[head]![0] <= stats.lastSeq)
+        latencies.push(now - offered[head++]![1]);
     });
     let stop = false;
     let wake: () => void = () => {};
@@ -66,7 +67,8 @@ export async function latency(opts: { quick: boolean }): Promise<ScenarioResult>
     wake();
     await engine;
     await b.app.engine.drain();
-    if (latencies.length !== total) throw new Error(`latency: ${latencies.length} of ${total} events measured`);
+    if (latencies.length !== total)
+      throw new Error(`latency: ${latencies.length} of ${total} events measured`);
     latencies.sort((x, y) => x - y);
     return {
       scenario: 'latency',

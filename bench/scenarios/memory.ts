@@ -22,7 +22,12 @@ function gc(): void {
 export async function memory(opts: { quick: boolean }): Promise<ScenarioResult> {
   const count = opts.quick ? 100_000 : 1_000_000;
   const state = new State();
-  const ctx: DecideContext = { random, feeBps: 250, publicUrl: 'http://x', botHandle: () => 'tagpay' };
+  const ctx: DecideContext = {
+    random,
+    feeBps: 250,
+    publicUrl: 'http://x',
+    botHandle: () => 'tagpay',
+  };
   let seq = 0n;
   const at = Date.parse('2026-11-26T12:00:00Z');
   const run = (body: LogEntry['body'], key: string) => {
@@ -30,23 +35,108 @@ export async function memory(opts: { quick: boolean }): Promise<ScenarioResult> 
     decide(state, { seq: ++seq, key, at, body }, fx, ctx);
     state.balances.dirty.clear();
   };
-  run({ kind: 'api', principal: 'admin', requestHash: 'm', command: { op: 'merchant.create', network: 'local', handle: 'acme', name: 'A', webhookUrl: null, webhookSecret: 'x', keyHash: 'x', feeBps: null } }, 'm');
+  run(
+    {
+      kind: 'api',
+      principal: 'admin',
+      requestHash: 'm',
+      command: {
+        op: 'merchant.create',
+        network: 'local',
+        handle: 'acme',
+        name: 'A',
+        webhookUrl: null,
+        webhookSecret: 'x',
+        keyHash: 'x',
+        feeBps: null,
+      },
+    },
+    'm',
+  );
   const merchantId = [...state.merchants.keys()][0]!;
-  run({ kind: 'api', principal: merchantId, requestHash: 'o', command: { op: 'offer.create', merchantId, title: 'Tee', priceMinor: '2500', currency: 'USD', quantity: count, hashtag: 'BuyTee', variants: [], perBuyerMax: null, windowMs: CONFIRM_WINDOW_MS_DEFAULT, startsAt: null, endsAt: null, publish: true } }, 'o');
-  const address = { name: 'N', line1: '1 Main St', city: 'Springfield', postal_code: '12345', country: 'US' };
+  run(
+    {
+      kind: 'api',
+      principal: merchantId,
+      requestHash: 'o',
+      command: {
+        op: 'offer.create',
+        merchantId,
+        title: 'Tee',
+        priceMinor: '2500',
+        currency: 'USD',
+        quantity: count,
+        hashtag: 'BuyTee',
+        variants: [],
+        perBuyerMax: null,
+        windowMs: CONFIRM_WINDOW_MS_DEFAULT,
+        startsAt: null,
+        endsAt: null,
+        publish: true,
+      },
+    },
+    'o',
+  );
+  const address = {
+    name: 'N',
+    line1: '1 Main St',
+    city: 'Springfield',
+    postal_code: '12345',
+    country: 'US',
+  };
   for (let i = 0; i < count; i++) {
-    run({ kind: 'api', principal: 'admin', requestHash: '', command: { op: 'shopper.link', network: 'local', handle: `u${i}`, email: `u${i}@example.com`, shippingAddress: address, cardToken: 'tok_x', cardBrand: 'visa', cardLast4: '4242', purchaseLimitMinor: null, dailyLimitMinor: null, limitCurrency: null } }, `s${i}`);
+    run(
+      {
+        kind: 'api',
+        principal: 'admin',
+        requestHash: '',
+        command: {
+          op: 'shopper.link',
+          network: 'local',
+          handle: `u${i}`,
+          email: `u${i}@example.com`,
+          shippingAddress: address,
+          cardToken: 'tok_x',
+          cardBrand: 'visa',
+          cardLast4: '4242',
+          purchaseLimitMinor: null,
+          dailyLimitMinor: null,
+          limitCurrency: null,
+        },
+      },
+      `s${i}`,
+    );
   }
   gc();
   const before = process.memoryUsage().heapUsed;
   const started = performance.now();
-  for (let i = 0; i < count; i++) run({ kind: 'post', network: 'local', postId: `p${i}`, author: `u${i}`, text: '#BuyTee', replyTo: null }, `post:local:p${i}`);
+  for (let i = 0; i < count; i++)
+    run(
+      {
+        kind: 'post',
+        network: 'local',
+        postId: `p${i}`,
+        author: `u${i}`,
+        text: '#BuyTee',
+        replyTo: null,
+      },
+      `post:local:p${i}`,
+    );
   const seconds = (performance.now() - started) / 1000;
   gc();
   const after = process.memoryUsage().heapUsed;
-  const pending = [...state.activeOrders.values()].filter((o) => o.status === 'awaiting_confirmation').length;
+  const pending = [...state.activeOrders.values()].filter(
+    (o) => o.status === 'awaiting_confirmation',
+  ).length;
   if (pending !== count) throw new Error(`memory: ${pending} pending checkouts, expected ${count}`);
   const bytesPer = Math.round((after - before) / count);
   // ops_per_s: checkouts decided per second in memory (no database), the engine's pure speed.
-  return { scenario: 'memory', ops_per_s: Math.round(count / seconds), pending_checkouts: count, bytes_per_checkout: bytesPer, heap_mb: Math.round(after / 2 ** 20), rss_mb: rssMb() };
+  return {
+    scenario: 'memory',
+    ops_per_s: Math.round(count / seconds),
+    pending_checkouts: count,
+    bytes_per_checkout: bytesPer,
+    heap_mb: Math.round(after / 2 ** 20),
+    rss_mb: rssMb(),
+  };
 }

@@ -1,5 +1,12 @@
 import { CHARGE_BATCH_MAX } from '../../src/core/limits.ts';
-import { openBenchApp, postEvent, rssMb, withEngine, type ScenarioResult, type Storage } from '../support.ts';
+import {
+  openBenchApp,
+  postEvent,
+  rssMb,
+  withEngine,
+  type ScenarioResult,
+  type Storage,
+} from '../support.ts';
 import { naivePurchases } from './naive.ts';
 
 /**
@@ -9,17 +16,24 @@ import { naivePurchases } from './naive.ts';
  * network is another lane and not part of a purchase. The baseline is the same purchase done naively
  * in the same run: one database transaction per step, one statement per row.
  */
-export async function purchases(storage: Storage, opts: { quick: boolean }): Promise<ScenarioResult> {
+export async function purchases(
+  storage: Storage,
+  opts: { quick: boolean },
+): Promise<ScenarioResult> {
   const n = opts.quick ? 5_000 : 50_000;
   const b = await openBenchApp(storage);
   try {
     await b.offer(n);
     await b.linkShoppers(n);
     const t0 = performance.now();
-    await withEngine(b.app, () => b.append(Array.from({ length: n }, (_, i) => postEvent(`b${i}`, `u${i}`, '#BuyTee'))));
+    await withEngine(b.app, () =>
+      b.append(Array.from({ length: n }, (_, i) => postEvent(`b${i}`, `u${i}`, '#BuyTee'))),
+    );
     const t1 = performance.now();
     // The shopper reads the code in tagpay's reply; here it is read from the committed reply rows.
-    const { rows } = await b.db.query<{ body: string }>("SELECT body FROM outbox WHERE kind = 'post' AND body LIKE '%post #TP%'");
+    const { rows } = await b.db.query<{ body: string }>(
+      "SELECT body FROM outbox WHERE kind = 'post' AND body LIKE '%post #TP%'",
+    );
     const codes = rows.map((r) => {
       const body = JSON.parse(r.body) as { text: string; reply_to: string };
       return { i: Number(body.reply_to.slice(1)), code: /#(TP[A-Z2-7]{10})/.exec(body.text)![1]! };
@@ -38,9 +52,13 @@ export async function purchases(storage: Storage, opts: { quick: boolean }): Pro
       }
     });
     const t3 = performance.now();
-    const paid = (await b.db.query<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE status = 'paid'")).rows[0]!.n;
+    const paid = (
+      await b.db.query<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE status = 'paid'")
+    ).rows[0]!.n;
     if (paid !== n) throw new Error(`purchases: expected ${n} paid orders, got ${paid}`);
-    const sum = (await b.db.query<{ s: string }>('SELECT coalesce(sum(balance), 0)::text AS s FROM balances')).rows[0]!.s;
+    const sum = (
+      await b.db.query<{ s: string }>('SELECT coalesce(sum(balance), 0)::text AS s FROM balances')
+    ).rows[0]!.s;
     if (sum !== '0') throw new Error(`purchases: ledger sums to ${sum}`);
     const seconds = (t1 - t0 + (t3 - t2)) / 1000;
     const baseline = await naivePurchases(storage, opts.quick ? 500 : 2_000);

@@ -29,11 +29,16 @@ async function start(config: Config): Promise<void> {
   } catch (error) {
     await app.close();
     const code = (error as { code?: string }).code;
-    throw new Error(code === 'EADDRINUSE' ? `port ${config.port} is in use; set PORT to another port` : String(error));
+    throw new Error(
+      code === 'EADDRINUSE'
+        ? `port ${config.port} is in use; set PORT to another port`
+        : String(error),
+    );
   }
   const adminKey = await app.ensureAdminKey();
   app.start();
-  if (config.demo && (await seedDemo(app))) app.logger.info('demo merchant, offers and shoppers seeded');
+  if (config.demo && (await seedDemo(app)))
+    app.logger.info('demo merchant, offers and shoppers seeded');
   const storage = config.databaseUrl ? 'Postgres (DATABASE_URL)' : `PGlite in ${config.dataDir}`;
   process.stdout.write(`\ntagpay is running at ${config.publicUrl}  (storage: ${storage})\n`);
   if (adminKey) {
@@ -54,10 +59,14 @@ async function start(config: Config): Promise<void> {
 }
 
 async function runMigrate(config: Config): Promise<void> {
-  const db = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(config.dataDir);
+  const db = config.databaseUrl
+    ? await openPostgres(config.databaseUrl)
+    : await openPglite(config.dataDir);
   try {
     const applied = await migrate(db);
-    process.stdout.write(applied.length ? `applied migrations ${applied.join(', ')}\n` : 'database is up to date\n');
+    process.stdout.write(
+      applied.length ? `applied migrations ${applied.join(', ')}\n` : 'database is up to date\n',
+    );
   } finally {
     await db.close();
   }

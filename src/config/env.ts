@@ -30,7 +30,8 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   if (raw === undefined || raw === '') return fallback;
   if (!/^[0-9]+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
   const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  if (value < min || value > max)
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
 }
 
@@ -64,11 +65,16 @@ export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
   const adminKey = env.TAGPAY_ADMIN_KEY || null;
   if (adminKey !== null && adminKey.length < 24) {
-    throw new ConfigError('TAGPAY_ADMIN_KEY must be at least 24 characters; leave it unset to have one generated');
+    throw new ConfigError(
+      'TAGPAY_ADMIN_KEY must be at least 24 characters; leave it unset to have one generated',
+    );
   }
-  const publicUrl = (url(env, 'TAGPAY_PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  const publicUrl = (
+    url(env, 'TAGPAY_PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`
+  ).replace(/\/+$/, '');
   const botHandle = (env.TAGPAY_BOT_HANDLE || 'tagpay').toLowerCase();
-  if (!/^[a-z0-9_][a-z0-9_.-]{1,31}$/.test(botHandle)) throw new ConfigError('TAGPAY_BOT_HANDLE is not a valid handle');
+  if (!/^[a-z0-9_][a-z0-9_.-]{1,31}$/.test(botHandle))
+    throw new ConfigError('TAGPAY_BOT_HANDLE is not a valid handle');
   return {
     port,
     host,

@@ -97,7 +97,8 @@ export class Balances {
 export function assertTransfer(transfer: Transfer): void {
   if (transfer.postings.length === 0) throw new Error(`ledger: transfer ${transfer.id} is empty`);
   for (const p of transfer.postings) {
-    if (p.minor <= 0n) throw new Error(`ledger: transfer ${transfer.id} has a non-positive posting`);
+    if (p.minor <= 0n)
+      throw new Error(`ledger: transfer ${transfer.id} has a non-positive posting`);
     if (p.from === p.to) throw new Error(`ledger: transfer ${transfer.id} posts to itself`);
   }
 }

@@ -44,7 +44,8 @@ export function minorPerMajor(currency: string): bigint {
   return 10n ** BigInt(exponentOf(currency));
 }
 
-export type ParseAmountResult = { ok: true; minor: bigint } | { ok: false; reason: 'invalid' | 'range' };
+export type ParseAmountResult =
+  { ok: true; minor: bigint } | { ok: false; reason: 'invalid' | 'range' };
 
 /** Parses a wire amount in minor units: a non-negative safe integer or a string of digits. */
 export function parseMinor(value: unknown): ParseAmountResult {

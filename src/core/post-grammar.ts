@@ -13,7 +13,8 @@ import {
  */
 const HASHTAG_RE = /(?:^|[^\p{L}\p{N}_&/])#([\p{L}\p{M}\p{N}_]{1,100})/gu;
 // No `i` flag: with `u` it would fold the Kelvin sign (U+212A) and the long s (U+017F) into k and s.
-const MENTION_RE = /(?:^|[^\p{L}\p{N}_@/])@([A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)/gu;
+const MENTION_RE =
+  /(?:^|[^\p{L}\p{N}_@/])@([A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)/gu;
 const ASCII_TAG_RE = /^[A-Za-z0-9_]+$/;
 /** What an offer's hashtag must look like: ASCII, a letter first. */
 export const OFFER_HASHTAG_RE = new RegExp(
@@ -75,9 +76,20 @@ export type BuyOptions =
  * `2x`, `qty 2`), in either order, e.g. `#BuyAcmeTee M x2`. Only the three words after the hashtag are
  * read; anything else in the post is free text.
  */
-export function readBuyOptions(text: string, hashtag: string, variants: readonly string[]): BuyOptions {
+export function readBuyOptions(
+  text: string,
+  hashtag: string,
+  variants: readonly string[],
+): BuyOptions {
   const at = findTag(text, hashtag);
-  const words = at < 0 ? [] : text.slice(at + hashtag.length + 1).trim().split(/\s+/).slice(0, 3);
+  const words =
+    at < 0
+      ? []
+      : text
+          .slice(at + hashtag.length + 1)
+          .trim()
+          .split(/\s+/)
+          .slice(0, 3);
   let variant: string | null = null;
   let quantity: number | null = null;
   for (let i = 0; i < words.length; i++) {
@@ -134,7 +146,10 @@ function findTag(text: string, hashtag: string): number {
  * `toLowerCase()` would turn the Kelvin sign (U+212A) into `k` and let a look-alike pass for a handle.
  */
 export function normalizeHandle(handle: string): string {
-  return handle.trim().replace(/^@/, '').replace(/[A-Z]+/g, (s) => s.toLowerCase());
+  return handle
+    .trim()
+    .replace(/^@/, '')
+    .replace(/[A-Z]+/g, (s) => s.toLowerCase());
 }
 
 export const LOCAL_HANDLE_RE = /^[a-z0-9_][a-z0-9_.-]{1,31}$/;

@@ -6,7 +6,8 @@ import { formatMoney, type Money } from './money.ts';
  * Replies are short (Bluesky allows 300 characters) and say what happened in plain words.
  */
 
-export type DeclineReason = 'card_declined' | 'insufficient_funds' | 'processor_error' | 'card_expired';
+export type DeclineReason =
+  'card_declined' | 'insufficient_funds' | 'processor_error' | 'card_expired';
 
 const DECLINE_TEXT: Record<DeclineReason, string> = {
   card_declined: 'your card was declined by your bank',
@@ -88,7 +89,8 @@ export const replies = {
     }
   },
   offerPost(title: string, price: Money, hashtag: string, variants: readonly string[]): string {
-    const options = variants.length > 0 ? ` (${variants.join(', ')}, e.g. #${hashtag} ${variants[0]} x1)` : '';
+    const options =
+      variants.length > 0 ? ` (${variants.join(', ')}, e.g. #${hashtag} ${variants[0]} x1)` : '';
     return `${title} — ${formatMoney(price)}. Reply #${hashtag} to buy${options}.`;
   },
 };

@@ -23,10 +23,17 @@ export async function submitCommand(
   if (seq === null) {
     const first = await log.findByKey(key);
     if (first?.body.kind !== 'api' || first.body.requestHash !== requestHash) {
-      throw new TagpayError('IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was already used with a different request.');
+      throw new TagpayError(
+        'IDEMPOTENCY_CONFLICT',
+        'This Idempotency-Key was already used with a different request.',
+      );
     }
   }
   const result = await engine.awaitResult(key, API_RESULT_WAIT_MS);
-  if (result === null) throw new TagpayError('ENGINE_BUSY', 'The engine did not answer in time; retry with the same Idempotency-Key.');
+  if (result === null)
+    throw new TagpayError(
+      'ENGINE_BUSY',
+      'The engine did not answer in time; retry with the same Idempotency-Key.',
+    );
   return { ...result, replayed: seq === null };
 }

@@ -3,69 +3,269 @@ import { insertNew, upsertRows, type Column } from '../store/set-sql.ts';
 import type { Effects } from './state.ts';
 
 const MERCHANT_COLUMNS: Column[] = [
-  ['id', 'text'], ['network', 'text'], ['handle', 'text'], ['name', 'text'], ['webhook_url', 'text'],
-  ['webhook_secret', 'text'], ['fee_bps', 'int'], ['created_at', 'bigint'],
+  ['id', 'text'],
+  ['network', 'text'],
+  ['handle', 'text'],
+  ['name', 'text'],
+  ['webhook_url', 'text'],
+  ['webhook_secret', 'text'],
+  ['fee_bps', 'int'],
+  ['created_at', 'bigint'],
 ];
 const OFFER_COLUMNS: Column[] = [
-  ['id', 'text'], ['merchant_id', 'text'], ['title', 'text'], ['price_minor', 'bigint'], ['currency', 'text'],
-  ['quantity', 'int'], ['available', 'int'], ['sold', 'int'], ['variants', 'text'], ['per_buyer_max', 'int'],
-  ['hashtag', 'text'], ['window_ms', 'int'], ['starts_at', 'bigint'], ['ends_at', 'bigint'], ['status', 'text'],
-  ['published_at', 'bigint'], ['created_at', 'bigint'],
+  ['id', 'text'],
+  ['merchant_id', 'text'],
+  ['title', 'text'],
+  ['price_minor', 'bigint'],
+  ['currency', 'text'],
+  ['quantity', 'int'],
+  ['available', 'int'],
+  ['sold', 'int'],
+  ['variants', 'text'],
+  ['per_buyer_max', 'int'],
+  ['hashtag', 'text'],
+  ['window_ms', 'int'],
+  ['starts_at', 'bigint'],
+  ['ends_at', 'bigint'],
+  ['status', 'text'],
+  ['published_at', 'bigint'],
+  ['created_at', 'bigint'],
 ];
 const SHOPPER_COLUMNS: Column[] = [
-  ['id', 'text'], ['network', 'text'], ['handle', 'text'], ['email', 'text'], ['shipping_address', 'text'],
-  ['card_token', 'text'], ['card_brand', 'text'], ['card_last4', 'text'], ['purchase_limit_minor', 'bigint'],
-  ['daily_limit_minor', 'bigint'], ['limit_currency', 'text'], ['created_at', 'bigint'], ['updated_at', 'bigint'],
+  ['id', 'text'],
+  ['network', 'text'],
+  ['handle', 'text'],
+  ['email', 'text'],
+  ['shipping_address', 'text'],
+  ['card_token', 'text'],
+  ['card_brand', 'text'],
+  ['card_last4', 'text'],
+  ['purchase_limit_minor', 'bigint'],
+  ['daily_limit_minor', 'bigint'],
+  ['limit_currency', 'text'],
+  ['created_at', 'bigint'],
+  ['updated_at', 'bigint'],
 ];
 const ORDER_COLUMNS: Column[] = [
-  ['id', 'text'], ['offer_id', 'text'], ['merchant_id', 'text'], ['shopper_id', 'text'], ['network', 'text'],
-  ['handle', 'text'], ['variant', 'text'], ['quantity', 'int'], ['amount_minor', 'bigint'], ['fee_minor', 'bigint'],
-  ['currency', 'text'], ['status', 'text'], ['code_hash', 'text'], ['expires_at', 'bigint'], ['created_at', 'bigint'],
-  ['updated_at', 'bigint'], ['post_id', 'text'], ['shipping_address', 'text'], ['failure', 'text'], ['charge_id', 'text'],
+  ['id', 'text'],
+  ['offer_id', 'text'],
+  ['merchant_id', 'text'],
+  ['shopper_id', 'text'],
+  ['network', 'text'],
+  ['handle', 'text'],
+  ['variant', 'text'],
+  ['quantity', 'int'],
+  ['amount_minor', 'bigint'],
+  ['fee_minor', 'bigint'],
+  ['currency', 'text'],
+  ['status', 'text'],
+  ['code_hash', 'text'],
+  ['expires_at', 'bigint'],
+  ['created_at', 'bigint'],
+  ['updated_at', 'bigint'],
+  ['post_id', 'text'],
+  ['shipping_address', 'text'],
+  ['failure', 'text'],
+  ['charge_id', 'text'],
 ];
 const WAIT_COLUMNS: Column[] = [
-  ['id', 'text'], ['offer_id', 'text'], ['network', 'text'], ['handle', 'text'], ['variant', 'text'],
-  ['quantity', 'int'], ['post_id', 'text'], ['joined_at', 'bigint'], ['seq', 'bigint'], ['status', 'text'],
+  ['id', 'text'],
+  ['offer_id', 'text'],
+  ['network', 'text'],
+  ['handle', 'text'],
+  ['variant', 'text'],
+  ['quantity', 'int'],
+  ['post_id', 'text'],
+  ['joined_at', 'bigint'],
+  ['seq', 'bigint'],
+  ['status', 'text'],
 ];
 
 /**
  * Writes one batch's effects and the engine cursor in the caller's transaction: one statement per
  * table, whatever the batch size. Mutable entities are written once each, in their final state.
  */
-export async function commitEffects(tx: Sql, fx: Effects, cursor: bigint, balanceRows: { account: string; currency: string; balance: bigint }[]): Promise<void> {
-  await upsertRows(tx, 'merchants', MERCHANT_COLUMNS, [...fx.merchants].map((m) => [
-    m.id, m.network, m.handle, m.name, m.webhookUrl, m.webhookSecret, m.feeBps, m.createdAt,
-  ]), 'id');
-  await insertNew(tx, 'api_keys', [['hash', 'text'], ['merchant_id', 'text'], ['created_at', 'bigint']],
-    fx.apiKeys.map((k) => [k.hash, k.merchantId, k.at]));
-  await upsertRows(tx, 'offers', OFFER_COLUMNS, [...fx.offers].map((o) => [
-    o.id, o.merchantId, o.title, o.priceMinor, o.currency, o.quantity, o.available, o.sold,
-    JSON.stringify(o.variants), o.perBuyerMax, o.hashtag, o.windowMs, o.startsAt, o.endsAt, o.status,
-    o.publishedAt, o.createdAt,
-  ]), 'id');
-  await upsertRows(tx, 'shoppers', SHOPPER_COLUMNS, [...fx.shoppers].map((s) => [
-    s.id, s.network, s.handle, s.email, JSON.stringify(s.shippingAddress), s.cardToken, s.cardBrand,
-    s.cardLast4, s.purchaseLimitMinor, s.dailyLimitMinor, s.limitCurrency, s.createdAt, s.updatedAt,
-  ]), 'id');
-  await upsertRows(tx, 'orders', ORDER_COLUMNS, [...fx.orders].map((o) => [
-    o.id, o.offerId, o.merchantId, o.shopperId, o.network, o.handle, o.variant, o.quantity, o.amountMinor,
-    o.feeMinor, o.currency, o.status, o.codeHash, o.expiresAt, o.createdAt, o.updatedAt, o.postId,
-    o.shippingAddress === null ? null : JSON.stringify(o.shippingAddress), o.failure, o.chargeId,
-  ]), 'id');
-  await upsertRows(tx, 'waitlist', WAIT_COLUMNS, [...fx.waitlist].map((w) => [
-    w.id, w.offerId, w.network, w.handle, w.variant, w.quantity, w.postId, w.joinedAt, w.seq, w.status,
-  ]), 'id');
-  await upsertRows(tx, 'transfers', [['id', 'text'], ['ref', 'text'], ['at', 'bigint']],
-    fx.transfers.map((t) => [t.id, t.ref, t.at]));
-  const postings = fx.transfers.flatMap((t) => t.postings.map((p, n) => [t.id, n, p.from, p.to, p.minor, p.currency]));
-  await upsertRows(tx, 'postings', [['transfer_id', 'text'], ['n', 'smallint'], ['debit', 'text'], ['credit', 'text'],
-    ['minor', 'bigint'], ['currency', 'text']], postings);
-  await upsertRows(tx, 'balances', [['account', 'text'], ['currency', 'text'], ['balance', 'bigint']],
-    balanceRows.map((b) => [b.account, b.currency, b.balance]), 'account, currency');
-  await insertNew(tx, 'outbox', [['key', 'text'], ['kind', 'text'], ['body', 'text']],
-    fx.outbox.map((o) => [o.key, o.kind, JSON.stringify(o.body)]));
-  await insertNew(tx, 'api_results', [['key', 'text'], ['status', 'int'], ['body', 'text']],
-    fx.apiResults.map((r) => [r.key, r.status, JSON.stringify(r.body)]));
+export async function commitEffects(
+  tx: Sql,
+  fx: Effects,
+  cursor: bigint,
+  balanceRows: { account: string; currency: string; balance: bigint }[],
+): Promise<void> {
+  await upsertRows(
+    tx,
+    'merchants',
+    MERCHANT_COLUMNS,
+    [...fx.merchants].map((m) => [
+      m.id,
+      m.network,
+      m.handle,
+      m.name,
+      m.webhookUrl,
+      m.webhookSecret,
+      m.feeBps,
+      m.createdAt,
+    ]),
+    'id',
+  );
+  await insertNew(
+    tx,
+    'api_keys',
+    [
+      ['hash', 'text'],
+      ['merchant_id', 'text'],
+      ['created_at', 'bigint'],
+    ],
+    fx.apiKeys.map((k) => [k.hash, k.merchantId, k.at]),
+  );
+  await upsertRows(
+    tx,
+    'offers',
+    OFFER_COLUMNS,
+    [...fx.offers].map((o) => [
+      o.id,
+      o.merchantId,
+      o.title,
+      o.priceMinor,
+      o.currency,
+      o.quantity,
+      o.available,
+      o.sold,
+      JSON.stringify(o.variants),
+      o.perBuyerMax,
+      o.hashtag,
+      o.windowMs,
+      o.startsAt,
+      o.endsAt,
+      o.status,
+      o.publishedAt,
+      o.createdAt,
+    ]),
+    'id',
+  );
+  await upsertRows(
+    tx,
+    'shoppers',
+    SHOPPER_COLUMNS,
+    [...fx.shoppers].map((s) => [
+      s.id,
+      s.network,
+      s.handle,
+      s.email,
+      JSON.stringify(s.shippingAddress),
+      s.cardToken,
+      s.cardBrand,
+      s.cardLast4,
+      s.purchaseLimitMinor,
+      s.dailyLimitMinor,
+      s.limitCurrency,
+      s.createdAt,
+      s.updatedAt,
+    ]),
+    'id',
+  );
+  await upsertRows(
+    tx,
+    'orders',
+    ORDER_COLUMNS,
+    [...fx.orders].map((o) => [
+      o.id,
+      o.offerId,
+      o.merchantId,
+      o.shopperId,
+      o.network,
+      o.handle,
+      o.variant,
+      o.quantity,
+      o.amountMinor,
+      o.feeMinor,
+      o.currency,
+      o.status,
+      o.codeHash,
+      o.expiresAt,
+      o.createdAt,
+      o.updatedAt,
+      o.postId,
+      o.shippingAddress === null ? null : JSON.stringify(o.shippingAddress),
+      o.failure,
+      o.chargeId,
+    ]),
+    'id',
+  );
+  await upsertRows(
+    tx,
+    'waitlist',
+    WAIT_COLUMNS,
+    [...fx.waitlist].map((w) => [
+      w.id,
+      w.offerId,
+      w.network,
+      w.handle,
+      w.variant,
+      w.quantity,
+      w.postId,
+      w.joinedAt,
+      w.seq,
+      w.status,
+    ]),
+    'id',
+  );
+  await upsertRows(
+    tx,
+    'transfers',
+    [
+      ['id', 'text'],
+      ['ref', 'text'],
+      ['at', 'bigint'],
+    ],
+    fx.transfers.map((t) => [t.id, t.ref, t.at]),
+  );
+  const postings = fx.transfers.flatMap((t) =>
+    t.postings.map((p, n) => [t.id, n, p.from, p.to, p.minor, p.currency]),
+  );
+  await upsertRows(
+    tx,
+    'postings',
+    [
+      ['transfer_id', 'text'],
+      ['n', 'smallint'],
+      ['debit', 'text'],
+      ['credit', 'text'],
+      ['minor', 'bigint'],
+      ['currency', 'text'],
+    ],
+    postings,
+  );
+  await upsertRows(
+    tx,
+    'balances',
+    [
+      ['account', 'text'],
+      ['currency', 'text'],
+      ['balance', 'bigint'],
+    ],
+    balanceRows.map((b) => [b.account, b.currency, b.balance]),
+    'account, currency',
+  );
+  await insertNew(
+    tx,
+    'outbox',
+    [
+      ['key', 'text'],
+      ['kind', 'text'],
+      ['body', 'text'],
+    ],
+    fx.outbox.map((o) => [o.key, o.kind, JSON.stringify(o.body)]),
+  );
+  await insertNew(
+    tx,
+    'api_results',
+    [
+      ['key', 'text'],
+      ['status', 'int'],
+      ['body', 'text'],
+    ],
+    fx.apiResults.map((r) => [r.key, r.status, JSON.stringify(r.body)]),
+  );
   await tx.query(
     "INSERT INTO cursors (name, value) VALUES ('engine', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
     [cursor.toString()],

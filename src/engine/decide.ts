@@ -13,7 +13,15 @@ import {
 import { feeOf, formatMoney, minorPerMajor } from '../core/money.ts';
 import { readBuyOptions, readTags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
 import { emails, replies, type DeclineReason, type RefusalReason } from '../core/replies.ts';
-import type { ApiCommand, ApiEvent, ChargeResultEvent, LogEntry, PostEvent, RefundResultEvent, ShippingAddress } from './events.ts';
+import type {
+  ApiCommand,
+  ApiEvent,
+  ChargeResultEvent,
+  LogEntry,
+  PostEvent,
+  RefundResultEvent,
+  ShippingAddress,
+} from './events.ts';
 import {
   Effects,
   handleKey,
@@ -64,7 +72,11 @@ class Out {
     });
   }
   post(network: string, as: string, text: string): void {
-    this.fx.outbox.push({ key: this.key('post'), kind: 'post', body: { network, as, text, reply_to: null } });
+    this.fx.outbox.push({
+      key: this.key('post'),
+      kind: 'post',
+      body: { network, as, text, reply_to: null },
+    });
   }
   email(to: string, message: { subject: string; text: string }): void {
     this.fx.outbox.push({ key: this.key('email'), kind: 'email', body: { to, ...message } });
@@ -78,7 +90,13 @@ class Out {
       body: {
         merchant_id: merchant.id,
         url: merchant.webhookUrl,
-        event: { id, object: 'event', type, created: Math.floor(this.entry.at / 1000), data: { object } },
+        event: {
+          id,
+          object: 'event',
+          type,
+          created: Math.floor(this.entry.at / 1000),
+          data: { object },
+        },
       },
     });
   }
@@ -121,7 +139,13 @@ export type PostMatch =
  * Reads a post against the live offers and pending codes. Pure and cheap: this is what every post of
  * a network's firehose goes through (the `ingest` benchmark measures it).
  */
-export function matchPost(state: State, botHandle: string, network: string, author: string, text: string): PostMatch {
+export function matchPost(
+  state: State,
+  botHandle: string,
+  network: string,
+  author: string,
+  text: string,
+): PostMatch {
   if (author === botHandle) return { kind: 'none' };
   if (text.length > POST_TEXT_CHARS_MAX) return { kind: 'none' };
   const { tags } = readTags(text);
@@ -132,9 +156,11 @@ export function matchPost(state: State, botHandle: string, network: string, auth
     if (!looksLikeCode(tag)) continue;
     const order = state.orderByCode.get(hashCode(tag));
     // A code posted by any other handle does nothing: it is bound to one handle and one checkout.
-    if (order !== undefined && handleKey(order.network, order.handle) === key) return { kind: 'confirm', order };
+    if (order !== undefined && handleKey(order.network, order.handle) === key)
+      return { kind: 'confirm', order };
     const retired = order === undefined ? state.retiredCodes.get(hashCode(tag)) : undefined;
-    if (retired !== undefined && retired.handleKey === key) return { kind: 'retired_code', reason: retired.reason };
+    if (retired !== undefined && retired.handleKey === key)
+      return { kind: 'retired_code', reason: retired.reason };
   }
   for (const tag of tags) {
     const offer = state.offerByTag.get(tag);
@@ -158,18 +184,31 @@ function onPost(state: State, out: Out, post: PostEvent): void {
     case 'buy':
       return buy(state, out, post, author, match.offer);
     case 'retired_code': {
-      const text = { used: replies.codeUsed(), expired: replies.codeExpired(), canceled: replies.codeCanceled() }[match.reason];
+      const text = {
+        used: replies.codeUsed(),
+        expired: replies.codeExpired(),
+        canceled: replies.codeCanceled(),
+      }[match.reason];
       return out.reply(post.network, post.postId, text);
     }
   }
 }
 
 /** Takes a code out of service, remembering whose it was and why, within RETIRED_CODES_MAX. */
-export function retireCode(state: State, order: Order, reason: RetiredCode['reason'], at: number): void {
+export function retireCode(
+  state: State,
+  order: Order,
+  reason: RetiredCode['reason'],
+  at: number,
+): void {
   if (order.codeHash === null) return;
   state.orderByCode.delete(order.codeHash);
   state.retiredCodes.delete(order.codeHash);
-  state.retiredCodes.set(order.codeHash, { handleKey: handleKey(order.network, order.handle), reason, at });
+  state.retiredCodes.set(order.codeHash, {
+    handleKey: handleKey(order.network, order.handle),
+    reason,
+    at,
+  });
   for (const [hash, code] of state.retiredCodes) {
     if (state.retiredCodes.size <= RETIRED_CODES_MAX && code.at > at - DAY_MS) break;
     state.retiredCodes.delete(hash);
@@ -190,8 +229,14 @@ function buy(state: State, out: Out, post: PostEvent, author: string, offer: Off
   const options = readBuyOptions(post.text, offer.hashtag, offer.variants);
   if (!options.ok) {
     const detail =
-      options.reason === 'quantity_invalid' ? String(QUANTITY_PER_POST_MAX) : offer.variants.join(', ');
-    return out.reply(post.network, post.postId, replies.refused(offer.title, options.reason, detail));
+      options.reason === 'quantity_invalid'
+        ? String(QUANTITY_PER_POST_MAX)
+        : offer.variants.join(', ');
+    return out.reply(
+      post.network,
+      post.postId,
+      replies.refused(offer.title, options.reason, detail),
+    );
   }
   const request = {
     network: post.network,
@@ -224,7 +269,8 @@ function refusal(
 ): { reason: RefusalReason; detail: string } | null {
   if (offer.perBuyerMax !== null) {
     const held = state.held.get(`${offer.id}|${key}`) ?? 0;
-    if (held + quantity > offer.perBuyerMax) return { reason: 'buyer_cap', detail: String(offer.perBuyerMax) };
+    if (held + quantity > offer.perBuyerMax)
+      return { reason: 'buyer_cap', detail: String(offer.perBuyerMax) };
   }
   if (shopper === undefined) return null;
   const limits = limitsOf(shopper, offer.currency);
@@ -245,7 +291,10 @@ function refusal(
 }
 
 /** A shopper's limits in a currency: their own where they set them in it, the defaults otherwise. */
-export function limitsOf(shopper: Shopper, currency: string): { perPurchase: bigint; perDay: bigint } {
+export function limitsOf(
+  shopper: Shopper,
+  currency: string,
+): { perPurchase: bigint; perDay: bigint } {
   const unit = minorPerMajor(currency);
   const own = shopper.limitCurrency === currency;
   return {
@@ -258,14 +307,24 @@ export function spentKey(key: string, currency: string, at: number): string {
   return `${key}|${currency}|${Math.floor(at / DAY_MS)}`;
 }
 
-function openCheckout(state: State, out: Out, offer: Offer, req: BuyRequest, fromWaitlist: boolean): void {
+function openCheckout(
+  state: State,
+  out: Out,
+  offer: Offer,
+  req: BuyRequest,
+  fromWaitlist: boolean,
+): void {
   const at = out.entry.at;
   const key = handleKey(req.network, req.handle);
   const shopper = state.shoppers.get(key);
   const amount = offer.priceMinor * BigInt(req.quantity);
   const refused = refusal(state, offer, key, shopper, req.quantity, amount, at);
   if (refused !== null) {
-    out.reply(req.network, req.postId, replies.refused(offer.title, refused.reason, refused.detail));
+    out.reply(
+      req.network,
+      req.postId,
+      replies.refused(offer.title, refused.reason, refused.detail),
+    );
     return;
   }
   const merchant = state.merchants.get(offer.merchantId)!;
@@ -309,7 +368,11 @@ function openCheckout(state: State, out: Out, offer: Offer, req: BuyRequest, fro
     issueCode(state, out, order, offer, shopper, lead);
   } else {
     const link = `${out.ctx.publicUrl}/signup?network=${encodeURIComponent(req.network)}&handle=${encodeURIComponent(req.handle)}`;
-    out.reply(req.network, req.postId, lead + replies.signup(offer.title, link, windowMinutes(offer)));
+    out.reply(
+      req.network,
+      req.postId,
+      lead + replies.signup(offer.title, link, windowMinutes(offer)),
+    );
   }
 }
 
@@ -319,10 +382,19 @@ function windowMinutes(offer: Offer): number {
 
 function titleOf(offer: Offer, order: Order): string {
   const variant = order.variant === null ? '' : ` (${order.variant})`;
-  return order.quantity === 1 ? `${offer.title}${variant}` : `${order.quantity} × ${offer.title}${variant}`;
+  return order.quantity === 1
+    ? `${offer.title}${variant}`
+    : `${order.quantity} × ${offer.title}${variant}`;
 }
 
-function issueCode(state: State, out: Out, order: Order, offer: Offer, shopper: Shopper, lead: string): void {
+function issueCode(
+  state: State,
+  out: Out,
+  order: Order,
+  offer: Offer,
+  shopper: Shopper,
+  lead: string,
+): void {
   const code = newCode(out.ctx.random);
   order.codeHash = hashCode(code);
   order.status = 'awaiting_confirmation';
@@ -331,7 +403,11 @@ function issueCode(state: State, out: Out, order: Order, offer: Offer, shopper: 
   out.fx.orders.add(order);
   const total = { minor: order.amountMinor, currency: order.currency };
   const title = titleOf(offer, order);
-  out.reply(order.network, order.postId, lead + replies.confirm(title, total, code, windowMinutes(offer)));
+  out.reply(
+    order.network,
+    order.postId,
+    lead + replies.confirm(title, total, code, windowMinutes(offer)),
+  );
   out.email(shopper.email, emails.confirm(title, total, code, windowMinutes(offer)));
 }
 
@@ -339,7 +415,9 @@ function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): vo
   let queue = state.waitlists.get(offer.id);
   if (queue === undefined) state.waitlists.set(offer.id, (queue = []));
   const waitKey = `${offer.id}|${handleKey(req.network, req.handle)}`;
-  let position = state.waiting.has(waitKey) ? queue.findIndex((w) => w.network === req.network && w.handle === req.handle) + 1 : 0;
+  let position = state.waiting.has(waitKey)
+    ? queue.findIndex((w) => w.network === req.network && w.handle === req.handle) + 1
+    : 0;
   if (position === 0 && queue.length >= WAITLIST_PER_OFFER_MAX) {
     return out.reply(req.network, req.postId, replies.soldOutWaitlistFull(offer.title));
   }
@@ -368,7 +446,11 @@ function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): vo
 function serveWaitlist(state: State, out: Out, offer: Offer): void {
   const queue = state.waitlists.get(offer.id);
   if (queue === undefined) return;
-  while (queue.length > 0 && queue[0]!.quantity <= offer.available && isOnSale(offer, out.entry.at)) {
+  while (
+    queue.length > 0 &&
+    queue[0]!.quantity <= offer.available &&
+    isOnSale(offer, out.entry.at)
+  ) {
     const entry = queue.shift()!;
     state.waiting.delete(`${offer.id}|${handleKey(entry.network, entry.handle)}`);
     entry.status = 'served';
@@ -421,7 +503,8 @@ function cancel(state: State, out: Out, post: PostEvent, key: string): void {
       left++;
     }
   }
-  const text = pending.length + left > 0 ? replies.canceled(pending.length + left) : replies.nothingToCancel();
+  const text =
+    pending.length + left > 0 ? replies.canceled(pending.length + left) : replies.nothingToCancel();
   out.reply(post.network, post.postId, text);
 }
 
@@ -429,11 +512,22 @@ function cancel(state: State, out: Out, post: PostEvent, key: string): void {
  * Ends an order that did not get paid: its reservation is released, the spend it counted is given
  * back, and the waitlist is served from the returned stock.
  */
-function settle(state: State, out: Out, order: Order, status: OrderStatus, failure: string | null): void {
+function settle(
+  state: State,
+  out: Out,
+  order: Order,
+  status: OrderStatus,
+  failure: string | null,
+): void {
   const key = handleKey(order.network, order.handle);
   const offer = state.offers.get(order.offerId)!;
   if (order.codeHash !== null && state.orderByCode.get(order.codeHash) === order) {
-    retireCode(state, order, status === 'expired' ? 'expired' : status === 'canceled' ? 'canceled' : 'used', out.entry.at);
+    retireCode(
+      state,
+      order,
+      status === 'expired' ? 'expired' : status === 'canceled' ? 'canceled' : 'used',
+      out.entry.at,
+    );
   }
   state.pendingByHandle.get(key)?.delete(order);
   if (state.pendingByHandle.get(key)?.size === 0) state.pendingByHandle.delete(key);
@@ -443,7 +537,8 @@ function settle(state: State, out: Out, order: Order, status: OrderStatus, failu
   order.updatedAt = out.entry.at;
   out.fx.orders.add(order);
   offer.available += order.quantity;
-  if (offer.available > offer.quantity - offer.sold) throw new Error(`engine: offer ${offer.id} over-released`);
+  if (offer.available > offer.quantity - offer.sold)
+    throw new Error(`engine: offer ${offer.id} over-released`);
   out.fx.offers.add(offer);
   const heldKey = `${offer.id}|${key}`;
   const held = (state.held.get(heldKey) ?? 0) - order.quantity;
@@ -458,11 +553,20 @@ function settle(state: State, out: Out, order: Order, status: OrderStatus, failu
 
 function expireDue(state: State, out: Out): void {
   const at = out.entry.at;
-  for (let next = state.deadlines.peek(); next !== null && next <= at; next = state.deadlines.peek()) {
+  for (
+    let next = state.deadlines.peek();
+    next !== null && next <= at;
+    next = state.deadlines.peek()
+  ) {
     const order = state.activeOrders.get(state.deadlines.pop()!);
-    if (order === undefined || !PENDING_STATUSES.includes(order.status) || order.expiresAt > at) continue;
+    if (order === undefined || !PENDING_STATUSES.includes(order.status) || order.expiresAt > at)
+      continue;
     settle(state, out, order, 'expired', null);
-    out.reply(order.network, order.postId, replies.expired(titleOf(state.offers.get(order.offerId)!, order)));
+    out.reply(
+      order.network,
+      order.postId,
+      replies.expired(titleOf(state.offers.get(order.offerId)!, order)),
+    );
   }
 }
 
@@ -492,10 +596,20 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   const net = order.amountMinor - order.feeMinor;
   const postings = [];
   if (net > 0n) {
-    postings.push({ from: accounts.funding(shopperId), to: accounts.payable(merchant.id), minor: net, currency: order.currency });
+    postings.push({
+      from: accounts.funding(shopperId),
+      to: accounts.payable(merchant.id),
+      minor: net,
+      currency: order.currency,
+    });
   }
   if (order.feeMinor > 0n) {
-    postings.push({ from: accounts.funding(shopperId), to: accounts.fees(), minor: order.feeMinor, currency: order.currency });
+    postings.push({
+      from: accounts.funding(shopperId),
+      to: accounts.fees(),
+      minor: order.feeMinor,
+      currency: order.currency,
+    });
   }
   const transfer = { id: newId('trf', out.ctx.random), ref: order.id, at: out.entry.at, postings };
   state.balances.apply(transfer);
@@ -504,18 +618,43 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   const total = { minor: order.amountMinor, currency: order.currency };
   out.reply(order.network, order.postId, replies.paid(title, total, order.id));
   const shopper = state.shoppers.get(handleKey(order.network, order.handle));
-  if (shopper) out.email(shopper.email, emails.receipt(title, total, order.id, formatAddress(order.shippingAddress!)));
+  if (shopper)
+    out.email(
+      shopper.email,
+      emails.receipt(title, total, order.id, formatAddress(order.shippingAddress!)),
+    );
   out.webhook(merchant, 'order.paid', orderView(order));
 }
 
 /** Countries that write the city before the postal code (the Universal Postal Union's formats). */
-const CITY_FIRST = new Set(['US', 'CA', 'AU', 'GB', 'IE', 'NZ', 'IN', 'SG', 'HK', 'KR', 'JP', 'BR', 'MX']);
+const CITY_FIRST = new Set([
+  'US',
+  'CA',
+  'AU',
+  'GB',
+  'IE',
+  'NZ',
+  'IN',
+  'SG',
+  'HK',
+  'KR',
+  'JP',
+  'BR',
+  'MX',
+]);
 
 export function formatAddress(a: ShippingAddress): string {
   const cityLine = CITY_FIRST.has(a.country)
     ? [a.city, a.region, a.postal_code].filter(Boolean).join(' ')
     : [a.postal_code, a.city].join(' ');
-  return [a.name, a.line1, a.line2, cityLine, CITY_FIRST.has(a.country) ? undefined : a.region, a.country]
+  return [
+    a.name,
+    a.line1,
+    a.line2,
+    cityLine,
+    CITY_FIRST.has(a.country) ? undefined : a.region,
+    a.country,
+  ]
     .filter((line) => line !== undefined && line !== '')
     .join('\n');
 }
@@ -528,7 +667,11 @@ function ok(out: Out, status: number, body: unknown): void {
 }
 
 function fail(out: Out, code: ErrorCode, message: string, param?: string): void {
-  out.fx.apiResults.push({ key: out.entry.key, status: ERROR_STATUS[code], body: errorBody(code, message, param) });
+  out.fx.apiResults.push({
+    key: out.entry.key,
+    status: ERROR_STATUS[code],
+    body: errorBody(code, message, param),
+  });
 }
 
 function onApi(state: State, out: Out, event: ApiEvent): void {
@@ -555,13 +698,21 @@ export function ordersNeeded(entry: LogEntry): string | null {
   return null;
 }
 
-function refundOrder(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'order.refund' }>): void {
+function refundOrder(
+  state: State,
+  out: Out,
+  cmd: Extract<ApiCommand, { op: 'order.refund' }>,
+): void {
   const order = state.activeOrders.get(cmd.orderId) ?? state.fetched.get(cmd.orderId);
   if (order === undefined || (cmd.merchantId !== null && order.merchantId !== cmd.merchantId)) {
     return fail(out, 'NOT_FOUND', `No order ${cmd.orderId}.`, 'id');
   }
   if (order.status !== 'paid' || order.chargeId === null) {
-    return fail(out, 'ORDER_NOT_REFUNDABLE', `Order ${order.id} is ${order.status}; only a paid order can be refunded.`);
+    return fail(
+      out,
+      'ORDER_NOT_REFUNDABLE',
+      `Order ${order.id} is ${order.status}; only a paid order can be refunded.`,
+    );
   }
   order.status = 'refunding';
   order.updatedAt = out.entry.at;
@@ -569,7 +720,12 @@ function refundOrder(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'ord
   out.fx.outbox.push({
     key: `refund:${order.id}`,
     kind: 'refund',
-    body: { order_id: order.id, charge_id: order.chargeId, amount: order.amountMinor.toString(), restock: cmd.restock },
+    body: {
+      order_id: order.id,
+      charge_id: order.chargeId,
+      amount: order.amountMinor.toString(),
+      restock: cmd.restock,
+    },
   });
   ok(out, 200, orderView(order));
 }
@@ -594,8 +750,20 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
   const shopperId = order.shopperId!;
   const net = order.amountMinor - order.feeMinor;
   const postings = [];
-  if (net > 0n) postings.push({ from: accounts.payable(merchant.id), to: accounts.funding(shopperId), minor: net, currency: order.currency });
-  if (order.feeMinor > 0n) postings.push({ from: accounts.fees(), to: accounts.funding(shopperId), minor: order.feeMinor, currency: order.currency });
+  if (net > 0n)
+    postings.push({
+      from: accounts.payable(merchant.id),
+      to: accounts.funding(shopperId),
+      minor: net,
+      currency: order.currency,
+    });
+  if (order.feeMinor > 0n)
+    postings.push({
+      from: accounts.fees(),
+      to: accounts.funding(shopperId),
+      minor: order.feeMinor,
+      currency: order.currency,
+    });
   const transfer = { id: newId('trf', out.ctx.random), ref: order.id, at: out.entry.at, postings };
   state.balances.apply(transfer);
   out.fx.transfers.push(transfer);
@@ -616,14 +784,24 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
   const total = { minor: order.amountMinor, currency: order.currency };
   out.reply(order.network, order.postId, replies.refunded(title, total));
   const shopper = state.shoppers.get(key);
-  if (shopper) out.email(shopper.email, { subject: `Refund: ${title}`, text: replies.refunded(title, total) });
+  if (shopper)
+    out.email(shopper.email, { subject: `Refund: ${title}`, text: replies.refunded(title, total) });
   out.webhook(merchant, 'order.refunded', orderView(order));
 }
 
-function createMerchant(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'merchant.create' }>): void {
+function createMerchant(
+  state: State,
+  out: Out,
+  cmd: Extract<ApiCommand, { op: 'merchant.create' }>,
+): void {
   const key = handleKey(cmd.network, cmd.handle);
   if (state.merchantByHandle.has(key)) {
-    return fail(out, 'MERCHANT_EXISTS', `A merchant already uses @${cmd.handle} on ${cmd.network}.`, 'handle');
+    return fail(
+      out,
+      'MERCHANT_EXISTS',
+      `A merchant already uses @${cmd.handle} on ${cmd.network}.`,
+      'handle',
+    );
   }
   const merchant: Merchant = {
     id: newId('mer', out.ctx.random),
@@ -647,20 +825,40 @@ function holdsTag(offer: Offer, at: number): boolean {
   return offer.status !== 'ended' && (offer.endsAt === null || at < offer.endsAt);
 }
 
-function createOffer(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'offer.create' }>): void {
+function createOffer(
+  state: State,
+  out: Out,
+  cmd: Extract<ApiCommand, { op: 'offer.create' }>,
+): void {
   const at = out.entry.at;
   const merchant = state.merchants.get(cmd.merchantId);
-  if (merchant === undefined) return fail(out, 'FORBIDDEN', 'The merchant of this key no longer exists.');
+  if (merchant === undefined)
+    return fail(out, 'FORBIDDEN', 'The merchant of this key no longer exists.');
   const tag = cmd.hashtag.toLowerCase();
   if (RESERVED_HASHTAGS.has(tag) || looksLikeCode(tag)) {
-    return fail(out, 'INVALID_HASHTAG', `#${cmd.hashtag} is reserved by tagpay; choose another.`, 'hashtag');
+    return fail(
+      out,
+      'INVALID_HASHTAG',
+      `#${cmd.hashtag} is reserved by tagpay; choose another.`,
+      'hashtag',
+    );
   }
   if (cmd.endsAt !== null && cmd.endsAt <= Math.max(at, cmd.startsAt ?? at)) {
-    return fail(out, 'INVALID_REQUEST', 'ends_at must be in the future and after starts_at.', 'ends_at');
+    return fail(
+      out,
+      'INVALID_REQUEST',
+      'ends_at must be in the future and after starts_at.',
+      'ends_at',
+    );
   }
   const holder = state.offerByTag.get(tag);
   if (holder !== undefined && holdsTag(holder, at)) {
-    return fail(out, 'HASHTAG_TAKEN', `#${cmd.hashtag} is already used by a live offer.`, 'hashtag');
+    return fail(
+      out,
+      'HASHTAG_TAKEN',
+      `#${cmd.hashtag} is already used by a live offer.`,
+      'hashtag',
+    );
   }
   const offer: Offer = {
     id: newId('ofr', out.ctx.random),
@@ -691,27 +889,42 @@ function createOffer(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'off
 function publish(out: Out, merchant: Merchant, offer: Offer): void {
   offer.publishedAt = out.entry.at;
   const price = { minor: offer.priceMinor, currency: offer.currency };
-  out.post(merchant.network, merchant.handle, replies.offerPost(offer.title, price, offer.hashtag, offer.variants));
+  out.post(
+    merchant.network,
+    merchant.handle,
+    replies.offerPost(offer.title, price, offer.hashtag, offer.variants),
+  );
 }
 
-function setOfferStatus(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'offer.set_status' }>): void {
+function setOfferStatus(
+  state: State,
+  out: Out,
+  cmd: Extract<ApiCommand, { op: 'offer.set_status' }>,
+): void {
   const offer = state.offers.get(cmd.offerId);
   // Another merchant's offer is reported as missing, never as forbidden: ids do not leak across tenants.
   if (offer === undefined || offer.merchantId !== cmd.merchantId) {
     return fail(out, 'NOT_FOUND', `No offer ${cmd.offerId}.`, 'id');
   }
-  if (offer.status === 'ended') return fail(out, 'INVALID_REQUEST', 'An ended offer cannot change status.', 'status');
+  if (offer.status === 'ended')
+    return fail(out, 'INVALID_REQUEST', 'An ended offer cannot change status.', 'status');
   offer.status = cmd.status;
   if (cmd.status === 'ended') {
-    if (state.offerByTag.get(offer.hashtag.toLowerCase()) === offer) state.offerByTag.delete(offer.hashtag.toLowerCase());
+    if (state.offerByTag.get(offer.hashtag.toLowerCase()) === offer)
+      state.offerByTag.delete(offer.hashtag.toLowerCase());
   }
-  if (cmd.status === 'live' && offer.publishedAt === null) publish(out, state.merchants.get(offer.merchantId)!, offer);
+  if (cmd.status === 'live' && offer.publishedAt === null)
+    publish(out, state.merchants.get(offer.merchantId)!, offer);
   out.fx.offers.add(offer);
   if (cmd.status === 'live') serveWaitlist(state, out, offer);
   ok(out, 200, offerView(offer));
 }
 
-function linkShopper(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'shopper.link' }>): void {
+function linkShopper(
+  state: State,
+  out: Out,
+  cmd: Extract<ApiCommand, { op: 'shopper.link' }>,
+): void {
   const at = out.entry.at;
   const key = handleKey(cmd.network, cmd.handle);
   const existing = state.shoppers.get(key);
@@ -738,13 +951,23 @@ function linkShopper(state: State, out: Out, cmd: Extract<ApiCommand, { op: 'sho
   for (const order of [...(state.pendingByHandle.get(key) ?? [])]) {
     if (order.status !== 'awaiting_signup' || order.expiresAt < at) continue;
     const offer = state.offers.get(order.offerId)!;
-    const spentBefore = (state.spent.get(spentKey(key, order.currency, order.createdAt)) ?? 0n) - order.amountMinor;
+    const spentBefore =
+      (state.spent.get(spentKey(key, order.currency, order.createdAt)) ?? 0n) - order.amountMinor;
     const limits = limitsOf(shopper, order.currency);
     if (order.amountMinor > limits.perPurchase || spentBefore + order.amountMinor > limits.perDay) {
       settle(state, out, order, 'failed', 'over_limit');
-      const reason = order.amountMinor > limits.perPurchase ? 'over_purchase_limit' : 'over_daily_limit';
+      const reason =
+        order.amountMinor > limits.perPurchase ? 'over_purchase_limit' : 'over_daily_limit';
       const limit = reason === 'over_purchase_limit' ? limits.perPurchase : limits.perDay;
-      out.reply(order.network, order.postId, replies.refused(offer.title, reason, formatMoney({ minor: limit, currency: order.currency })));
+      out.reply(
+        order.network,
+        order.postId,
+        replies.refused(
+          offer.title,
+          reason,
+          formatMoney({ minor: limit, currency: order.currency }),
+        ),
+      );
       continue;
     }
     issueCode(state, out, order, offer, shopper, '');

@@ -43,9 +43,18 @@ export class Engine {
     this.decidedTo = cursor;
   }
 
-  static async open(db: Db, log: InputLog, ctx: DecideContext, logger: Logger, batchMax = BATCH_EVENTS_MAX) {
+  static async open(
+    db: Db,
+    log: InputLog,
+    ctx: DecideContext,
+    logger: Logger,
+    batchMax = BATCH_EVENTS_MAX,
+  ) {
     const { state, cursor } = await loadState(db);
-    logger.info({ cursor: cursor.toString(), activeOrders: state.activeOrders.size }, 'engine state loaded');
+    logger.info(
+      { cursor: cursor.toString(), activeOrders: state.activeOrders.size },
+      'engine state loaded',
+    );
     return new Engine(db, log, ctx, logger, state, cursor, batchMax);
   }
 
@@ -108,7 +117,13 @@ export class Engine {
     });
   }
 
-  private async commit(fx: Effects, last: bigint, balanceRows: ReturnType<Balances['entries']>, events: number, started: number): Promise<void> {
+  private async commit(
+    fx: Effects,
+    last: bigint,
+    balanceRows: ReturnType<Balances['entries']>,
+    events: number,
+    started: number,
+  ): Promise<void> {
     await this.db.transaction((tx) => commitEffects(tx, fx, last, balanceRows));
     this.cursor = last;
     const stats = { events, ms: performance.now() - started, lastSeq: last };
@@ -157,7 +172,9 @@ export class Engine {
       if (id !== null && !this.state.activeOrders.has(id)) ids.add(id);
     }
     if (ids.size === 0) return;
-    const { rows } = await this.db.query('SELECT * FROM orders WHERE id = ANY($1::text[])', [[...ids]]);
+    const { rows } = await this.db.query('SELECT * FROM orders WHERE id = ANY($1::text[])', [
+      [...ids],
+    ]);
     for (const row of rows) this.state.fetched.set(row.id as string, orderFromRow(row));
   }
 

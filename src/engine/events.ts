@@ -59,7 +59,12 @@ export type ApiCommand =
       endsAt: number | null;
       publish: boolean;
     }
-  | { op: 'offer.set_status'; merchantId: string; offerId: string; status: 'live' | 'paused' | 'ended' }
+  | {
+      op: 'offer.set_status';
+      merchantId: string;
+      offerId: string;
+      status: 'live' | 'paused' | 'ended';
+    }
   | { op: 'order.refund'; merchantId: string | null; orderId: string; restock: boolean }
   | {
       op: 'shopper.link';

@@ -2,7 +2,15 @@ import { DAY_MS, RETIRED_CODES_MAX } from '../core/limits.ts';
 import type { Sql } from '../store/db.ts';
 import { big, num } from '../store/db.ts';
 import { spentKey } from './decide.ts';
-import { ACTIVE_STATUSES, handleKey, PENDING_STATUSES, State, type Offer, type Order, type OrderStatus } from './state.ts';
+import {
+  ACTIVE_STATUSES,
+  handleKey,
+  PENDING_STATUSES,
+  State,
+  type Offer,
+  type Order,
+  type OrderStatus,
+} from './state.ts';
 
 type Row = Record<string, unknown>;
 const str = (v: unknown) => v as string;
@@ -16,7 +24,8 @@ const bigOrNull = (v: unknown) => (v === null ? null : big(v));
  */
 export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint }> {
   const state = new State();
-  const cursorRow = (await db.query<Row>("SELECT value FROM cursors WHERE name = 'engine'")).rows[0];
+  const cursorRow = (await db.query<Row>("SELECT value FROM cursors WHERE name = 'engine'"))
+    .rows[0];
   const cursor = cursorRow ? BigInt(str(cursorRow.value)) : 0n;
 
   for (const r of (await db.query<Row>('SELECT * FROM merchants')).rows) {
@@ -33,7 +42,9 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
     state.merchants.set(m.id, m);
     state.merchantByHandle.set(handleKey(m.network, m.handle), m);
   }
-  for (const r of (await db.query<Row>("SELECT * FROM offers WHERE status <> 'ended' ORDER BY created_at")).rows) {
+  for (const r of (
+    await db.query<Row>("SELECT * FROM offers WHERE status <> 'ended' ORDER BY created_at")
+  ).rows) {
     const o = offerFromRow(r);
     state.offers.set(o.id, o);
     state.offerByTag.set(o.hashtag.toLowerCase(), o);
@@ -55,14 +66,16 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
       updatedAt: num(r.updated_at),
     });
   }
-  const active = await db.query<Row>('SELECT * FROM orders WHERE status = ANY($1::text[]) ORDER BY created_at', [
-    ACTIVE_STATUSES,
-  ]);
+  const active = await db.query<Row>(
+    'SELECT * FROM orders WHERE status = ANY($1::text[]) ORDER BY created_at',
+    [ACTIVE_STATUSES],
+  );
   for (const r of active.rows) {
     const order = orderFromRow(r);
     // An order of an offer that has since ended still settles: load its offer too.
     if (!state.offers.has(order.offerId)) {
-      const offerRow = (await db.query<Row>('SELECT * FROM offers WHERE id = $1', [order.offerId])).rows[0]!;
+      const offerRow = (await db.query<Row>('SELECT * FROM offers WHERE id = $1', [order.offerId]))
+        .rows[0]!;
       state.offers.set(order.offerId, offerFromRow(offerRow));
     }
     state.activeOrders.set(order.id, order);
@@ -75,7 +88,9 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
       if (order.codeHash !== null) state.orderByCode.set(order.codeHash, order);
     }
   }
-  const waiting = await db.query<Row>("SELECT * FROM waitlist WHERE status = 'waiting' ORDER BY seq");
+  const waiting = await db.query<Row>(
+    "SELECT * FROM waitlist WHERE status = 'waiting' ORDER BY seq",
+  );
   for (const r of waiting.rows) {
     const offerId = str(r.offer_id);
     let queue = state.waitlists.get(offerId);
@@ -103,7 +118,9 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   for (const r of held.rows) {
     state.held.set(`${str(r.offer_id)}|${handleKey(str(r.network), str(r.handle))}`, num(r.q));
   }
-  const lastAt = (await db.query<Row>('SELECT max(at) AS at FROM log WHERE seq <= $1', [cursor.toString()])).rows[0]?.at;
+  const lastAt = (
+    await db.query<Row>('SELECT max(at) AS at FROM log WHERE seq <= $1', [cursor.toString()])
+  ).rows[0]?.at;
   const since = lastAt === null || lastAt === undefined ? 0 : num(lastAt) - 2 * DAY_MS;
   const spent = await db.query<Row>(
     `SELECT network, handle, currency, floor(created_at / ${DAY_MS})::bigint AS day, sum(amount_minor)::text AS s
@@ -122,9 +139,15 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   for (const r of retired.rows.reverse()) {
     const status = str(r.status);
     const reason = status === 'expired' ? 'expired' : status === 'canceled' ? 'canceled' : 'used';
-    state.retiredCodes.set(str(r.code_hash), { handleKey: handleKey(str(r.network), str(r.handle)), reason, at: num(r.updated_at) });
+    state.retiredCodes.set(str(r.code_hash), {
+      handleKey: handleKey(str(r.network), str(r.handle)),
+      reason,
+      at: num(r.updated_at),
+    });
   }
-  for (const r of (await db.query<Row>('SELECT account, currency, balance::text AS b FROM balances')).rows) {
+  for (const r of (
+    await db.query<Row>('SELECT account, currency, balance::text AS b FROM balances')
+  ).rows) {
     state.balances.load(str(r.account), str(r.currency), big(r.b));
   }
   // The pair of the assertion made before every commit: what was read back sums to zero too.

@@ -62,13 +62,17 @@ export class InputLog {
    * Runs `fn` with appends held back, for a connector that reads its source inside the log's order;
    * `fn` calls `append` inside its own transaction, and the entries count once `fn` has resolved.
    */
-  appendWith<T>(fn: (append: (tx: Sql, events: NewEvent[]) => Promise<(bigint | null)[]>) => Promise<T>): Promise<T> {
+  appendWith<T>(
+    fn: (append: (tx: Sql, events: NewEvent[]) => Promise<(bigint | null)[]>) => Promise<T>,
+  ): Promise<T> {
     return this.serial.run(async () => {
       const written: { prevMax: bigint; entries: LogEntry[] }[] = [];
       const at = this.clock.now();
       const result = await fn(async (tx, events) => {
         if (this.db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7262)');
-        const max = (await tx.query<{ m: string }>('SELECT coalesce(max(seq), 0)::text AS m FROM log')).rows[0]!.m;
+        const max = (
+          await tx.query<{ m: string }>('SELECT coalesce(max(seq), 0)::text AS m FROM log')
+        ).rows[0]!.m;
         const seqs = await insertEvents(tx, events, at);
         const entries: LogEntry[] = [];
         seqs.forEach((seq, i) => {
@@ -96,7 +100,8 @@ export class InputLog {
     }
     for (const e of entries) this.tail.push(e);
     this.knownMax = entries.length > 0 ? entries[entries.length - 1]!.seq : prevMax;
-    while (this.tail.length - this.tailHead > this.tailMax) this.coveredFrom = this.tail[this.tailHead++]!.seq;
+    while (this.tail.length - this.tailHead > this.tailMax)
+      this.coveredFrom = this.tail[this.tailHead++]!.seq;
     if (this.tailHead > 4096 && this.tailHead * 2 > this.tail.length) {
       this.tail = this.tail.slice(this.tailHead);
       this.tailHead = 0;
@@ -115,7 +120,12 @@ export class InputLog {
       'SELECT seq, key, at, body FROM log WHERE seq > $1 ORDER BY seq LIMIT $2',
       [after.toString(), limit],
     );
-    return rows.map((r) => ({ seq: BigInt(r.seq as string), key: r.key, at: num(r.at), body: JSON.parse(r.body) }));
+    return rows.map((r) => ({
+      seq: BigInt(r.seq as string),
+      key: r.key,
+      at: num(r.at),
+      body: JSON.parse(r.body),
+    }));
   }
 
   async findByKey(key: string): Promise<LogEntry | null> {
@@ -124,7 +134,9 @@ export class InputLog {
       [key],
     );
     const r = rows[0];
-    return r ? { seq: BigInt(r.seq as string), key: r.key, at: num(r.at), body: JSON.parse(r.body) } : null;
+    return r
+      ? { seq: BigInt(r.seq as string), key: r.key, at: num(r.at), body: JSON.parse(r.body) }
+      : null;
   }
 }
 
@@ -134,7 +146,12 @@ async function insertEvents(tx: Sql, events: NewEvent[], at: number): Promise<(b
     `INSERT INTO log (key, kind, at, body)
      SELECT k, kind, $3, b FROM unnest($1::text[], $2::text[], $4::text[]) AS u(k, kind, b)
      ON CONFLICT (key) DO NOTHING RETURNING seq, key`,
-    [events.map((e) => e.key), events.map((e) => e.body.kind), at, events.map((e) => JSON.stringify(e.body))],
+    [
+      events.map((e) => e.key),
+      events.map((e) => e.body.kind),
+      at,
+      events.map((e) => JSON.stringify(e.body)),
+    ],
   );
   const byKey = new Map(rows.map((r) => [r.key, BigInt(r.seq as string)]));
   // A key repeated inside one append is a duplicate too: only its first occurrence gets the row.

@@ -78,7 +78,10 @@ export const ACTIVE_STATUSES: readonly OrderStatus[] = [
   'awaiting_confirmation',
   'charging',
 ];
-export const PENDING_STATUSES: readonly OrderStatus[] = ['awaiting_signup', 'awaiting_confirmation'];
+export const PENDING_STATUSES: readonly OrderStatus[] = [
+  'awaiting_signup',
+  'awaiting_confirmation',
+];
 
 export interface Order {
   id: string;

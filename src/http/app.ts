@@ -22,13 +22,23 @@ const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-di
 export function createHttpApp(app: AppContext): OpenAPIHono {
   const api = new OpenAPIHono({ defaultHook: validationHook });
   api.onError(errorHandler(app.logger));
-  api.notFound((c) => c.json(errorBody('NOT_FOUND', `No route ${c.req.method} ${c.req.path}.`), 404));
+  api.notFound((c) =>
+    c.json(errorBody('NOT_FOUND', `No route ${c.req.method} ${c.req.path}.`), 404),
+  );
 
   api.use('*', async (c, next) => {
     const started = performance.now();
     await next();
     // Bodies are never logged: they can hold card numbers, tokens and addresses.
-    app.logger.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }, 'request');
+    app.logger.debug(
+      {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
+      'request',
+    );
   });
   api.use(
     '*',
@@ -44,25 +54,49 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
       },
     }),
   );
-  api.use('/v1/*', bodyLimit({ maxSize: REQUEST_BODY_BYTES_MAX, onError: (c) => c.json(errorBody('BODY_TOO_LARGE', `A request body has at most ${REQUEST_BODY_BYTES_MAX} bytes.`), 413) }));
+  api.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: REQUEST_BODY_BYTES_MAX,
+      onError: (c) =>
+        c.json(
+          errorBody(
+            'BODY_TOO_LARGE',
+            `A request body has at most ${REQUEST_BODY_BYTES_MAX} bytes.`,
+          ),
+          413,
+        ),
+    }),
+  );
   api.use('/v1/*', async (c, next) => {
     if (c.req.method === 'POST') {
       const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
       const length = c.req.header('content-length');
-      if (type !== 'application/json' && !(type === '' && (length === '0' || length === undefined))) {
-        return c.json(errorBody('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.'), 415);
+      if (
+        type !== 'application/json' &&
+        !(type === '' && (length === '0' || length === undefined))
+      ) {
+        return c.json(
+          errorBody('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.'),
+          415,
+        );
       }
     }
     await next();
   });
 
   api.get('/healthz', (c) => c.json({ ok: true }));
-  api.get('/metrics', async (c) => c.body(await app.metrics.registry.metrics(), 200, { 'content-type': app.metrics.registry.contentType }));
+  api.get('/metrics', async (c) =>
+    c.body(await app.metrics.registry.metrics(), 200, {
+      'content-type': app.metrics.registry.contentType,
+    }),
+  );
 
   api.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',
-    description: 'The admin key, a merchant API key (sk_…), or a local network token (lt_…), depending on the route.',
+    description:
+      'The admin key, a merchant API key (sk_…), or a local network token (lt_…), depending on the route.',
   });
   localRoutes(api, app);
   merchantRoutes(api, app);
@@ -83,7 +117,9 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   for (const file of ['swagger-ui.css', 'swagger-ui-bundle.js']) {
     const body = readFileSync(join(swaggerDir, file));
     const type = file.endsWith('.css') ? 'text/css' : 'text/javascript';
-    api.get(`/docs/${file}`, (c) => c.body(body, 200, { 'content-type': type, 'cache-control': 'public, max-age=3600' }));
+    api.get(`/docs/${file}`, (c) =>
+      c.body(body, 200, { 'content-type': type, 'cache-control': 'public, max-age=3600' }),
+    );
   }
   webRoutes(api, app);
   return api;

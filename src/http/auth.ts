@@ -66,31 +66,46 @@ export function guard(app: AppContext, need: Need): MiddlewareHandler {
 export async function requireAdminOrLocal(app: AppContext, c: Context): Promise<string | null> {
   const principal = await principalOf(app, c);
   if (principal?.kind === 'admin') return null;
-  if (principal?.kind === 'merchant') throw new TagpayError('FORBIDDEN', 'A merchant key cannot act for shoppers.');
+  if (principal?.kind === 'merchant')
+    throw new TagpayError('FORBIDDEN', 'A merchant key cannot act for shoppers.');
   const token = bearer(c);
   const owner = token === null ? null : await app.local.authenticate(token);
   if (owner === null) {
-    throw new TagpayError('UNAUTHENTICATED', token === null ? 'Send the admin key or the handle\'s own local network token.' : 'This token is not valid (unknown or revoked).');
+    throw new TagpayError(
+      'UNAUTHENTICATED',
+      token === null
+        ? "Send the admin key or the handle's own local network token."
+        : 'This token is not valid (unknown or revoked).',
+    );
   }
   return owner;
 }
 
 export async function requireAdmin(app: AppContext, c: Context): Promise<void> {
   const p = await principalOf(app, c);
-  if (p === null) throw new TagpayError('UNAUTHENTICATED', 'Send the admin key as "Authorization: Bearer <key>".');
+  if (p === null)
+    throw new TagpayError(
+      'UNAUTHENTICATED',
+      'Send the admin key as "Authorization: Bearer <key>".',
+    );
   if (p.kind !== 'admin') throw new TagpayError('FORBIDDEN', 'This needs the admin key.');
 }
 
 export async function requireMerchant(app: AppContext, c: Context): Promise<string> {
   const p = await principalOf(app, c);
-  if (p === null) throw new TagpayError('UNAUTHENTICATED', 'Send a merchant API key as "Authorization: Bearer <key>".');
+  if (p === null)
+    throw new TagpayError(
+      'UNAUTHENTICATED',
+      'Send a merchant API key as "Authorization: Bearer <key>".',
+    );
   if (p.kind !== 'merchant') throw new TagpayError('FORBIDDEN', 'This needs a merchant API key.');
   return p.merchantId;
 }
 
 export async function requirePrincipal(app: AppContext, c: Context): Promise<Principal> {
   const p = await principalOf(app, c);
-  if (p === null) throw new TagpayError('UNAUTHENTICATED', 'Send an API key as "Authorization: Bearer <key>".');
+  if (p === null)
+    throw new TagpayError('UNAUTHENTICATED', 'Send an API key as "Authorization: Bearer <key>".');
   return p;
 }
 
@@ -99,7 +114,12 @@ export async function requireLocalAccount(app: AppContext, c: Context): Promise<
   const token = bearer(c);
   const handle = token === null ? null : await app.local.authenticate(token);
   if (handle === null) {
-    throw new TagpayError('UNAUTHENTICATED', token === null ? 'Send a local network token as "Authorization: Bearer <token>".' : 'This local network token is not valid (unknown or revoked).');
+    throw new TagpayError(
+      'UNAUTHENTICATED',
+      token === null
+        ? 'Send a local network token as "Authorization: Bearer <token>".'
+        : 'This local network token is not valid (unknown or revoked).',
+    );
   }
   return handle;
 }
@@ -108,10 +128,19 @@ export async function requireLocalAccount(app: AppContext, c: Context): Promise<
  * The request's Idempotency-Key (Stripe's header), or a fresh one when the caller sent none, and the
  * hash of the request that the key is bound to.
  */
-export async function idempotency(app: AppContext, c: Context): Promise<{ key: string; requestHash: string }> {
+export async function idempotency(
+  app: AppContext,
+  c: Context,
+): Promise<{ key: string; requestHash: string }> {
   const sent = c.req.header('idempotency-key');
-  if (sent !== undefined && !new RegExp(`^[\\x21-\\x7e]{1,${IDEMPOTENCY_KEY_CHARS_MAX}}$`).test(sent)) {
-    throw new TagpayError('IDEMPOTENCY_KEY_INVALID', `An Idempotency-Key is 1 to ${IDEMPOTENCY_KEY_CHARS_MAX} printable ASCII characters.`);
+  if (
+    sent !== undefined &&
+    !new RegExp(`^[\\x21-\\x7e]{1,${IDEMPOTENCY_KEY_CHARS_MAX}}$`).test(sent)
+  ) {
+    throw new TagpayError(
+      'IDEMPOTENCY_KEY_INVALID',
+      `An Idempotency-Key is 1 to ${IDEMPOTENCY_KEY_CHARS_MAX} printable ASCII characters.`,
+    );
   }
   const body = await c.req.json().catch(() => null);
   const requestHash = sha256(`${c.req.method} ${c.req.path} ${JSON.stringify(body)}`);

@@ -13,13 +13,22 @@ export function errorHandler(logger: Logger) {
       return c.json(errorBody(error.code, error.message, error.param), error.status as 400);
     }
     if (error instanceof HTTPException) {
-      if (error.status === 413) return c.json(errorBody('BODY_TOO_LARGE', 'The request body is too large.'), 413);
-      if (error.status === 415) return c.json(errorBody('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.'), 415);
-      if (error.status === 400) return c.json(errorBody('INVALID_JSON', 'The request body is not valid JSON.'), 400);
+      if (error.status === 413)
+        return c.json(errorBody('BODY_TOO_LARGE', 'The request body is too large.'), 413);
+      if (error.status === 415)
+        return c.json(
+          errorBody('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.'),
+          415,
+        );
+      if (error.status === 400)
+        return c.json(errorBody('INVALID_JSON', 'The request body is not valid JSON.'), 400);
       return c.json(errorBody('INVALID_REQUEST', error.message), error.status);
     }
     logger.error({ err: error, path: c.req.path }, 'unhandled error');
-    return c.json(errorBody('INTERNAL', 'Something went wrong on our side; it has been logged.'), 500);
+    return c.json(
+      errorBody('INTERNAL', 'Something went wrong on our side; it has been logged.'),
+      500,
+    );
   };
 }
 
@@ -44,15 +53,27 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** Zod validation failures, reported with the first offending field as `param`. */
-export function validationHook(result: { success: boolean; error?: unknown; data?: unknown }, c: Context) {
+export function validationHook(
+  result: { success: boolean; error?: unknown; data?: unknown },
+  c: Context,
+) {
   if (result.success) return;
-  const issues = (result.error as { issues?: { path: PropertyKey[]; message: string; code?: string }[] }).issues ?? [];
+  const issues =
+    (result.error as { issues?: { path: PropertyKey[]; message: string; code?: string }[] })
+      .issues ?? [];
   const first = issues[0];
   const param = first ? first.path.map(String).join('.') : undefined;
   const field = first?.path.at(-1);
   // A missing field is a malformed request, whatever the field: only a present, bad value has its own code.
   const missing = first !== undefined && valueAt(result.data, first.path) === undefined;
-  const message = !first ? 'The request is not valid.' : missing && param ? `${param} is required` : `${param ? param + ': ' : ''}${first.message}`;
-  const code = !missing && typeof field === 'string' ? (FIELD_CODES[field] ?? 'INVALID_REQUEST') : 'INVALID_REQUEST';
+  const message = !first
+    ? 'The request is not valid.'
+    : missing && param
+      ? `${param} is required`
+      : `${param ? param + ': ' : ''}${first.message}`;
+  const code =
+    !missing && typeof field === 'string'
+      ? (FIELD_CODES[field] ?? 'INVALID_REQUEST')
+      : 'INVALID_REQUEST';
   return c.json(errorBody(code, message, param || undefined), 400);
 }

@@ -16,12 +16,28 @@ export function send(c: Context, body: unknown, status = 200): never {
  * Checks a `starting_after` cursor names an object the caller can see; an unknown one is an error, not
  * an empty page. A merchant's cursor must be its own, so cursors never reveal other tenants' ids.
  */
-export async function checkCursor(db: Sql, table: 'offers' | 'orders', id: string, merchantId: string | null): Promise<void> {
-  const { rows } = await db.query(`SELECT 1 FROM ${table} WHERE id = $1 AND ($2::text IS NULL OR merchant_id = $2)`, [id, merchantId]);
-  if (rows.length === 0) throw new TagpayError('INVALID_REQUEST', `No ${table.slice(0, -1)} ${id} to start after.`, 'starting_after');
+export async function checkCursor(
+  db: Sql,
+  table: 'offers' | 'orders',
+  id: string,
+  merchantId: string | null,
+): Promise<void> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM ${table} WHERE id = $1 AND ($2::text IS NULL OR merchant_id = $2)`,
+    [id, merchantId],
+  );
+  if (rows.length === 0)
+    throw new TagpayError(
+      'INVALID_REQUEST',
+      `No ${table.slice(0, -1)} ${id} to start after.`,
+      'starting_after',
+    );
 }
 
-const err = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });
+const err = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: ErrorSchema } },
+});
 
 /** The error responses most routes can give, for the OpenAPI document. */
 export const errorResponses = {
@@ -37,6 +53,7 @@ export const IdempotencyHeaders = z.object({
   // Its shape is checked in auth.ts idempotency(), so every bad key gets IDEMPOTENCY_KEY_INVALID.
   'idempotency-key': z.string().optional().openapi({
     maxLength: 255,
-    description: 'Makes the POST safe to retry: the same key and body give the same answer; another body with it is IDEMPOTENCY_CONFLICT.',
+    description:
+      'Makes the POST safe to retry: the same key and body give the same answer; another body with it is IDEMPOTENCY_CONFLICT.',
   }),
 });

@@ -17,7 +17,9 @@ import { LOCAL_HANDLE_RE, normalizeHandle, OFFER_HASHTAG_RE } from '../core/post
 /** Request and response schemas: they validate input and are the OpenAPI document. */
 
 export const ErrorSchema = z
-  .object({ error: z.object({ code: z.string(), message: z.string(), param: z.string().optional() }) })
+  .object({
+    error: z.object({ code: z.string(), message: z.string(), param: z.string().optional() }),
+  })
   .openapi('Error');
 
 /** An amount in minor units: an integer or a string of digits (Stripe's convention), positive and bounded. */
@@ -28,7 +30,10 @@ export const MinorAmount = z
   .transform((v, ctx) => {
     const minor = BigInt(v);
     if (minor <= 0n || minor > AMOUNT_MINOR_MAX) {
-      ctx.addIssue({ code: 'custom', message: `must be between 1 and ${AMOUNT_MINOR_MAX} minor units` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be between 1 and ${AMOUNT_MINOR_MAX} minor units`,
+      });
       return z.NEVER;
     }
     return minor;
@@ -43,11 +48,16 @@ export const Currency = z
 
 export const MoneySchema = z.object({ amount: MinorAmount, currency: Currency }).openapi('Money');
 
-export const HandleSchema = z.string().transform(normalizeHandle).pipe(
-  z.string().regex(LOCAL_HANDLE_RE, 'a handle is 2 to 32 letters, digits, _ . or -'),
-).openapi({ type: 'string', example: 'alice' });
+export const HandleSchema = z
+  .string()
+  .transform(normalizeHandle)
+  .pipe(z.string().regex(LOCAL_HANDLE_RE, 'a handle is 2 to 32 letters, digits, _ . or -'))
+  .openapi({ type: 'string', example: 'alice' });
 
-export const NetworkSchema = z.enum(['local']).default('local').openapi({ description: 'Networks connected to this tagpay.' });
+export const NetworkSchema = z
+  .enum(['local'])
+  .default('local')
+  .openapi({ description: 'Networks connected to this tagpay.' });
 
 const Timestamp = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 
@@ -59,11 +69,34 @@ export const CreateOfferBody = z
     hashtag: z
       .string()
       .transform((h) => h.replace(/^#/, ''))
-      .pipe(z.string().regex(OFFER_HASHTAG_RE, 'a hashtag is 3 to 64 ASCII letters, digits or _, starting with a letter')),
-    variants: z.array(z.string().trim().regex(/^[A-Za-z0-9-]{1,12}$/, 'a variant is 1 to 12 letters, digits or -')).max(OFFER_VARIANTS_MAX).default([])
-      .refine((v) => new Set(v.map((s) => s.toLowerCase())).size === v.length, 'variants must be distinct'),
+      .pipe(
+        z
+          .string()
+          .regex(
+            OFFER_HASHTAG_RE,
+            'a hashtag is 3 to 64 ASCII letters, digits or _, starting with a letter',
+          ),
+      ),
+    variants: z
+      .array(
+        z
+          .string()
+          .trim()
+          .regex(/^[A-Za-z0-9-]{1,12}$/, 'a variant is 1 to 12 letters, digits or -'),
+      )
+      .max(OFFER_VARIANTS_MAX)
+      .default([])
+      .refine(
+        (v) => new Set(v.map((s) => s.toLowerCase())).size === v.length,
+        'variants must be distinct',
+      ),
     per_buyer_max: z.number().int().min(1).max(OFFER_QUANTITY_MAX).nullable().default(null),
-    confirm_window_s: z.number().int().min(CONFIRM_WINDOW_MS_MIN / 1000).max(CONFIRM_WINDOW_MS_MAX / 1000).optional(),
+    confirm_window_s: z
+      .number()
+      .int()
+      .min(CONFIRM_WINDOW_MS_MIN / 1000)
+      .max(CONFIRM_WINDOW_MS_MAX / 1000)
+      .optional(),
     starts_at: Timestamp.optional(),
     ends_at: Timestamp.optional(),
     publish: z.boolean().default(true),
@@ -73,16 +106,33 @@ export const CreateOfferBody = z
     path: ['ends_at'],
   })
   .openapi('CreateOffer', {
-    example: { title: 'Acme Tee', price: { amount: 2500, currency: 'USD' }, quantity: 100, hashtag: 'BuyAcmeTee', variants: ['S', 'M', 'L'] },
+    example: {
+      title: 'Acme Tee',
+      price: { amount: 2500, currency: 'USD' },
+      quantity: 100,
+      hashtag: 'BuyAcmeTee',
+      variants: ['S', 'M', 'L'],
+    },
   });
 
 export const OfferSchema = z
   .object({
-    id: z.string(), object: z.literal('offer'), merchant_id: z.string(), title: z.string(),
+    id: z.string(),
+    object: z.literal('offer'),
+    merchant_id: z.string(),
+    title: z.string(),
     price: z.object({ amount: z.number().int(), currency: z.string() }),
-    quantity: z.number().int(), available: z.number().int(), sold: z.number().int(), variants: z.array(z.string()),
-    per_buyer_max: z.number().int().nullable(), hashtag: z.string(), confirm_window_s: z.number().int(),
-    starts_at: z.string(), ends_at: z.string().nullable(), status: z.enum(['live', 'paused', 'ended']), created_at: z.string(),
+    quantity: z.number().int(),
+    available: z.number().int(),
+    sold: z.number().int(),
+    variants: z.array(z.string()),
+    per_buyer_max: z.number().int().nullable(),
+    hashtag: z.string(),
+    confirm_window_s: z.number().int(),
+    starts_at: z.string(),
+    ends_at: z.string().nullable(),
+    status: z.enum(['live', 'paused', 'ended']),
+    created_at: z.string(),
   })
   .openapi('Offer');
 
@@ -94,7 +144,11 @@ export const AddressSchema = z
     city: z.string().trim().min(1).max(100),
     region: z.string().trim().max(100).optional(),
     postal_code: z.string().trim().min(1).max(20),
-    country: z.string().trim().regex(/^[A-Za-z]{2}$/, 'a two-letter ISO 3166 country code').transform((c) => c.toUpperCase()),
+    country: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z]{2}$/, 'a two-letter ISO 3166 country code')
+      .transform((c) => c.toUpperCase()),
   })
   .openapi('ShippingAddress');
 
@@ -106,20 +160,37 @@ export const CreateShopperBody = z
     shipping_address: AddressSchema,
     card_token: z.string().min(1).max(100),
     limits: z
-      .object({ per_purchase: MinorAmount.optional(), per_day: MinorAmount.optional(), currency: Currency })
-      .refine((l) => l.per_purchase === undefined || l.per_day === undefined || l.per_purchase <= l.per_day, {
-        message: 'per_purchase cannot exceed per_day',
-        path: ['per_purchase'],
+      .object({
+        per_purchase: MinorAmount.optional(),
+        per_day: MinorAmount.optional(),
+        currency: Currency,
       })
+      .refine(
+        (l) =>
+          l.per_purchase === undefined || l.per_day === undefined || l.per_purchase <= l.per_day,
+        {
+          message: 'per_purchase cannot exceed per_day',
+          path: ['per_purchase'],
+        },
+      )
       .optional(),
   })
   .openapi('CreateShopper');
 
 export const ShopperSchema = z
   .object({
-    id: z.string(), object: z.literal('shopper'), network: z.string(), handle: z.string(), email: z.string(),
-    shipping_address: AddressSchema, card: z.object({ brand: z.string(), last4: z.string() }),
-    limits: z.object({ per_purchase: z.number().nullable(), per_day: z.number().nullable(), currency: z.string().nullable() }),
+    id: z.string(),
+    object: z.literal('shopper'),
+    network: z.string(),
+    handle: z.string(),
+    email: z.string(),
+    shipping_address: AddressSchema,
+    card: z.object({ brand: z.string(), last4: z.string() }),
+    limits: z.object({
+      per_purchase: z.number().nullable(),
+      per_day: z.number().nullable(),
+      currency: z.string().nullable(),
+    }),
     created_at: z.string(),
   })
   .openapi('Shopper');
@@ -129,31 +200,76 @@ export const CreateMerchantBody = z
     handle: HandleSchema,
     network: NetworkSchema,
     name: z.string().trim().min(1).max(200),
-    webhook_url: z.url({ protocol: /^https?$/ }).max(2000).optional(),
+    webhook_url: z
+      .url({ protocol: /^https?$/ })
+      .max(2000)
+      .optional(),
     fee_bps: z.number().int().min(0).max(FEE_BPS_MAX).optional(),
   })
-  .openapi('CreateMerchant', { example: { handle: 'acme', name: 'Acme Goods', webhook_url: 'https://acme.example/hooks/tagpay' } });
+  .openapi('CreateMerchant', {
+    example: {
+      handle: 'acme',
+      name: 'Acme Goods',
+      webhook_url: 'https://acme.example/hooks/tagpay',
+    },
+  });
 
 export const OrderSchema = z
   .object({
-    id: z.string(), object: z.literal('order'),
-    status: z.enum(['awaiting_signup', 'awaiting_confirmation', 'charging', 'paid', 'failed', 'expired', 'canceled', 'refunding', 'refunded']),
-    offer_id: z.string(), merchant_id: z.string(), shopper_id: z.string().nullable(), network: z.string(), handle: z.string(),
-    variant: z.string().nullable(), quantity: z.number().int().max(QUANTITY_PER_POST_MAX), amount: z.number().int(),
-    fee: z.number().int(), currency: z.string(), shipping_address: AddressSchema.nullable(), failure_reason: z.string().nullable(),
-    expires_at: z.string(), created_at: z.string(), updated_at: z.string(),
+    id: z.string(),
+    object: z.literal('order'),
+    status: z.enum([
+      'awaiting_signup',
+      'awaiting_confirmation',
+      'charging',
+      'paid',
+      'failed',
+      'expired',
+      'canceled',
+      'refunding',
+      'refunded',
+    ]),
+    offer_id: z.string(),
+    merchant_id: z.string(),
+    shopper_id: z.string().nullable(),
+    network: z.string(),
+    handle: z.string(),
+    variant: z.string().nullable(),
+    quantity: z.number().int().max(QUANTITY_PER_POST_MAX),
+    amount: z.number().int(),
+    fee: z.number().int(),
+    currency: z.string(),
+    shipping_address: AddressSchema.nullable(),
+    failure_reason: z.string().nullable(),
+    expires_at: z.string(),
+    created_at: z.string(),
+    updated_at: z.string(),
   })
   .openapi('Order');
 
 export const PageQuery = z.object({
-  limit: z.coerce.number({ error: 'must be a whole number' }).int().min(1).max(PAGE_LIMIT_MAX).default(PAGE_LIMIT_DEFAULT),
+  limit: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int()
+    .min(1)
+    .max(PAGE_LIMIT_MAX)
+    .default(PAGE_LIMIT_DEFAULT),
   starting_after: z.string().max(64).optional(),
 });
 
 export function listOf<T extends z.ZodType>(item: T, name: string) {
-  return z.object({ object: z.literal('list'), data: z.array(item), has_more: z.boolean() }).openapi(name);
+  return z
+    .object({ object: z.literal('list'), data: z.array(item), has_more: z.boolean() })
+    .openapi(name);
 }
 
 export const LocalPostSchema = z
-  .object({ id: z.string(), author: z.string(), text: z.string(), reply_to: z.string().nullable(), mentions: z.array(z.string()), created_at: z.string() })
+  .object({
+    id: z.string(),
+    author: z.string(),
+    text: z.string(),
+    reply_to: z.string().nullable(),
+    mentions: z.array(z.string()),
+    created_at: z.string(),
+  })
   .openapi('LocalPost');

@@ -17,20 +17,40 @@ import type { Db } from '../store/db.ts';
 import { backoffMs, oneByOne, type Deliverer, type Delivery, type OutboxItem } from './worker.ts';
 
 function retryOr(item: OutboxItem, max: number, baseMs: number, error: string) {
-  return { done: false as const, error, retryInMs: item.attempt >= max ? null : backoffMs(baseMs, item.attempt) };
+  return {
+    done: false as const,
+    error,
+    retryInMs: item.attempt >= max ? null : backoffMs(baseMs, item.attempt),
+  };
 }
 
 /** Replies and posts, through the network named in the row. */
 export function postDeliverer(networks: Map<string, NetworkClient>): Deliverer {
   return oneByOne(async (item) => {
-    const body = item.body as { network: string; as: string; text: string; reply_to: string | null };
+    const body = item.body as {
+      network: string;
+      as: string;
+      text: string;
+      reply_to: string | null;
+    };
     const network = networks.get(body.network);
-    if (!network) return { done: false, error: `network ${body.network} is not connected`, retryInMs: null };
+    if (!network)
+      return { done: false, error: `network ${body.network} is not connected`, retryInMs: null };
     try {
-      await network.post({ as: body.as, text: body.text, replyTo: body.reply_to, idempotencyKey: item.key });
+      await network.post({
+        as: body.as,
+        text: body.text,
+        replyTo: body.reply_to,
+        idempotencyKey: item.key,
+      });
       return { done: true };
     } catch (error) {
-      return retryOr(item, DELIVERY_ATTEMPTS_MAX, DELIVERY_RETRY_BASE_MS, error instanceof Error ? error.message : String(error));
+      return retryOr(
+        item,
+        DELIVERY_ATTEMPTS_MAX,
+        DELIVERY_RETRY_BASE_MS,
+        error instanceof Error ? error.message : String(error),
+      );
     }
   });
 }
@@ -39,12 +59,23 @@ export function postDeliverer(networks: Map<string, NetworkClient>): Deliverer {
  * E-mail: through SMTP when configured, otherwise into the local mailbox (visible in the API). The
  * row's key is the Message-ID on SMTP and a unique key in the mailbox, so a repeat is one message.
  */
-export function emailDeliverer(db: Db, clock: Clock, smtp: Transporter | null, from: string): Deliverer {
+export function emailDeliverer(
+  db: Db,
+  clock: Clock,
+  smtp: Transporter | null,
+  from: string,
+): Deliverer {
   return oneByOne(async (item) => {
     const body = item.body as { to: string; subject: string; text: string };
     try {
       if (smtp) {
-        await smtp.sendMail({ from, to: body.to, subject: body.subject, text: body.text, messageId: `<${item.key.replace(/[^A-Za-z0-9._-]/g, '.')}@tagpay>` });
+        await smtp.sendMail({
+          from,
+          to: body.to,
+          subject: body.subject,
+          text: body.text,
+          messageId: `<${item.key.replace(/[^A-Za-z0-9._-]/g, '.')}@tagpay>`,
+        });
       } else {
         await db.query(
           'INSERT INTO mailbox (key, to_addr, subject, body, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING',
@@ -53,7 +84,12 @@ export function emailDeliverer(db: Db, clock: Clock, smtp: Transporter | null, f
       }
       return { done: true };
     } catch (error) {
-      return retryOr(item, DELIVERY_ATTEMPTS_MAX, DELIVERY_RETRY_BASE_MS, error instanceof Error ? error.message : String(error));
+      return retryOr(
+        item,
+        DELIVERY_ATTEMPTS_MAX,
+        DELIVERY_RETRY_BASE_MS,
+        error instanceof Error ? error.message : String(error),
+      );
     }
   });
 }
@@ -65,7 +101,16 @@ export function emailDeliverer(db: Db, clock: Clock, smtp: Transporter | null, f
  */
 export function chargeDeliverer(processor: CardProcessor, log: InputLog): Deliverer {
   return async (items) => {
-    const bodies = items.map((item) => item.body as { order_id: string; card_token: string; amount: string; currency: string; description: string });
+    const bodies = items.map(
+      (item) =>
+        item.body as {
+          order_id: string;
+          card_token: string;
+          amount: string;
+          currency: string;
+          description: string;
+        },
+    );
     const outcomes = await processor.chargeMany(
       bodies.map((b) => ({
         token: b.card_token,
@@ -80,7 +125,11 @@ export function chargeDeliverer(processor: CardProcessor, log: InputLog): Delive
       const item = items[i]!;
       const orderId = bodies[i]!.order_id;
       if (!outcome.ok && outcome.retryable && item.attempt < CHARGE_ATTEMPTS_MAX) {
-        return { done: false, error: outcome.message, retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt) };
+        return {
+          done: false,
+          error: outcome.message,
+          retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt),
+        };
       }
       results.push({
         key: `charge:${orderId}`,
@@ -100,15 +149,37 @@ export function chargeDeliverer(processor: CardProcessor, log: InputLog): Delive
 /** Refunds through the processor; the result comes back into the log as `refund:<order id>`. */
 export function refundDeliverer(processor: CardProcessor, log: InputLog): Deliverer {
   return oneByOne(async (item) => {
-    const body = item.body as { order_id: string; charge_id: string; amount: string; restock: boolean };
-    const outcome = await processor.refund(body.charge_id, BigInt(body.amount), `${body.order_id}:refund`);
+    const body = item.body as {
+      order_id: string;
+      charge_id: string;
+      amount: string;
+      restock: boolean;
+    };
+    const outcome = await processor.refund(
+      body.charge_id,
+      BigInt(body.amount),
+      `${body.order_id}:refund`,
+    );
     if (!outcome.ok && item.attempt < CHARGE_ATTEMPTS_MAX) {
-      return { done: false, error: outcome.message ?? 'refund failed', retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt) };
+      return {
+        done: false,
+        error: outcome.message ?? 'refund failed',
+        retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt),
+      };
     }
-    await log.append([{
-      key: `refund:${body.order_id}`,
-      body: { kind: 'refund_result', orderId: body.order_id, ok: outcome.ok, refundId: outcome.refundId ?? null, restock: body.restock, error: outcome.ok ? null : (outcome.message ?? 'refund failed') },
-    }]);
+    await log.append([
+      {
+        key: `refund:${body.order_id}`,
+        body: {
+          kind: 'refund_result',
+          orderId: body.order_id,
+          ok: outcome.ok,
+          refundId: outcome.refundId ?? null,
+          restock: body.restock,
+          error: outcome.ok ? null : (outcome.message ?? 'refund failed'),
+        },
+      },
+    ]);
     return { done: true };
   });
 }
@@ -123,7 +194,10 @@ export function signWebhook(secret: string, payload: string, unixSeconds: number
 export function webhookDeliverer(db: Db, clock: Clock): Deliverer {
   return oneByOne(async (item) => {
     const body = item.body as { merchant_id: string; url: string; event: { id: string } };
-    const { rows } = await db.query<{ webhook_secret: string }>('SELECT webhook_secret FROM merchants WHERE id = $1', [body.merchant_id]);
+    const { rows } = await db.query<{ webhook_secret: string }>(
+      'SELECT webhook_secret FROM merchants WHERE id = $1',
+      [body.merchant_id],
+    );
     if (!rows[0]) return { done: false, error: 'merchant not found', retryInMs: null };
     const payload = JSON.stringify(body.event);
     try {
@@ -131,7 +205,11 @@ export function webhookDeliverer(db: Db, clock: Clock): Deliverer {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'tagpay-signature': signWebhook(rows[0].webhook_secret, payload, Math.floor(clock.now() / 1000)),
+          'tagpay-signature': signWebhook(
+            rows[0].webhook_secret,
+            payload,
+            Math.floor(clock.now() / 1000),
+          ),
           'idempotency-key': body.event.id,
         },
         body: payload,
@@ -142,7 +220,12 @@ export function webhookDeliverer(db: Db, clock: Clock): Deliverer {
       if (response.ok) return { done: true };
       return retryOr(item, WEBHOOK_ATTEMPTS_MAX, WEBHOOK_RETRY_BASE_MS, `HTTP ${response.status}`);
     } catch (error) {
-      return retryOr(item, WEBHOOK_ATTEMPTS_MAX, WEBHOOK_RETRY_BASE_MS, error instanceof Error ? error.message : String(error));
+      return retryOr(
+        item,
+        WEBHOOK_ATTEMPTS_MAX,
+        WEBHOOK_RETRY_BASE_MS,
+        error instanceof Error ? error.message : String(error),
+      );
     }
   });
 }

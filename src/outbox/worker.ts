@@ -30,7 +30,11 @@ export function oneByOne(deliver: (item: OutboxItem) => Promise<Delivery>): Deli
         try {
           outcomes[i] = await deliver(items[i]!);
         } catch (error) {
-          outcomes[i] = { done: false, error: error instanceof Error ? error.message : String(error), retryInMs: 1000 };
+          outcomes[i] = {
+            done: false,
+            error: error instanceof Error ? error.message : String(error),
+            retryInMs: 1000,
+          };
         }
       }
     };
@@ -59,7 +63,10 @@ export class OutboxWorker {
     private readonly clock: Clock,
     private readonly deliverers: Record<string, Deliverer>,
     private readonly logger: Logger,
-    private readonly onOutcome: (kind: string, outcome: 'done' | 'retry' | 'dead') => void = () => {},
+    private readonly onOutcome: (
+      kind: string,
+      outcome: 'done' | 'retry' | 'dead',
+    ) => void = () => {},
   ) {}
 
   /**
@@ -73,38 +80,72 @@ export class OutboxWorker {
     return serial.run(async () => {
       if (this.paused) return 0;
       const now = this.clock.now();
-      const { rows } = await this.db.query<{ id: unknown; key: string; kind: string; body: string; attempts: number }>(
+      const { rows } = await this.db.query<{
+        id: unknown;
+        key: string;
+        kind: string;
+        body: string;
+        attempts: number;
+      }>(
         `SELECT id, key, kind, body, attempts FROM outbox WHERE status = 0 AND next_at <= $1 ${kinds ? 'AND kind = ANY($3::text[])' : ''} ORDER BY id LIMIT $2`,
         kinds ? [now, limit, kinds] : [now, limit],
       );
       if (rows.length === 0) return 0;
       const groups = new Map<string, OutboxItem[]>();
       for (const row of rows) {
-        const item = { id: BigInt(row.id as string), key: row.key, kind: row.kind, body: JSON.parse(row.body), attempt: row.attempts + 1 };
+        const item = {
+          id: BigInt(row.id as string),
+          key: row.key,
+          kind: row.kind,
+          body: JSON.parse(row.body),
+          attempt: row.attempts + 1,
+        };
         const group = groups.get(row.kind) ?? [];
         group.push(item);
         groups.set(row.kind, group);
       }
-      const results: { id: string; status: number; attempts: number; nextAt: number; error: string | null }[] = [];
+      const results: {
+        id: string;
+        status: number;
+        attempts: number;
+        nextAt: number;
+        error: string | null;
+      }[] = [];
       await Promise.all(
         [...groups].map(async ([kind, items]) => {
           const deliver = this.deliverers[kind];
           let outcomes: Delivery[];
           try {
-            outcomes = deliver ? await deliver(items) : items.map(() => ({ done: false, error: `no deliverer for ${kind}`, retryInMs: null }));
+            outcomes = deliver
+              ? await deliver(items)
+              : items.map(() => ({
+                  done: false,
+                  error: `no deliverer for ${kind}`,
+                  retryInMs: null,
+                }));
           } catch (error) {
             const message = error instanceof Error ? error.message : String(error);
             outcomes = items.map(() => ({ done: false, error: message, retryInMs: 1000 }));
           }
           items.forEach((item, i) => {
             const outcome = outcomes[i]!;
-            if (!outcome.done) this.logger.warn({ key: item.key, attempt: item.attempt, error: outcome.error }, 'outbox delivery failed');
-            this.onOutcome(kind, outcome.done ? 'done' : outcome.retryInMs === null ? 'dead' : 'retry');
+            if (!outcome.done)
+              this.logger.warn(
+                { key: item.key, attempt: item.attempt, error: outcome.error },
+                'outbox delivery failed',
+              );
+            this.onOutcome(
+              kind,
+              outcome.done ? 'done' : outcome.retryInMs === null ? 'dead' : 'retry',
+            );
             results.push({
               id: item.id.toString(),
               status: outcome.done ? 1 : outcome.retryInMs === null ? 2 : 0,
               attempts: item.attempt,
-              nextAt: outcome.done || outcome.retryInMs === null ? now : this.clock.now() + outcome.retryInMs,
+              nextAt:
+                outcome.done || outcome.retryInMs === null
+                  ? now
+                  : this.clock.now() + outcome.retryInMs,
               error: outcome.done ? null : outcome.error,
             });
           });
@@ -115,7 +156,14 @@ export class OutboxWorker {
            delivered_at = CASE WHEN u.status = 1 THEN $6::bigint ELSE NULL END
          FROM unnest($1::bigint[], $2::smallint[], $3::int[], $4::bigint[], $5::text[]) AS u(id, status, attempts, next_at, error)
          WHERE o.id = u.id`,
-        [results.map((r) => r.id), results.map((r) => r.status), results.map((r) => r.attempts), results.map((r) => r.nextAt), results.map((r) => r.error), this.clock.now()],
+        [
+          results.map((r) => r.id),
+          results.map((r) => r.status),
+          results.map((r) => r.attempts),
+          results.map((r) => r.nextAt),
+          results.map((r) => r.error),
+          this.clock.now(),
+        ],
       );
       return rows.length;
     });
@@ -123,13 +171,18 @@ export class OutboxWorker {
 
   /** Rows waiting for delivery (for metrics and tests). */
   async backlog(): Promise<number> {
-    const { rows } = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE status = 0');
+    const { rows } = await this.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM outbox WHERE status = 0',
+    );
     return rows[0]!.n;
   }
 
   /** Due now: what a drain still has to deliver. */
   async due(): Promise<number> {
-    const { rows } = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE status = 0 AND next_at <= $1', [this.clock.now()]);
+    const { rows } = await this.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM outbox WHERE status = 0 AND next_at <= $1',
+      [this.clock.now()],
+    );
     return rows[0]!.n;
   }
 }

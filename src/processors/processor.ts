@@ -33,5 +33,9 @@ export interface CardProcessor {
    * order. A processor without a batch API runs the pairs concurrently.
    */
   chargeMany(requests: ChargeRequest[]): Promise<ChargeOutcome[]>;
-  refund(chargeId: string, amountMinor: bigint, idempotencyKey: string): Promise<{ ok: boolean; refundId?: string; message?: string }>;
+  refund(
+    chargeId: string,
+    amountMinor: bigint,
+    idempotencyKey: string,
+  ): Promise<{ ok: boolean; refundId?: string; message?: string }>;
 }

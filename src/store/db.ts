@@ -29,9 +29,15 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
   };
   return {
     kind: 'pglite',
-    query: async <T>(text: string, params?: unknown[]) => ({ rows: (await db.query<T>(text, params)).rows }),
+    query: async <T>(text: string, params?: unknown[]) => ({
+      rows: (await db.query<T>(text, params)).rows,
+    }),
     transaction: (fn) =>
-      db.transaction((tx) => fn({ query: async <T>(t: string, p?: unknown[]) => ({ rows: (await tx.query<T>(t, p)).rows }) })),
+      db.transaction((tx) =>
+        fn({
+          query: async <T>(t: string, p?: unknown[]) => ({ rows: (await tx.query<T>(t, p)).rows }),
+        }),
+      ),
     exec: async (script) => {
       await db.exec(script);
     },
@@ -44,7 +50,11 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
  * A Postgres server. `schema`, when given, is created if missing and put first on every connection's
  * search path: the tests give each app its own schema in the shared `test` database.
  */
-export async function openPostgres(url: string, schema: string | null = null, poolMax = 10): Promise<Db> {
+export async function openPostgres(
+  url: string,
+  schema: string | null = null,
+  poolMax = 10,
+): Promise<Db> {
   if (schema !== null) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
     const admin = new pg.Client({ connectionString: url });
@@ -70,13 +80,17 @@ export async function openPostgres(url: string, schema: string | null = null, po
   };
   return {
     kind: 'postgres',
-    query: async <T>(text: string, params?: unknown[]) => ({ rows: (await pool.query(text, params)).rows as T[] }),
+    query: async <T>(text: string, params?: unknown[]) => ({
+      rows: (await pool.query(text, params)).rows as T[],
+    }),
     transaction: async (fn) => {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
         const result = await fn({
-          query: async <T>(t: string, p?: unknown[]) => ({ rows: (await client.query(t, p)).rows as T[] }),
+          query: async <T>(t: string, p?: unknown[]) => ({
+            rows: (await client.query(t, p)).rows as T[],
+          }),
         });
         await client.query('COMMIT');
         return result;

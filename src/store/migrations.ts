@@ -233,7 +233,10 @@ export async function migrate(db: Db): Promise<number[]> {
     const checksum = sha256(m.sql);
     const done = await db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock(7261)');
-      const { rows } = await tx.query<{ checksum: string | null }>('SELECT checksum FROM schema_migrations WHERE id = $1', [m.id]);
+      const { rows } = await tx.query<{ checksum: string | null }>(
+        'SELECT checksum FROM schema_migrations WHERE id = $1',
+        [m.id],
+      );
       if (rows[0]) {
         if (rows[0].checksum !== null && rows[0].checksum !== checksum) {
           throw new MigrationError(
@@ -243,7 +246,11 @@ export async function migrate(db: Db): Promise<number[]> {
         return false;
       }
       for (const statement of splitStatements(m.sql)) await tx.query(statement);
-      await tx.query('INSERT INTO schema_migrations (id, name, checksum) VALUES ($1, $2, $3)', [m.id, m.name, checksum]);
+      await tx.query('INSERT INTO schema_migrations (id, name, checksum) VALUES ($1, $2, $3)', [
+        m.id,
+        m.name,
+        checksum,
+      ]);
       return true;
     });
     if (done) applied.push(m.id);

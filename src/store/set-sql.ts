@@ -4,7 +4,10 @@ import type { Sql } from './db.ts';
  * Set-based writes: one statement per table per batch, the rows passed as one array per column and
  * expanded by `unnest`, never a statement per row (DESIGN.md, "One transaction per batch").
  */
-export type Column = readonly [name: string, type: 'text' | 'bigint' | 'int' | 'smallint' | 'boolean'];
+export type Column = readonly [
+  name: string,
+  type: 'text' | 'bigint' | 'int' | 'smallint' | 'boolean',
+];
 
 function build(table: string, columns: readonly Column[]): { list: string; select: string } {
   const list = columns.map(([name]) => name).join(', ');
@@ -54,5 +57,8 @@ export async function insertNew(
 ): Promise<void> {
   if (rows.length === 0) return;
   const { list, select } = build(table, columns);
-  await tx.query(`INSERT INTO ${table} (${list}) ${select} ON CONFLICT DO NOTHING`, transpose(rows, columns.length));
+  await tx.query(
+    `INSERT INTO ${table} (${list}) ${select} ON CONFLICT DO NOTHING`,
+    transpose(rows, columns.length),
+  );
 }

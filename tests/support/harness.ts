@@ -7,7 +7,8 @@ import type { RandomBytes } from '../../src/core/codes.ts';
 import { createHttpApp } from '../../src/http/app.ts';
 import { dropSchema, openPglite, openPostgres, type Db } from '../../src/store/db.ts';
 
-export const POSTGRES_URL = process.env.TAGPAY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_URL =
+  process.env.TAGPAY_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const ADMIN_KEY = 'ak_test_admin_key_0123456789abcdef';
 export const START_MS = Date.parse('2026-11-26T12:00:00Z');
 
@@ -35,7 +36,8 @@ export function seededRandom(seed: bigint): RandomBytes {
       z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
       z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
       z ^= z >> 31n;
-      for (let b = 0; b < 8 && i + b < count; b++) out[i + b] = Number((z >> BigInt(8 * b)) & 0xffn);
+      for (let b = 0; b < 8 && i + b < count; b++)
+        out[i + b] = Number((z >> BigInt(8 * b)) & 0xffn);
     }
     return out;
   };
@@ -45,7 +47,13 @@ export interface Harness {
   app: AppContext;
   clock: ManualClock;
   storage: 'pglite' | 'postgres';
-  request(method: string, path: string, body?: unknown, token?: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any }>;
   /** Restarts tagpay on the same database (a new process, as far as tagpay can tell). */
   restart(opts?: { outboxPaused?: boolean }): Promise<void>;
   close(): Promise<void>;
@@ -65,7 +73,10 @@ async function pgliteSchema(schema: string): Promise<Db> {
   return db;
 }
 
-export async function openHarness(storage: 'pglite' | 'postgres', opts: { seed?: bigint; env?: Record<string, string> } = {}): Promise<Harness> {
+export async function openHarness(
+  storage: 'pglite' | 'postgres',
+  opts: { seed?: bigint; env?: Record<string, string> } = {},
+): Promise<Harness> {
   const seed = opts.seed ?? BigInt(Math.floor(Math.random() * 2 ** 48));
   const clock = new ManualClock();
   const schema = `t_${process.pid}_${Date.now().toString(36)}_${schemaCounter++}`;
@@ -78,7 +89,12 @@ export async function openHarness(storage: 'pglite' | 'postgres', opts: { seed?:
     }
     return openPostgres(POSTGRES_URL, schema, 4);
   };
-  const config = loadConfig({ TAGPAY_ADMIN_KEY: ADMIN_KEY, TAGPAY_PUBLIC_URL: 'http://tagpay.test', TAGPAY_DEMO: '0', ...opts.env });
+  const config = loadConfig({
+    TAGPAY_ADMIN_KEY: ADMIN_KEY,
+    TAGPAY_PUBLIC_URL: 'http://tagpay.test',
+    TAGPAY_DEMO: '0',
+    ...opts.env,
+  });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const random = seededRandom(seed);
   const make = async () => {
@@ -146,5 +162,9 @@ export async function webhookReceiver(failFirst = 0) {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}/hooks`, received, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    received,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

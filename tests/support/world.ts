@@ -25,17 +25,38 @@ export async function createAccount(h: Harness, handle: string): Promise<Account
   return res.body;
 }
 
-export async function linkShopper(h: Harness, account: Account, card: string, extra: Record<string, unknown> = {}) {
-  const token = await h.request('POST', '/v1/sandbox/tokens', { number: card, exp_month: 12, exp_year: 2030, cvc: '123' });
+export async function linkShopper(
+  h: Harness,
+  account: Account,
+  card: string,
+  extra: Record<string, unknown> = {},
+) {
+  const token = await h.request('POST', '/v1/sandbox/tokens', {
+    number: card,
+    exp_month: 12,
+    exp_year: 2030,
+    cvc: '123',
+  });
   assert.equal(token.status, 201, JSON.stringify(token.body));
-  const res = await h.request('POST', '/v1/shoppers', {
-    handle: account.handle,
-    network: 'local',
-    email: `${account.handle}@example.com`,
-    shipping_address: { name: account.handle.toUpperCase(), line1: '1 Main St', city: 'Springfield', postal_code: '12345', country: 'US' },
-    card_token: token.body.id,
-    ...extra,
-  }, ADMIN_KEY);
+  const res = await h.request(
+    'POST',
+    '/v1/shoppers',
+    {
+      handle: account.handle,
+      network: 'local',
+      email: `${account.handle}@example.com`,
+      shipping_address: {
+        name: account.handle.toUpperCase(),
+        line1: '1 Main St',
+        city: 'Springfield',
+        postal_code: '12345',
+        country: 'US',
+      },
+      card_token: token.body.id,
+      ...extra,
+    },
+    ADMIN_KEY,
+  );
   assert.ok(res.status === 201 || res.status === 200, JSON.stringify(res.body));
   return res.body;
 }
@@ -46,22 +67,50 @@ export async function linkShopper(h: Harness, account: Account, card: string, ex
  */
 export async function setupWorld(
   h: Harness,
-  opts: { quantity?: number; variants?: string[]; webhookUrl?: string; perBuyerMax?: number; price?: number; windowS?: number } = {},
+  opts: {
+    quantity?: number;
+    variants?: string[];
+    webhookUrl?: string;
+    perBuyerMax?: number;
+    price?: number;
+    windowS?: number;
+  } = {},
 ): Promise<World> {
-  const m = await h.request('POST', '/v1/merchants', { handle: 'acme', name: 'Acme Goods', ...(opts.webhookUrl && { webhook_url: opts.webhookUrl }) }, ADMIN_KEY);
+  const m = await h.request(
+    'POST',
+    '/v1/merchants',
+    {
+      handle: 'acme',
+      name: 'Acme Goods',
+      ...(opts.webhookUrl && { webhook_url: opts.webhookUrl }),
+    },
+    ADMIN_KEY,
+  );
   assert.equal(m.status, 201, JSON.stringify(m.body));
-  const o = await h.request('POST', '/v1/offers', {
-    title: 'Acme Tee',
-    price: { amount: opts.price ?? 2500, currency: 'USD' },
-    quantity: opts.quantity ?? 10,
-    hashtag: 'BuyAcmeTee',
-    variants: opts.variants ?? ['S', 'M', 'L'],
-    ...(opts.perBuyerMax && { per_buyer_max: opts.perBuyerMax }),
-    ...(opts.windowS && { confirm_window_s: opts.windowS }),
-  }, m.body.api_key);
+  const o = await h.request(
+    'POST',
+    '/v1/offers',
+    {
+      title: 'Acme Tee',
+      price: { amount: opts.price ?? 2500, currency: 'USD' },
+      quantity: opts.quantity ?? 10,
+      hashtag: 'BuyAcmeTee',
+      variants: opts.variants ?? ['S', 'M', 'L'],
+      ...(opts.perBuyerMax && { per_buyer_max: opts.perBuyerMax }),
+      ...(opts.windowS && { confirm_window_s: opts.windowS }),
+    },
+    m.body.api_key,
+  );
   assert.equal(o.status, 201, JSON.stringify(o.body));
   const accounts: Record<string, Account> = {};
-  const cards: Record<string, string | null> = { alice: CARDS.ok, bob: CARDS.ok, dave: CARDS.declined, erin: CARDS.insufficient, frank: CARDS.error, carol: null };
+  const cards: Record<string, string | null> = {
+    alice: CARDS.ok,
+    bob: CARDS.ok,
+    dave: CARDS.declined,
+    erin: CARDS.insufficient,
+    frank: CARDS.error,
+    carol: null,
+  };
   for (const [handle, card] of Object.entries(cards)) {
     accounts[handle] = await createAccount(h, handle);
     if (card) await linkShopper(h, accounts[handle]!, card);
@@ -71,8 +120,18 @@ export async function setupWorld(
 }
 
 /** Posts as an account and lets tagpay finish everything that follows. */
-export async function post(h: Harness, who: Account, text: string, replyTo?: string): Promise<string> {
-  const res = await h.request('POST', '/v1/local/posts', { text, ...(replyTo && { reply_to: replyTo }) }, who.token);
+export async function post(
+  h: Harness,
+  who: Account,
+  text: string,
+  replyTo?: string,
+): Promise<string> {
+  const res = await h.request(
+    'POST',
+    '/v1/local/posts',
+    { text, ...(replyTo && { reply_to: replyTo }) },
+    who.token,
+  );
   assert.equal(res.status, 201, JSON.stringify(res.body));
   await h.app.settle();
   return res.body.id;
@@ -81,7 +140,10 @@ export async function post(h: Harness, who: Account, text: string, replyTo?: str
 /** tagpay's replies under a post, oldest first. */
 export async function repliesTo(h: Harness, postId: string): Promise<string[]> {
   const posts = await h.app.local.listPosts({ author: 'tagpay', limit: 100 });
-  return posts.filter((p) => p.reply_to === postId).reverse().map((p) => p.text);
+  return posts
+    .filter((p) => p.reply_to === postId)
+    .reverse()
+    .map((p) => p.text);
 }
 
 export function codeIn(text: string | undefined): string {
@@ -103,7 +165,9 @@ export async function offerState(h: Harness, w: World) {
 
 /** The ledger's invariant, read back from the database: per currency, balances sum to zero. */
 export async function assertLedgerBalanced(h: Harness): Promise<void> {
-  const { rows } = await h.app.db.query<{ currency: string; s: string }>('SELECT currency, sum(balance)::text AS s FROM balances GROUP BY currency');
+  const { rows } = await h.app.db.query<{ currency: string; s: string }>(
+    'SELECT currency, sum(balance)::text AS s FROM balances GROUP BY currency',
+  );
   for (const r of rows) assert.equal(r.s, '0', `ledger ${r.currency} sums to ${r.s}`);
   // The balances are the postings, summed: recompute each account from the postings and compare.
   const recomputed = await h.app.db.query<{ account: string; currency: string; b: string }>(
@@ -111,7 +175,9 @@ export async function assertLedgerBalanced(h: Harness): Promise<void> {
        SELECT credit AS account, currency, minor AS d FROM postings
        UNION ALL SELECT debit, currency, -minor FROM postings) x GROUP BY account, currency`,
   );
-  const stored = await h.app.db.query<{ account: string; currency: string; b: string }>('SELECT account, currency, balance::text AS b FROM balances');
+  const stored = await h.app.db.query<{ account: string; currency: string; b: string }>(
+    'SELECT account, currency, balance::text AS b FROM balances',
+  );
   const key = (r: { account: string; currency: string }) => `${r.account}|${r.currency}`;
   const storedMap = new Map(stored.rows.map((r) => [key(r), r.b]));
   for (const r of recomputed.rows) assert.equal(storedMap.get(key(r)), r.b, `balance of ${key(r)}`);

@@ -14,10 +14,22 @@ const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json
 
 const MerchantCreated = z
   .object({
-    id: z.string(), object: z.literal('merchant'), network: z.string(), handle: z.string(), name: z.string(),
-    webhook_url: z.string().nullable(), fee_bps: z.number().nullable(), created_at: z.string(),
-    api_key: z.string().nullable().openapi({ description: 'Shown once; null when this answer is a replay.' }),
-    webhook_secret: z.string().nullable().openapi({ description: 'Signs the webhooks; shown once.' }),
+    id: z.string(),
+    object: z.literal('merchant'),
+    network: z.string(),
+    handle: z.string(),
+    name: z.string(),
+    webhook_url: z.string().nullable(),
+    fee_bps: z.number().nullable(),
+    created_at: z.string(),
+    api_key: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Shown once; null when this answer is a replay.' }),
+    webhook_secret: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Signs the webhooks; shown once.' }),
   })
   .openapi('MerchantCreated');
 
@@ -25,9 +37,20 @@ const MerchantCreated = z
 export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
   api.openapi(
     createRoute({
-      method: 'post', path: '/v1/merchants', middleware: [guard(app, 'admin')] as const, tags: ['Merchants'], security, summary: 'Create a merchant (admin key)',
-      request: { headers: IdempotencyHeaders, body: { required: true, ...json(CreateMerchantBody) } },
-      responses: { 201: { description: 'Created, with its API key shown once', ...json(MerchantCreated) }, ...errorResponses },
+      method: 'post',
+      path: '/v1/merchants',
+      middleware: [guard(app, 'admin')] as const,
+      tags: ['Merchants'],
+      security,
+      summary: 'Create a merchant (admin key)',
+      request: {
+        headers: IdempotencyHeaders,
+        body: { required: true, ...json(CreateMerchantBody) },
+      },
+      responses: {
+        201: { description: 'Created, with its API key shown once', ...json(MerchantCreated) },
+        ...errorResponses,
+      },
     }),
     async (c) => {
       await requireAdmin(app, c);
@@ -37,18 +60,43 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
       const apiKey = newSecret('sk', app.random);
       const webhookSecret = newSecret('whsec', app.random);
       const result = await submitCommand(app.log, app.engine, 'admin', key, requestHash, {
-        op: 'merchant.create', network: body.network, handle: body.handle, name: body.name,
-        webhookUrl: body.webhook_url ?? null, webhookSecret, keyHash: sha256(apiKey), feeBps: body.fee_bps ?? null,
+        op: 'merchant.create',
+        network: body.network,
+        handle: body.handle,
+        name: body.name,
+        webhookUrl: body.webhook_url ?? null,
+        webhookSecret,
+        keyHash: sha256(apiKey),
+        feeBps: body.fee_bps ?? null,
       });
       if (result.status !== 201) return send(c, result.body, result.status);
-      return send(c, { ...(result.body as object), api_key: result.replayed ? null : apiKey, webhook_secret: result.replayed ? null : webhookSecret }, 201);
+      return send(
+        c,
+        {
+          ...(result.body as object),
+          api_key: result.replayed ? null : apiKey,
+          webhook_secret: result.replayed ? null : webhookSecret,
+        },
+        201,
+      );
     },
   );
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/merchants/me', middleware: [guard(app, 'merchant')] as const, tags: ['Merchants'], security, summary: 'The merchant of the API key',
-      responses: { 200: { description: 'The merchant', ...json(MerchantCreated.omit({ api_key: true, webhook_secret: true })) }, ...errorResponses },
+      method: 'get',
+      path: '/v1/merchants/me',
+      middleware: [guard(app, 'merchant')] as const,
+      tags: ['Merchants'],
+      security,
+      summary: 'The merchant of the API key',
+      responses: {
+        200: {
+          description: 'The merchant',
+          ...json(MerchantCreated.omit({ api_key: true, webhook_secret: true })),
+        },
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const merchantId = await requireMerchant(app, c);
@@ -60,8 +108,12 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'post', path: '/v1/offers', middleware: [guard(app, 'merchant')] as const, tags: ['Offers'], security,
-      summary: 'Create an offer; by default it is published at once from the merchant\'s handle',
+      method: 'post',
+      path: '/v1/offers',
+      middleware: [guard(app, 'merchant')] as const,
+      tags: ['Offers'],
+      security,
+      summary: "Create an offer; by default it is published at once from the merchant's handle",
       request: { headers: IdempotencyHeaders, body: { required: true, ...json(CreateOfferBody) } },
       responses: { 201: { description: 'Created', ...json(OfferSchema) }, ...errorResponses },
     }),
@@ -70,19 +122,40 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
       const body = c.req.valid('json');
       const { key, requestHash } = await idempotency(app, c);
       const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
-        op: 'offer.create', merchantId, title: body.title, priceMinor: body.price.amount.toString(), currency: body.price.currency,
-        quantity: body.quantity, hashtag: body.hashtag, variants: body.variants, perBuyerMax: body.per_buyer_max,
-        windowMs: body.confirm_window_s === undefined ? CONFIRM_WINDOW_MS_DEFAULT : body.confirm_window_s * 1000,
-        startsAt: body.starts_at ?? null, endsAt: body.ends_at ?? null, publish: body.publish,
+        op: 'offer.create',
+        merchantId,
+        title: body.title,
+        priceMinor: body.price.amount.toString(),
+        currency: body.price.currency,
+        quantity: body.quantity,
+        hashtag: body.hashtag,
+        variants: body.variants,
+        perBuyerMax: body.per_buyer_max,
+        windowMs:
+          body.confirm_window_s === undefined
+            ? CONFIRM_WINDOW_MS_DEFAULT
+            : body.confirm_window_s * 1000,
+        startsAt: body.starts_at ?? null,
+        endsAt: body.ends_at ?? null,
+        publish: body.publish,
       });
       return send(c, result.body, result.status);
     },
   );
 
-  for (const [action, status] of [['pause', 'paused'], ['resume', 'live'], ['end', 'ended']] as const) {
+  for (const [action, status] of [
+    ['pause', 'paused'],
+    ['resume', 'live'],
+    ['end', 'ended'],
+  ] as const) {
     api.openapi(
       createRoute({
-        method: 'post', path: `/v1/offers/{id}/${action}`, middleware: [guard(app, 'merchant')] as const, tags: ['Offers'], security, summary: `${action[0]!.toUpperCase()}${action.slice(1)} an offer`,
+        method: 'post',
+        path: `/v1/offers/{id}/${action}`,
+        middleware: [guard(app, 'merchant')] as const,
+        tags: ['Offers'],
+        security,
+        summary: `${action[0]!.toUpperCase()}${action.slice(1)} an offer`,
         request: { params: z.object({ id: z.string().max(64) }), headers: IdempotencyHeaders },
         responses: { 200: { description: 'The offer', ...json(OfferSchema) }, ...errorResponses },
       }),
@@ -90,7 +163,10 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
         const merchantId = await requireMerchant(app, c);
         const { key, requestHash } = await idempotency(app, c);
         const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
-          op: 'offer.set_status', merchantId, offerId: c.req.valid('param').id, status,
+          op: 'offer.set_status',
+          merchantId,
+          offerId: c.req.valid('param').id,
+          status,
         });
         return send(c, result.body, result.status);
       },
@@ -99,9 +175,17 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/offers', middleware: [guard(app, 'principal')] as const, tags: ['Offers'], security, summary: 'Offers, newest first (a merchant sees its own)',
+      method: 'get',
+      path: '/v1/offers',
+      middleware: [guard(app, 'principal')] as const,
+      tags: ['Offers'],
+      security,
+      summary: 'Offers, newest first (a merchant sees its own)',
       request: { query: PageQuery },
-      responses: { 200: { description: 'Offers', ...json(listOf(OfferSchema, 'OfferList')) }, ...errorResponses },
+      responses: {
+        200: { description: 'Offers', ...json(listOf(OfferSchema, 'OfferList')) },
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const p = await requirePrincipal(app, c);
@@ -109,25 +193,45 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
       const params: unknown[] = [q.limit + 1];
       const where: string[] = [];
       if (p.kind === 'merchant') where.push(`merchant_id = $${params.push(p.merchantId)}`);
-      if (q.starting_after) await checkCursor(app.db, 'offers', q.starting_after, p.kind === 'merchant' ? p.merchantId : null);
-      if (q.starting_after) where.push(`(created_at, id) < (SELECT created_at, id FROM offers WHERE id = $${params.push(q.starting_after)})`);
+      if (q.starting_after)
+        await checkCursor(
+          app.db,
+          'offers',
+          q.starting_after,
+          p.kind === 'merchant' ? p.merchantId : null,
+        );
+      if (q.starting_after)
+        where.push(
+          `(created_at, id) < (SELECT created_at, id FROM offers WHERE id = $${params.push(q.starting_after)})`,
+        );
       const { rows } = await app.db.query(
         `SELECT * FROM offers ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT $1`,
         params,
       );
-      return send(c, { object: 'list', data: rows.slice(0, q.limit).map((r) => offerView(offerFromRow(r))), has_more: rows.length > q.limit });
+      return send(c, {
+        object: 'list',
+        data: rows.slice(0, q.limit).map((r) => offerView(offerFromRow(r))),
+        has_more: rows.length > q.limit,
+      });
     },
   );
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/offers/{id}', middleware: [guard(app, 'principal')] as const, tags: ['Offers'], security, summary: 'One offer',
+      method: 'get',
+      path: '/v1/offers/{id}',
+      middleware: [guard(app, 'principal')] as const,
+      tags: ['Offers'],
+      security,
+      summary: 'One offer',
       request: { params: z.object({ id: z.string().max(64) }) },
       responses: { 200: { description: 'The offer', ...json(OfferSchema) }, ...errorResponses },
     }),
     async (c) => {
       const p = await requirePrincipal(app, c);
-      const { rows } = await app.db.query('SELECT * FROM offers WHERE id = $1', [c.req.valid('param').id]);
+      const { rows } = await app.db.query('SELECT * FROM offers WHERE id = $1', [
+        c.req.valid('param').id,
+      ]);
       const offer = rows[0] ? offerFromRow(rows[0]) : null;
       if (offer === null || (p.kind === 'merchant' && offer.merchantId !== p.merchantId)) {
         throw new TagpayError('NOT_FOUND', 'No such offer.', 'id');

@@ -14,7 +14,12 @@ const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json
 export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/orders', middleware: [guard(app, 'principal')] as const, tags: ['Orders'], security, summary: 'Orders, newest first',
+      method: 'get',
+      path: '/v1/orders',
+      middleware: [guard(app, 'principal')] as const,
+      tags: ['Orders'],
+      security,
+      summary: 'Orders, newest first',
       request: {
         query: PageQuery.extend({
           handle: z.string().max(64).optional(),
@@ -23,7 +28,10 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
           status: OrderSchema.shape.status.optional(),
         }),
       },
-      responses: { 200: { description: 'Orders', ...json(listOf(OrderSchema, 'OrderList')) }, ...errorResponses },
+      responses: {
+        200: { description: 'Orders', ...json(listOf(OrderSchema, 'OrderList')) },
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const p = await requirePrincipal(app, c);
@@ -31,31 +39,50 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
       const params: unknown[] = [q.limit + 1];
       const where: string[] = [];
       if (p.kind === 'merchant') where.push(`merchant_id = $${params.push(p.merchantId)}`);
-      if (q.handle !== undefined) where.push(`handle = $${params.push(q.handle.replace(/^@/, '').toLowerCase())}`);
+      if (q.handle !== undefined)
+        where.push(`handle = $${params.push(q.handle.replace(/^@/, '').toLowerCase())}`);
       if (q.network !== undefined) where.push(`network = $${params.push(q.network)}`);
       if (q.offer_id !== undefined) where.push(`offer_id = $${params.push(q.offer_id)}`);
       if (q.status !== undefined) where.push(`status = $${params.push(q.status)}`);
       if (q.starting_after !== undefined) {
-        await checkCursor(app.db, 'orders', q.starting_after, p.kind === 'merchant' ? p.merchantId : null);
-        where.push(`(created_at, id) < (SELECT created_at, id FROM orders WHERE id = $${params.push(q.starting_after)})`);
+        await checkCursor(
+          app.db,
+          'orders',
+          q.starting_after,
+          p.kind === 'merchant' ? p.merchantId : null,
+        );
+        where.push(
+          `(created_at, id) < (SELECT created_at, id FROM orders WHERE id = $${params.push(q.starting_after)})`,
+        );
       }
       const { rows } = await app.db.query(
         `SELECT * FROM orders ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT $1`,
         params,
       );
-      return send(c, { object: 'list', data: rows.slice(0, q.limit).map((r) => orderView(orderFromRow(r))), has_more: rows.length > q.limit });
+      return send(c, {
+        object: 'list',
+        data: rows.slice(0, q.limit).map((r) => orderView(orderFromRow(r))),
+        has_more: rows.length > q.limit,
+      });
     },
   );
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/orders/{id}', middleware: [guard(app, 'principal')] as const, tags: ['Orders'], security, summary: 'One order',
+      method: 'get',
+      path: '/v1/orders/{id}',
+      middleware: [guard(app, 'principal')] as const,
+      tags: ['Orders'],
+      security,
+      summary: 'One order',
       request: { params: z.object({ id: z.string().max(64) }) },
       responses: { 200: { description: 'The order', ...json(OrderSchema) }, ...errorResponses },
     }),
     async (c) => {
       const p = await requirePrincipal(app, c);
-      const { rows } = await app.db.query('SELECT * FROM orders WHERE id = $1', [c.req.valid('param').id]);
+      const { rows } = await app.db.query('SELECT * FROM orders WHERE id = $1', [
+        c.req.valid('param').id,
+      ]);
       const order = rows[0] ? orderFromRow(rows[0]) : null;
       // Another merchant's order is "not found": ids never confirm what another tenant has.
       if (order === null || (p.kind === 'merchant' && order.merchantId !== p.merchantId)) {
@@ -67,14 +94,22 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'post', path: '/v1/orders/{id}/refund', middleware: [guard(app, 'principal')] as const, tags: ['Orders'], security,
-      summary: 'Refund a paid order in full (merchant or admin key); optionally put the units back on sale',
+      method: 'post',
+      path: '/v1/orders/{id}/refund',
+      middleware: [guard(app, 'principal')] as const,
+      tags: ['Orders'],
+      security,
+      summary:
+        'Refund a paid order in full (merchant or admin key); optionally put the units back on sale',
       request: {
         params: z.object({ id: z.string().max(64) }),
         headers: IdempotencyHeaders,
         body: { required: false, ...json(z.object({ restock: z.boolean().default(false) })) },
       },
-      responses: { 200: { description: 'The order, now refunding', ...json(OrderSchema) }, ...errorResponses },
+      responses: {
+        200: { description: 'The order, now refunding', ...json(OrderSchema) },
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const p = await requirePrincipal(app, c);
@@ -83,21 +118,43 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
         throw new TagpayError('INVALID_REQUEST', 'restock: expected a boolean', 'restock');
       }
       const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, p.kind === 'admin' ? 'admin' : p.merchantId, key, requestHash, {
-        op: 'order.refund', merchantId: p.kind === 'admin' ? null : p.merchantId, orderId: c.req.valid('param').id, restock: body.restock === true,
-      });
+      const result = await submitCommand(
+        app.log,
+        app.engine,
+        p.kind === 'admin' ? 'admin' : p.merchantId,
+        key,
+        requestHash,
+        {
+          op: 'order.refund',
+          merchantId: p.kind === 'admin' ? null : p.merchantId,
+          orderId: c.req.valid('param').id,
+          restock: body.restock === true,
+        },
+      );
       return send(c, result.body, result.status);
     },
   );
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/ledger/balances', middleware: [guard(app, 'admin')] as const, tags: ['Ledger'], security, summary: 'Every account balance (admin key)',
+      method: 'get',
+      path: '/v1/ledger/balances',
+      middleware: [guard(app, 'admin')] as const,
+      tags: ['Ledger'],
+      security,
+      summary: 'Every account balance (admin key)',
       request: { query: z.object({ account: z.string().max(128).optional() }) },
       responses: {
         200: {
           description: 'Balances in minor units; per currency they sum to zero',
-          ...json(z.object({ object: z.literal('list'), data: z.array(z.object({ account: z.string(), currency: z.string(), balance: z.number().int() })) })),
+          ...json(
+            z.object({
+              object: z.literal('list'),
+              data: z.array(
+                z.object({ account: z.string(), currency: z.string(), balance: z.number().int() }),
+              ),
+            }),
+          ),
         },
         ...errorResponses,
       },
@@ -109,30 +166,71 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
         `SELECT account, currency, balance::text AS balance FROM balances ${account ? 'WHERE account = $1' : ''} ORDER BY account, currency`,
         account ? [account] : [],
       );
-      return send(c, { object: 'list', data: rows.map((r) => ({ account: r.account, currency: r.currency, balance: Number(r.balance) })) });
+      return send(c, {
+        object: 'list',
+        data: rows.map((r) => ({
+          account: r.account,
+          currency: r.currency,
+          balance: Number(r.balance),
+        })),
+      });
     },
   );
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/mailbox', middleware: [guard(app, 'admin')] as const, tags: ['Mailbox'], security,
+      method: 'get',
+      path: '/v1/mailbox',
+      middleware: [guard(app, 'admin')] as const,
+      tags: ['Mailbox'],
+      security,
       summary: 'E-mails kept locally when no SMTP server is configured (admin key)',
-      request: { query: z.object({ to: z.string().max(254).optional(), limit: PageQuery.shape.limit }) },
+      request: {
+        query: z.object({ to: z.string().max(254).optional(), limit: PageQuery.shape.limit }),
+      },
       responses: {
-        200: { description: 'Messages, newest first', ...json(z.object({ object: z.literal('list'), data: z.array(z.object({ id: z.string(), to: z.string(), subject: z.string(), text: z.string(), created_at: z.string() })) })) },
+        200: {
+          description: 'Messages, newest first',
+          ...json(
+            z.object({
+              object: z.literal('list'),
+              data: z.array(
+                z.object({
+                  id: z.string(),
+                  to: z.string(),
+                  subject: z.string(),
+                  text: z.string(),
+                  created_at: z.string(),
+                }),
+              ),
+            }),
+          ),
+        },
         ...errorResponses,
       },
     }),
     async (c) => {
       await requireAdmin(app, c);
       const q = c.req.valid('query');
-      const { rows } = await app.db.query<{ id: unknown; to_addr: string; subject: string; body: string; created_at: unknown }>(
+      const { rows } = await app.db.query<{
+        id: unknown;
+        to_addr: string;
+        subject: string;
+        body: string;
+        created_at: unknown;
+      }>(
         `SELECT * FROM mailbox ${q.to ? 'WHERE to_addr = $2' : ''} ORDER BY id DESC LIMIT $1`,
         q.to ? [q.limit, q.to] : [q.limit],
       );
       return send(c, {
         object: 'list',
-        data: rows.map((r) => ({ id: String(r.id), to: r.to_addr, subject: r.subject, text: r.body, created_at: new Date(Number(r.created_at)).toISOString() })),
+        data: rows.map((r) => ({
+          id: String(r.id),
+          to: r.to_addr,
+          subject: r.subject,
+          text: r.body,
+          created_at: new Date(Number(r.created_at)).toISOString(),
+        })),
       });
     },
   );

@@ -26,41 +26,91 @@ const CardBody = z
 export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
   api.openapi(
     createRoute({
-      method: 'post', path: '/v1/sandbox/tokens', tags: ['Sandbox processor'],
+      method: 'post',
+      path: '/v1/sandbox/tokens',
+      tags: ['Sandbox processor'],
       summary: 'Tokenize a test card; the number and CVC are kept nowhere',
       request: { body: { required: true, ...json(CardBody) } },
       responses: {
-        201: { description: 'The token', ...json(z.object({ id: z.string(), brand: z.string(), last4: z.string(), exp_month: z.number(), exp_year: z.number() })) },
+        201: {
+          description: 'The token',
+          ...json(
+            z.object({
+              id: z.string(),
+              brand: z.string(),
+              last4: z.string(),
+              exp_month: z.number(),
+              exp_year: z.number(),
+            }),
+          ),
+        },
         ...errorResponses,
       },
     }),
     async (c) => {
       const card = await app.processor.tokenize(c.req.valid('json'));
-      return send(c, { id: card.id, brand: card.brand, last4: card.last4, exp_month: card.expMonth, exp_year: card.expYear }, 201);
+      return send(
+        c,
+        {
+          id: card.id,
+          brand: card.brand,
+          last4: card.last4,
+          exp_month: card.expMonth,
+          exp_year: card.expYear,
+        },
+        201,
+      );
     },
   );
 
   api.openapi(
     createRoute({
-      method: 'post', path: '/v1/shoppers', middleware: [guard(app, 'admin-or-local')] as const, tags: ['Shoppers'], security,
+      method: 'post',
+      path: '/v1/shoppers',
+      middleware: [guard(app, 'admin-or-local')] as const,
+      tags: ['Shoppers'],
+      security,
       summary: 'Link (or re-link) a handle to a card token, e-mail and shipping address',
-      description: 'Authorized by the admin key, or by the local network token of the same handle (the proof of ownership).',
-      request: { headers: IdempotencyHeaders, body: { required: true, ...json(CreateShopperBody) } },
-      responses: { 201: { description: 'Linked', ...json(ShopperSchema) }, 200: { description: 'Re-linked', ...json(ShopperSchema) }, ...errorResponses },
+      description:
+        'Authorized by the admin key, or by the local network token of the same handle (the proof of ownership).',
+      request: {
+        headers: IdempotencyHeaders,
+        body: { required: true, ...json(CreateShopperBody) },
+      },
+      responses: {
+        201: { description: 'Linked', ...json(ShopperSchema) },
+        200: { description: 'Re-linked', ...json(ShopperSchema) },
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const body = c.req.valid('json');
       const owner = await requireAdminOrLocal(app, c);
       if (owner !== null && (body.network !== 'local' || owner !== body.handle)) {
-        throw new TagpayError('FORBIDDEN', 'A token proves ownership of its own handle only.', 'handle');
+        throw new TagpayError(
+          'FORBIDDEN',
+          'A token proves ownership of its own handle only.',
+          'handle',
+        );
       }
       const caller = owner === null ? 'admin' : `local:${owner}`;
       const card = await app.processor.describe(body.card_token);
-      if (card === null) throw new TagpayError('UNKNOWN_CARD_TOKEN', 'No card with this token; tokenize the card first.', 'card_token');
+      if (card === null)
+        throw new TagpayError(
+          'UNKNOWN_CARD_TOKEN',
+          'No card with this token; tokenize the card first.',
+          'card_token',
+        );
       const { key, requestHash } = await idempotency(app, c);
       const result = await submitCommand(app.log, app.engine, caller, key, requestHash, {
-        op: 'shopper.link', network: body.network, handle: body.handle, email: body.email,
-        shippingAddress: body.shipping_address, cardToken: body.card_token, cardBrand: card.brand, cardLast4: card.last4,
+        op: 'shopper.link',
+        network: body.network,
+        handle: body.handle,
+        email: body.email,
+        shippingAddress: body.shipping_address,
+        cardToken: body.card_token,
+        cardBrand: card.brand,
+        cardLast4: card.last4,
         purchaseLimitMinor: body.limits?.per_purchase?.toString() ?? null,
         dailyLimitMinor: body.limits?.per_day?.toString() ?? null,
         limitCurrency: body.limits?.currency ?? null,
@@ -71,15 +121,20 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'get', path: '/v1/shoppers/{network}/{handle}', middleware: [guard(app, 'admin-or-local')] as const, tags: ['Shoppers'], security,
-      summary: 'A linked shopper (admin key, or the handle\'s own token)',
+      method: 'get',
+      path: '/v1/shoppers/{network}/{handle}',
+      middleware: [guard(app, 'admin-or-local')] as const,
+      tags: ['Shoppers'],
+      security,
+      summary: "A linked shopper (admin key, or the handle's own token)",
       request: { params: z.object({ network: z.string().max(32), handle: z.string().max(64) }) },
       responses: { 200: { description: 'The shopper', ...json(ShopperSchema) }, ...errorResponses },
     }),
     async (c) => {
       const { network, handle } = c.req.valid('param');
       const owner = await requireAdminOrLocal(app, c);
-      if (owner !== null && (network !== 'local' || owner !== handle.toLowerCase())) throw new TagpayError('FORBIDDEN', 'Only your own profile.');
+      if (owner !== null && (network !== 'local' || owner !== handle.toLowerCase()))
+        throw new TagpayError('FORBIDDEN', 'Only your own profile.');
       const shopper = app.engine.view.shoppers.get(handleKey(network, handle.toLowerCase()));
       if (!shopper) throw new TagpayError('NOT_FOUND', 'No shopper with this handle.', 'handle');
       return send(c, shopperView(shopper));

@@ -21,8 +21,15 @@ export class LocalConnector {
   pump(): Promise<number> {
     return this.log.appendWith((append) =>
       this.db.transaction(async (tx) => {
-        const cursor = (await tx.query<{ value: string }>('SELECT value FROM cursors WHERE name = $1', [CURSOR])).rows[0]?.value ?? '0';
-        const { rows } = await tx.query<{ id: unknown; author: string; text: string; reply_to: unknown }>(
+        const cursor =
+          (await tx.query<{ value: string }>('SELECT value FROM cursors WHERE name = $1', [CURSOR]))
+            .rows[0]?.value ?? '0';
+        const { rows } = await tx.query<{
+          id: unknown;
+          author: string;
+          text: string;
+          reply_to: unknown;
+        }>(
           'SELECT id, author, text, reply_to FROM local_posts WHERE id > $1 ORDER BY id LIMIT $2',
           [cursor, CONNECTOR_BATCH_MAX],
         );

@@ -20,7 +20,14 @@ export interface LocalPost {
 
 const random = (n: number) => new Uint8Array(randomBytes(n));
 
-type Row = { id: unknown; author: string; text: string; reply_to: unknown; mentions: string[]; created_at: unknown };
+type Row = {
+  id: unknown;
+  author: string;
+  text: string;
+  reply_to: unknown;
+  mentions: string[];
+  created_at: unknown;
+};
 function toPost(r: Row): LocalPost {
   return {
     id: String(r.id),
@@ -54,7 +61,11 @@ export class LocalNetwork implements NetworkClient {
   async createAccount(rawHandle: string, demo = false): Promise<{ handle: string; token: string }> {
     const handle = normalizeHandle(rawHandle);
     if (!LOCAL_HANDLE_RE.test(handle)) {
-      throw new TagpayError('INVALID_HANDLE', 'A handle is 2 to 32 letters, digits, _ . or -, starting with a letter, digit or _.', 'handle');
+      throw new TagpayError(
+        'INVALID_HANDLE',
+        'A handle is 2 to 32 letters, digits, _ . or -, starting with a letter, digit or _.',
+        'handle',
+      );
     }
     const token = newSecret('lt', random);
     const created = await this.db.transaction(async (tx) => {
@@ -66,10 +77,15 @@ export class LocalNetwork implements NetworkClient {
         [handle, demo, this.clock.now()],
       );
       if (rows.length === 0) return false;
-      await tx.query('INSERT INTO local_tokens (hash, handle, created_at) VALUES ($1, $2, $3)', [sha256(token), handle, this.clock.now()]);
+      await tx.query('INSERT INTO local_tokens (hash, handle, created_at) VALUES ($1, $2, $3)', [
+        sha256(token),
+        handle,
+        this.clock.now(),
+      ]);
       return true;
     });
-    if (!created) throw new TagpayError('HANDLE_TAKEN', `@${handle} is taken on the local network.`, 'handle');
+    if (!created)
+      throw new TagpayError('HANDLE_TAKEN', `@${handle} is taken on the local network.`, 'handle');
     return { handle, token };
   }
 
@@ -88,37 +104,68 @@ export class LocalNetwork implements NetworkClient {
   async demoSignIn(handle: string): Promise<string | null> {
     if (!(await this.isDemo(handle))) return null;
     const token = newSecret('lt', random);
-    await this.db.query('INSERT INTO local_tokens (hash, handle, created_at) VALUES ($1, $2, $3)', [sha256(token), handle, this.clock.now()]);
+    await this.db.query('INSERT INTO local_tokens (hash, handle, created_at) VALUES ($1, $2, $3)', [
+      sha256(token),
+      handle,
+      this.clock.now(),
+    ]);
     return token;
   }
 
   async authenticate(token: string): Promise<string | null> {
-    const { rows } = await this.db.query<{ handle: string }>('SELECT handle FROM local_tokens WHERE hash = $1', [sha256(token)]);
+    const { rows } = await this.db.query<{ handle: string }>(
+      'SELECT handle FROM local_tokens WHERE hash = $1',
+      [sha256(token)],
+    );
     return rows[0]?.handle ?? null;
   }
 
   async isDemo(handle: string): Promise<boolean> {
-    const { rows } = await this.db.query<{ demo: boolean }>('SELECT demo FROM local_accounts WHERE handle = $1', [handle]);
+    const { rows } = await this.db.query<{ demo: boolean }>(
+      'SELECT demo FROM local_accounts WHERE handle = $1',
+      [handle],
+    );
     return rows[0]?.demo === true;
   }
 
-  async createPost(author: string, text: string, replyTo: string | null, idemKey: string | null = null): Promise<LocalPost> {
-    if (text.trim().length === 0) throw new TagpayError('INVALID_REQUEST', 'A post needs some text.', 'text');
+  async createPost(
+    author: string,
+    text: string,
+    replyTo: string | null,
+    idemKey: string | null = null,
+  ): Promise<LocalPost> {
+    if (text.trim().length === 0)
+      throw new TagpayError('INVALID_REQUEST', 'A post needs some text.', 'text');
     if ([...text].length > LOCAL_POST_TEXT_CHARS_MAX) {
-      throw new TagpayError('TEXT_TOO_LONG', `A post has at most ${LOCAL_POST_TEXT_CHARS_MAX} characters.`, 'text');
+      throw new TagpayError(
+        'TEXT_TOO_LONG',
+        `A post has at most ${LOCAL_POST_TEXT_CHARS_MAX} characters.`,
+        'text',
+      );
     }
     if (replyTo !== null && !/^[0-9]{1,18}$/.test(replyTo)) {
-      throw new TagpayError('REPLY_TARGET_NOT_FOUND', `No post ${replyTo} to reply to.`, 'reply_to');
+      throw new TagpayError(
+        'REPLY_TARGET_NOT_FOUND',
+        `No post ${replyTo} to reply to.`,
+        'reply_to',
+      );
     }
     // Posts are numbered in commit order, so the connector's cursor never passes a post still being written.
     const post = await this.serial.run(async () => {
       if (idemKey !== null) {
-        const { rows } = await this.db.query<Row>('SELECT * FROM local_posts WHERE idem_key = $1', [idemKey]);
+        const { rows } = await this.db.query<Row>('SELECT * FROM local_posts WHERE idem_key = $1', [
+          idemKey,
+        ]);
         if (rows[0]) return { post: toPost(rows[0]), fresh: false };
       }
       if (replyTo !== null) {
         const { rows } = await this.db.query('SELECT 1 FROM local_posts WHERE id = $1', [replyTo]);
-        if (rows.length === 0) throw new TagpayError('REPLY_TARGET_NOT_FOUND', `No post ${replyTo} to reply to.`, 'reply_to');
+        if (rows.length === 0)
+          throw new TagpayError(
+            'REPLY_TARGET_NOT_FOUND',
+            `No post ${replyTo} to reply to.`,
+            'reply_to',
+          );
       }
       const { rows } = await this.db.query<Row>(
         'INSERT INTO local_posts (author, text, reply_to, mentions, created_at, idem_key) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *',
@@ -146,12 +193,19 @@ export class LocalNetwork implements NetworkClient {
    * Posts newest first, `before` a post id for the next page. With `mentions`, only posts that mention
    * that handle or reply to one of its posts.
    */
-  async listPosts(opts: { mentions?: string; author?: string; before?: string; limit: number }): Promise<LocalPost[]> {
+  async listPosts(opts: {
+    mentions?: string;
+    author?: string;
+    before?: string;
+    limit: number;
+  }): Promise<LocalPost[]> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (opts.mentions !== undefined) {
       params.push(normalizeHandle(opts.mentions));
-      where.push(`($${params.length} = ANY(p.mentions) OR p.reply_to IN (SELECT id FROM local_posts WHERE author = $${params.length}))`);
+      where.push(
+        `($${params.length} = ANY(p.mentions) OR p.reply_to IN (SELECT id FROM local_posts WHERE author = $${params.length}))`,
+      );
     }
     if (opts.author !== undefined) {
       params.push(normalizeHandle(opts.author));

@@ -65,47 +65,102 @@ export class SandboxProcessor implements CardProcessor {
     if (!/^[0-9]{12,19}$/.test(number) || !luhnValid(number)) {
       throw new TagpayError('INVALID_CARD', 'The card number is not valid.', 'number');
     }
-    if (!/^[0-9]{3,4}$/.test(card.cvc)) throw new TagpayError('INVALID_CARD', 'The CVC must be 3 or 4 digits.', 'cvc');
+    if (!/^[0-9]{3,4}$/.test(card.cvc))
+      throw new TagpayError('INVALID_CARD', 'The CVC must be 3 or 4 digits.', 'cvc');
     const now = new Date(this.clock.now());
     const year = card.exp_year < 100 ? 2000 + card.exp_year : card.exp_year;
-    if (year < now.getUTCFullYear() || (year === now.getUTCFullYear() && card.exp_month < now.getUTCMonth() + 1)) {
+    if (
+      year < now.getUTCFullYear() ||
+      (year === now.getUTCFullYear() && card.exp_month < now.getUTCMonth() + 1)
+    ) {
       throw new TagpayError('CARD_EXPIRED', 'The card has expired.', 'exp_year');
     }
-    const info: CardInfo = { brand: brandOf(number), last4: number.slice(-4), expMonth: card.exp_month, expYear: year };
+    const info: CardInfo = {
+      brand: brandOf(number),
+      last4: number.slice(-4),
+      expMonth: card.exp_month,
+      expYear: year,
+    };
     const id = newId('tok', random);
     await this.db.query(
       'INSERT INTO sandbox_tokens (id, brand, last4, exp_month, exp_year, behavior, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)',
-      [id, info.brand, info.last4, info.expMonth, info.expYear, TEST_CARDS[number] ?? 'success', this.clock.now()],
+      [
+        id,
+        info.brand,
+        info.last4,
+        info.expMonth,
+        info.expYear,
+        TEST_CARDS[number] ?? 'success',
+        this.clock.now(),
+      ],
     );
     return { id, ...info };
   }
 
   async describe(token: string): Promise<CardInfo | null> {
-    const row = (await this.db.query<Record<string, unknown>>('SELECT * FROM sandbox_tokens WHERE id = $1', [token])).rows[0];
+    const row = (
+      await this.db.query<Record<string, unknown>>('SELECT * FROM sandbox_tokens WHERE id = $1', [
+        token,
+      ])
+    ).rows[0];
     if (!row) return null;
-    return { brand: row.brand as string, last4: row.last4 as string, expMonth: num(row.exp_month), expYear: num(row.exp_year) };
+    return {
+      brand: row.brand as string,
+      last4: row.last4 as string,
+      expMonth: num(row.exp_month),
+      expYear: num(row.exp_year),
+    };
   }
 
   async authorize(req: ChargeRequest): Promise<ChargeOutcome> {
-    const token = (await this.db.query<Record<string, unknown>>('SELECT * FROM sandbox_tokens WHERE id = $1', [req.token])).rows[0];
+    const token = (
+      await this.db.query<Record<string, unknown>>('SELECT * FROM sandbox_tokens WHERE id = $1', [
+        req.token,
+      ])
+    ).rows[0];
     if (!token) return { ok: false, reason: 'card_declined', retryable: false };
     const behavior = token.behavior as Behavior;
     // A processor error happens before anything is recorded, as a timeout would: the retry decides.
     if (behavior === 'processor_error') {
-      return { ok: false, reason: 'processor_error', retryable: true, message: 'sandbox: simulated processor error' };
+      return {
+        ok: false,
+        reason: 'processor_error',
+        retryable: true,
+        message: 'sandbox: simulated processor error',
+      };
     }
     const now = new Date(this.clock.now());
     const expYear = num(token.exp_year);
-    const expired = expYear < now.getUTCFullYear() || (expYear === now.getUTCFullYear() && num(token.exp_month) < now.getUTCMonth() + 1);
+    const expired =
+      expYear < now.getUTCFullYear() ||
+      (expYear === now.getUTCFullYear() && num(token.exp_month) < now.getUTCMonth() + 1);
     const status = expired ? 'card_expired' : behavior === 'success' ? 'authorized' : behavior;
     await this.db.query(
       `INSERT INTO sandbox_charges (id, idem_key, token, amount_minor, currency, status, created_at)
        VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (idem_key) DO NOTHING`,
-      [newId('ch', random), req.idempotencyKey, req.token, req.amountMinor.toString(), req.currency, status, this.clock.now()],
+      [
+        newId('ch', random),
+        req.idempotencyKey,
+        req.token,
+        req.amountMinor.toString(),
+        req.currency,
+        status,
+        this.clock.now(),
+      ],
     );
-    const charge = (await this.db.query<{ id: string; status: string }>('SELECT id, status FROM sandbox_charges WHERE idem_key = $1', [req.idempotencyKey])).rows[0]!;
-    if (charge.status === 'authorized' || charge.status === 'captured') return { ok: true, chargeId: charge.id };
-    return { ok: false, reason: charge.status as 'card_declined' | 'insufficient_funds' | 'card_expired', retryable: false };
+    const charge = (
+      await this.db.query<{ id: string; status: string }>(
+        'SELECT id, status FROM sandbox_charges WHERE idem_key = $1',
+        [req.idempotencyKey],
+      )
+    ).rows[0]!;
+    if (charge.status === 'authorized' || charge.status === 'captured')
+      return { ok: true, chargeId: charge.id };
+    return {
+      ok: false,
+      reason: charge.status as 'card_declined' | 'insufficient_funds' | 'card_expired',
+      retryable: false,
+    };
   }
 
   async chargeMany(requests: ChargeRequest[]): Promise<ChargeOutcome[]> {
@@ -125,12 +180,19 @@ export class SandboxProcessor implements CardProcessor {
        WHERE t.behavior IS DISTINCT FROM 'processor_error'
        ON CONFLICT (idem_key) DO NOTHING`,
       [
-        requests.map(() => newId('ch', random)), keys, requests.map((r) => r.token),
-        requests.map((r) => r.amountMinor.toString()), requests.map((r) => r.currency),
-        now.getUTCFullYear() * 100 + now.getUTCMonth() + 1, this.clock.now(),
+        requests.map(() => newId('ch', random)),
+        keys,
+        requests.map((r) => r.token),
+        requests.map((r) => r.amountMinor.toString()),
+        requests.map((r) => r.currency),
+        now.getUTCFullYear() * 100 + now.getUTCMonth() + 1,
+        this.clock.now(),
       ],
     );
-    await this.db.query("UPDATE sandbox_charges SET status = 'captured' WHERE idem_key = ANY($1::text[]) AND status = 'authorized'", [keys]);
+    await this.db.query(
+      "UPDATE sandbox_charges SET status = 'captured' WHERE idem_key = ANY($1::text[]) AND status = 'authorized'",
+      [keys],
+    );
     const { rows } = await this.db.query<{ id: string; idem_key: string; status: string }>(
       'SELECT id, idem_key, status FROM sandbox_charges WHERE idem_key = ANY($1::text[])',
       [keys],
@@ -138,7 +200,13 @@ export class SandboxProcessor implements CardProcessor {
     const byKey = new Map(rows.map((r) => [r.idem_key, r]));
     return requests.map((r): ChargeOutcome => {
       const charge = byKey.get(r.idempotencyKey);
-      if (!charge) return { ok: false, reason: 'processor_error', retryable: true, message: 'sandbox: simulated processor error' };
+      if (!charge)
+        return {
+          ok: false,
+          reason: 'processor_error',
+          retryable: true,
+          message: 'sandbox: simulated processor error',
+        };
       if (charge.status === 'captured') return { ok: true, chargeId: charge.id };
       return { ok: false, reason: charge.status as 'card_declined', retryable: false };
     });
@@ -149,19 +217,37 @@ export class SandboxProcessor implements CardProcessor {
       "UPDATE sandbox_charges SET status = 'captured' WHERE id = $1 AND status IN ('authorized', 'captured') RETURNING id",
       [chargeId],
     );
-    return rows[0] ? { ok: true, chargeId } : { ok: false, reason: 'card_declined', retryable: false };
+    return rows[0]
+      ? { ok: true, chargeId }
+      : { ok: false, reason: 'card_declined', retryable: false };
   }
 
   async refund(chargeId: string, amountMinor: bigint, idempotencyKey: string) {
     return this.db.transaction(async (tx) => {
-      const done = (await tx.query<{ id: string }>('SELECT id FROM sandbox_refunds WHERE idem_key = $1', [idempotencyKey])).rows[0];
+      const done = (
+        await tx.query<{ id: string }>('SELECT id FROM sandbox_refunds WHERE idem_key = $1', [
+          idempotencyKey,
+        ])
+      ).rows[0];
       if (done) return { ok: true, refundId: done.id };
-      const charge = (await tx.query<Record<string, unknown>>("SELECT * FROM sandbox_charges WHERE id = $1 AND status = 'captured' FOR UPDATE", [chargeId])).rows[0];
+      const charge = (
+        await tx.query<Record<string, unknown>>(
+          "SELECT * FROM sandbox_charges WHERE id = $1 AND status = 'captured' FOR UPDATE",
+          [chargeId],
+        )
+      ).rows[0];
       if (!charge) return { ok: false, message: 'no captured charge' };
-      if (big(charge.refunded_minor) + amountMinor > big(charge.amount_minor)) return { ok: false, message: 'refund exceeds charge' };
+      if (big(charge.refunded_minor) + amountMinor > big(charge.amount_minor))
+        return { ok: false, message: 'refund exceeds charge' };
       const id = newId('re', random);
-      await tx.query('INSERT INTO sandbox_refunds (id, idem_key, charge_id, amount_minor, created_at) VALUES ($1,$2,$3,$4,$5)', [id, idempotencyKey, chargeId, amountMinor.toString(), this.clock.now()]);
-      await tx.query('UPDATE sandbox_charges SET refunded_minor = refunded_minor + $2 WHERE id = $1', [chargeId, amountMinor.toString()]);
+      await tx.query(
+        'INSERT INTO sandbox_refunds (id, idem_key, charge_id, amount_minor, created_at) VALUES ($1,$2,$3,$4,$5)',
+        [id, idempotencyKey, chargeId, amountMinor.toString(), this.clock.now()],
+      );
+      await tx.query(
+        'UPDATE sandbox_charges SET refunded_minor = refunded_minor + $2 WHERE id = $1',
+        [chargeId, amountMinor.toString()],
+      );
       return { ok: true, refundId: id };
     });
   }

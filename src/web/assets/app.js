@@ -34,7 +34,18 @@ function renderText(text) {
     if (word.startsWith('http')) {
       out.append(el('a', { href: word, rel: 'noopener noreferrer' }, word));
     } else if (word.startsWith('#')) {
-      out.append(el('button', { class: 'tag', type: 'button', title: `Put ${word} in the post box`, onclick: () => useTag(word) }, word));
+      out.append(
+        el(
+          'button',
+          {
+            class: 'tag',
+            type: 'button',
+            title: `Put ${word} in the post box`,
+            onclick: () => useTag(word),
+          },
+          word,
+        ),
+      );
     } else {
       out.append(el('span', { class: 'mention' }, word));
     }
@@ -62,7 +73,13 @@ function renderPost(post) {
   return el(
     'li',
     { class: post.author === bot ? 'post bot' : 'post', id: `post-${post.id}` },
-    el('div', { class: 'meta' }, el('b', {}, `@${post.author}`), ` · ${time} · #${post.id}`, post.reply_to ? ` · ↳ reply to ${post.reply_to}` : ''),
+    el(
+      'div',
+      { class: 'meta' },
+      el('b', {}, `@${post.author}`),
+      ` · ${time} · #${post.id}`,
+      post.reply_to ? ` · ↳ reply to ${post.reply_to}` : '',
+    ),
     renderText(post.text),
     el('button', { class: 'link', type: 'button', onclick: () => setReply(post) }, 'Reply'),
   );
@@ -70,7 +87,9 @@ function renderPost(post) {
 
 const money = (price) => {
   const digits = price.currency === 'JPY' || price.currency === 'KRW' ? 0 : 2;
-  return new Intl.NumberFormat(undefined, { style: 'currency', currency: price.currency }).format(price.amount / 10 ** digits);
+  return new Intl.NumberFormat(undefined, { style: 'currency', currency: price.currency }).format(
+    price.amount / 10 ** digits,
+  );
 };
 let shown = 50;
 
@@ -86,8 +105,23 @@ async function refresh() {
     const info = await api('GET', '/demo/info');
     $('offers').replaceChildren(
       ...info.offers.map((o) =>
-        el('li', {}, el('button', { class: 'tag', type: 'button', onclick: () => useTag(`#${o.hashtag}${o.variants.length ? ' ' + o.variants[Math.floor(o.variants.length / 2)] : ''}`) }, `#${o.hashtag}`),
-          ` ${o.title} — ${money(o.price)} · ${o.available} left, ${o.sold} sold`),
+        el(
+          'li',
+          {},
+          el(
+            'button',
+            {
+              class: 'tag',
+              type: 'button',
+              onclick: () =>
+                useTag(
+                  `#${o.hashtag}${o.variants.length ? ' ' + o.variants[Math.floor(o.variants.length / 2)] : ''}`,
+                ),
+            },
+            `#${o.hashtag}`,
+          ),
+          ` ${o.title} — ${money(o.price)} · ${o.available} left, ${o.sold} sold`,
+        ),
       ),
     );
   } catch (e) {

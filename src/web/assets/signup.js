@@ -4,16 +4,30 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 if (params.get('handle')) $('handle').value = params.get('handle');
 
-api('GET', '/demo/info').then((info) => ($('demo-hint').hidden = !info.demo)).catch(() => {});
+api('GET', '/demo/info')
+  .then((info) => ($('demo-hint').hidden = !info.demo))
+  .catch(() => {});
 
 $('signup').addEventListener('submit', async (event) => {
   event.preventDefault();
   $('error').textContent = '';
-  const required = ['handle', 'email', 'name', 'line1', 'city', 'postal_code', 'country', 'number', 'exp', 'cvc'];
+  const required = [
+    'handle',
+    'email',
+    'name',
+    'line1',
+    'city',
+    'postal_code',
+    'country',
+    'number',
+    'exp',
+    'cvc',
+  ];
   const missing = required.filter((id) => $(id).value.trim() === '');
   for (const id of required) $(id).setAttribute('aria-invalid', String(missing.includes(id)));
   if (missing.length > 0) {
-    $('error').textContent = `Please fill in: ${missing.map((id) => $(id).labels[0].textContent.split('(')[0].trim()).join(', ')}.`;
+    $('error').textContent =
+      `Please fill in: ${missing.map((id) => $(id).labels[0].textContent.split('(')[0].trim()).join(', ')}.`;
     $(missing[0]).focus();
     return;
   }
@@ -36,23 +50,32 @@ $('signup').addEventListener('submit', async (event) => {
     });
     $('number').value = '';
     $('cvc').value = '';
-    const shopper = await api('POST', '/v1/shoppers', {
-      handle,
-      network: 'local',
-      email: $('email').value.trim(),
-      shipping_address: {
-        name: $('name').value.trim(),
-        line1: $('line1').value.trim(),
-        city: $('city').value.trim(),
-        postal_code: $('postal_code').value.trim(),
-        country: $('country').value.trim(),
+    const shopper = await api(
+      'POST',
+      '/v1/shoppers',
+      {
+        handle,
+        network: 'local',
+        email: $('email').value.trim(),
+        shipping_address: {
+          name: $('name').value.trim(),
+          line1: $('line1').value.trim(),
+          city: $('city').value.trim(),
+          postal_code: $('postal_code').value.trim(),
+          country: $('country').value.trim(),
+        },
+        card_token: card.id,
       },
-      card_token: card.id,
-    }, token);
+      token,
+    );
     $('signup').hidden = true;
     $('done').hidden = false;
-    const brand = { visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover' }[shopper.card.brand] ?? 'card';
-    $('done').textContent = `Linked @${shopper.handle} to your ${brand} ending in ${shopper.card.last4}. Any checkout waiting for you now gets its confirmation code on the timeline.`;
+    const brand =
+      { visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover' }[
+        shopper.card.brand
+      ] ?? 'card';
+    $('done').textContent =
+      `Linked @${shopper.handle} to your ${brand} ending in ${shopper.card.last4}. Any checkout waiting for you now gets its confirmation code on the timeline.`;
   } catch (e) {
     $('error').textContent = friendly(e);
   }
@@ -70,7 +93,8 @@ function friendly(e) {
     case 'FORBIDDEN':
       return 'That token belongs to another handle.';
     case 'INVALID_REQUEST':
-      if (/exp_month|exp_year/.test(e.message)) return 'Expiry is MM/YY with a month from 01 to 12.';
+      if (/exp_month|exp_year/.test(e.message))
+        return 'Expiry is MM/YY with a month from 01 to 12.';
       if (/email/.test(e.message)) return 'Please enter a valid e-mail address.';
       if (/country/.test(e.message)) return 'Country is a two-letter code, like US or FR.';
       return 'Please check the form: ' + e.message;
