@@ -22,7 +22,11 @@ import { CONFIRM_WINDOW_MS_DEFAULT } from '../../src/core/limits.ts';
 import { OFFER_HASHTAG_RE, RESERVED_HASHTAGS } from '../../src/core/post-grammar.ts';
 import { matchPost } from '../../src/engine/decide.ts';
 import { State, handleKey, type Merchant, type Offer, type Order } from '../../src/engine/state.ts';
-import { BLUESKY_NETWORK, fastReject, normalizeJetstream } from '../../src/networks/bluesky/jetstream.ts';
+import {
+  BLUESKY_NETWORK,
+  fastReject,
+  normalizeJetstream,
+} from '../../src/networks/bluesky/jetstream.ts';
 
 /** A type, not an interface, so it stays assignable to the bench runner's `Record<string, unknown>`. */
 export type IngestResult = {
@@ -36,6 +40,8 @@ export type IngestResult = {
   rss_mb: number;
   /** Messages that passed `fastReject` and were parsed. */
   parsed: number;
+  /** The JavaScript heap with the engine state built, before the messages are generated. */
+  state_heap_mb: number;
   /** Size of the generated messages, counted in UTF-16 code units (what V8 holds at most 2 bytes each). */
   corpus_mchars: number;
   seed: number;
@@ -60,6 +66,8 @@ export async function ingest(opts: { quick: boolean; seed?: number }): Promise<I
   const n = opts.quick ? 200_000 : 2_000_000;
   const rng = new Rng(seed);
   const world = buildWorld(rng);
+  fullGc();
+  const stateMb = Math.round(process.memoryUsage().heapUsed / 2 ** 20);
   const corpus = generate(rng, world, n);
 
   // The generator's garbage is collected before timing: a connector never holds a corpus in memory,
@@ -76,7 +84,13 @@ export async function ingest(opts: { quick: boolean; seed?: number }): Promise<I
     parsed++;
     const read = normalizeJetstream(raw);
     if (!read.ok) continue;
-    const match = matchPost(world.state, BOT_HANDLE, BLUESKY_NETWORK, read.event.author, read.event.text);
+    const match = matchPost(
+      world.state,
+      BOT_HANDLE,
+      BLUESKY_NETWORK,
+      read.event.author,
+      read.event.text,
+    );
     if (match.kind === 'buy') got[i] = EXPECT_BUY;
     else if (match.kind === 'confirm') got[i] = EXPECT_CONFIRM;
     else if (match.kind === 'cancel') got[i] = GOT_CANCEL;
@@ -96,7 +110,9 @@ export async function ingest(opts: { quick: boolean; seed?: number }): Promise<I
     if (got[i] === EXPECT_CONFIRM) codes++;
   }
   if (buys !== corpus.plantedBuys || codes !== corpus.plantedCodes) {
-    throw new Error(`ingest: found ${buys} buys and ${codes} codes, planted ${corpus.plantedBuys} and ${corpus.plantedCodes}`);
+    throw new Error(
+      `ingest: found ${buys} buys and ${codes} codes, planted ${corpus.plantedBuys} and ${corpus.plantedCodes}`,
+    );
   }
   return {
     scenario: 'ingest',
@@ -105,6 +121,7 @@ export async function ingest(opts: { quick: boolean; seed?: number }): Promise<I
     matched_buys: buys,
     matched_codes: codes,
     rss_mb: rssMb,
+    state_heap_mb: stateMb,
     parsed,
     corpus_mchars: Math.round(corpus.chars / 1e5) / 10,
     seed,
@@ -171,7 +188,8 @@ function buildWorld(rng: Rng): World {
         publishedAt: START_MS - 3_600_000,
         createdAt: START_MS - 3_600_000,
       };
-      if (state.offerByTag.has(hashtag.toLowerCase())) throw new Error(`ingest: hashtag ${hashtag} twice`);
+      if (state.offerByTag.has(hashtag.toLowerCase()))
+        throw new Error(`ingest: hashtag ${hashtag} twice`);
       state.offers.set(offer.id, offer);
       state.offerByTag.set(hashtag.toLowerCase(), offer);
       offers.push(offer);
@@ -208,7 +226,8 @@ function buildWorld(rng: Rng): World {
       failure: null,
       chargeId: null,
     };
-    if (state.orderByCode.has(order.codeHash!)) throw new Error('ingest: two checkouts drew one code');
+    if (state.orderByCode.has(order.codeHash!))
+      throw new Error('ingest: two checkouts drew one code');
     state.orderByCode.set(order.codeHash!, order);
     state.activeOrders.set(order.id, order);
     const key = handleKey(order.network, order.handle);
@@ -248,16 +267,17 @@ function generate(rng: Rng, world: World, n: number): Corpus {
       expected[i] = EXPECT_BUY;
       plantedBuys++;
     } else if (u < 0.03) {
-      const owner = rng.chance(0.8);
-      raw = g.codePost(owner);
-      if (owner) {
-        expected[i] = EXPECT_CONFIRM;
-        plantedCodes++;
-      }
+      // A code posted by another handle is bound to someone else's checkout: it must match nothing.
+      const byOwner = rng.chance(0.8);
+      raw = g.codePost(byOwner);
+      expected[i] = byOwner ? EXPECT_CONFIRM : EXPECT_NONE;
+      if (byOwner) plantedCodes++;
     } else if (u < 0.03 + 0.97 * 0.18) {
       raw = g.notAPost();
+      expected[i] = EXPECT_NONE;
     } else {
       raw = g.unrelatedPost();
+      expected[i] = EXPECT_NONE;
     }
     // A WebSocket text frame reaches the connector as bytes decoded into one flat string. V8's
     // JSON.stringify returns a rope for all but short outputs, and the first search of a rope
@@ -300,7 +320,9 @@ class Generator {
     private readonly world: World,
   ) {
     // Hashtags people use that no offer has; the ones an offer took are left out.
-    this.unmatchedTags = COMMON_TAGS.filter((t) => !world.state.offerByTag.has(t.toLowerCase()) && t.toLowerCase() !== 'cancel');
+    this.unmatchedTags = COMMON_TAGS.filter(
+      (t) => !world.state.offerByTag.has(t.toLowerCase()) && t.toLowerCase() !== 'cancel',
+    );
   }
 
   /** A post with a live offer's hashtag, by someone who is not its merchant. */
@@ -311,12 +333,19 @@ class Generator {
     let author = rng.pick(world.people);
     if (author === merchant.handle) author = rng.did();
     const b = new TextBuilder();
-    if (rng.chance(0.6)) b.add(this.words(rng.int(60) + 5, rng.pick(LANGS)) + rng.pick([' ', '\n', '! ', ' 🔥 ']));
-    const shown = rng.chance(0.7) ? offer.hashtag : rng.chance(0.66) ? offer.hashtag.toLowerCase() : offer.hashtag.toUpperCase();
+    if (rng.chance(0.6))
+      b.add(this.words(rng.int(60) + 5, rng.pick(LANGS)) + rng.pick([' ', '\n', '! ', ' 🔥 ']));
+    const shown = rng.chance(0.7)
+      ? offer.hashtag
+      : rng.chance(0.66)
+        ? offer.hashtag.toLowerCase()
+        : offer.hashtag.toUpperCase();
     // Some clients mark the hashtag with a facet, some leave it as text.
-    if (rng.chance(0.5)) b.addFacet(`#${shown}`, { $type: 'app.bsky.richtext.facet#tag', tag: shown });
+    if (rng.chance(0.5))
+      b.addFacet(`#${shown}`, { $type: 'app.bsky.richtext.facet#tag', tag: shown });
     else b.add(`#${shown}`);
-    if (offer.variants.length > 0) b.add(` ${rng.pick(offer.variants)}${rng.chance(0.3) ? ` x${1 + rng.int(3)}` : ''}`);
+    if (offer.variants.length > 0)
+      b.add(` ${rng.pick(offer.variants)}${rng.chance(0.3) ? ` x${1 + rng.int(3)}` : ''}`);
     else if (rng.chance(0.2)) b.add(` x${1 + rng.int(3)}`);
     if (rng.chance(0.3)) b.add(' ' + this.words(rng.int(20) + 1, rng.pick(LANGS)));
     const reply = rng.chance(0.5) ? world.offerPostUri.get(offer.id)! : null;
@@ -335,7 +364,8 @@ class Generator {
     const shown = rng.chance(0.7) ? displayCode(code).slice(1) : code;
     const b = new TextBuilder();
     if (rng.chance(0.4)) b.add(rng.pick(['confirm ', 'yes ', 'ok ', 'はい ', 'да ', '👍 ']));
-    if (rng.chance(0.5)) b.addFacet(`#${shown}`, { $type: 'app.bsky.richtext.facet#tag', tag: shown });
+    if (rng.chance(0.5))
+      b.addFacet(`#${shown}`, { $type: 'app.bsky.richtext.facet#tag', tag: shown });
     else b.add(`#${shown}`);
     if (rng.chance(0.3)) b.add(rng.pick([' thanks!', ' 🙏', ' ありがとう', ' спасибо']));
     return this.post(author, b, rng.chance(0.6) ? order.postId : null, null);
@@ -355,29 +385,64 @@ class Generator {
       if (feature < 0.12) {
         const handle = `${rng.pick(NAMES)}${rng.chance(0.5) ? rng.int(1000) : ''}.bsky.social`;
         b.add(' ');
-        b.addFacet(`@${handle}`, { $type: 'app.bsky.richtext.facet#mention', did: rng.pick(this.world.people) });
+        b.addFacet(`@${handle}`, {
+          $type: 'app.bsky.richtext.facet#mention',
+          did: rng.pick(this.world.people),
+        });
       } else if (feature < 0.2) {
         const uri = `https://${rng.pick(SITES)}/${rng.tid()}${rng.chance(0.15) ? `#${rng.pick(['top', 'section-2', 'comments', ''])}` : ''}`;
         b.add(' ');
-        b.addFacet(uri.replace(/^https:\/\//, '').slice(0, 30) + (uri.length > 38 ? '...' : ''), { $type: 'app.bsky.richtext.facet#link', uri });
+        b.addFacet(uri.replace(/^https:\/\//, '').slice(0, 30) + (uri.length > 38 ? '...' : ''), {
+          $type: 'app.bsky.richtext.facet#link',
+          uri,
+        });
       } else if (feature < 0.25) {
         // Hashtags that match nothing: common ones, foreign ones, now and then one shaped like a code.
         for (let t = 1 + rng.int(3); t > 0; t--) {
-          const tag = rng.chance(0.05) ? `tp${rng.base32(10)}` : rng.chance(0.7) ? rng.pick(this.unmatchedTags) : rng.pick(FOREIGN_TAGS);
+          const tag = rng.chance(0.05)
+            ? `tp${rng.base32(10)}`
+            : rng.chance(0.7)
+              ? rng.pick(this.unmatchedTags)
+              : rng.pick(FOREIGN_TAGS);
           b.add(' ');
           if (rng.chance(0.6)) b.addFacet(`#${tag}`, { $type: 'app.bsky.richtext.facet#tag', tag });
           else b.add(`#${tag}`);
         }
       } else if (feature < 0.27) {
         // A `#` that is no hashtag.
-        b.add(' ' + rng.pick(['I code in C# and F#.', 'issue #42', 'it&#39;s fine', 'we are #1!', 'see /#/route', '#️⃣', 'x#y', '# heading']));
+        b.add(
+          ' ' +
+            rng.pick([
+              'I code in C# and F#.',
+              'issue #42',
+              'it&#39;s fine',
+              'we are #1!',
+              'see /#/route',
+              '#️⃣',
+              'x#y',
+              '# heading',
+            ]),
+        );
       }
     }
-    const reply = rng.chance(0.35) ? `at://${rng.pick(this.world.people)}/app.bsky.feed.post/${rng.tid()}` : null;
+    const reply = rng.chance(0.35)
+      ? `at://${rng.pick(this.world.people)}/app.bsky.feed.post/${rng.tid()}`
+      : null;
     const embed = rng.chance(0.15)
       ? {
           $type: 'app.bsky.embed.images',
-          images: [{ alt: rng.chance(0.5) ? this.words(8, lang) : '', image: { $type: 'blob', ref: { $link: `bafkrei${rng.base32(52)}` }, mimeType: 'image/jpeg', size: 100_000 + rng.int(900_000) }, aspectRatio: { width: 1000, height: 750 } }],
+          images: [
+            {
+              alt: rng.chance(0.5) ? this.words(8, lang) : '',
+              image: {
+                $type: 'blob',
+                ref: { $link: `bafkrei${rng.base32(52)}` },
+                mimeType: 'image/jpeg',
+                size: 100_000 + rng.int(900_000),
+              },
+              aspectRatio: { width: 1000, height: 750 },
+            },
+          ],
         }
       : null;
     return this.post(rng.pick(this.world.people), b, reply, embed, lang.code);
@@ -389,46 +454,112 @@ class Generator {
     const did = rng.pick(this.world.people);
     const time_us = this.tick();
     const u = rng.next();
-    const subject = { uri: `at://${rng.pick(this.world.people)}/app.bsky.feed.post/${rng.tid()}`, cid: this.cid() };
-    const commit = (operation: string, collection: string, record: Record<string, unknown> | null) =>
+    const subject = {
+      uri: `at://${rng.pick(this.world.people)}/app.bsky.feed.post/${rng.tid()}`,
+      cid: this.cid(),
+    };
+    const commit = (
+      operation: string,
+      collection: string,
+      record: Record<string, unknown> | null,
+    ) =>
       JSON.stringify({
         did,
         time_us,
         kind: 'commit',
-        commit: { rev: rng.tid(), operation, collection, rkey: rng.tid(), ...(record === null ? {} : { record, cid: this.cid() }) },
+        commit: {
+          rev: rng.tid(),
+          operation,
+          collection,
+          rkey: rng.tid(),
+          ...(record === null ? {} : { record, cid: this.cid() }),
+        },
       });
     const createdAt = new Date(time_us / 1000).toISOString();
-    if (u < 0.6) return commit('create', 'app.bsky.feed.like', { $type: 'app.bsky.feed.like', createdAt, subject });
-    if (u < 0.74) return commit('create', 'app.bsky.feed.repost', { $type: 'app.bsky.feed.repost', createdAt, subject });
-    if (u < 0.85) return commit('create', 'app.bsky.graph.follow', { $type: 'app.bsky.graph.follow', createdAt, subject: rng.pick(this.world.people) });
-    if (u < 0.91) return commit('delete', rng.pick(['app.bsky.feed.post', 'app.bsky.feed.like']), null);
+    if (u < 0.6)
+      return commit('create', 'app.bsky.feed.like', {
+        $type: 'app.bsky.feed.like',
+        createdAt,
+        subject,
+      });
+    if (u < 0.74)
+      return commit('create', 'app.bsky.feed.repost', {
+        $type: 'app.bsky.feed.repost',
+        createdAt,
+        subject,
+      });
+    if (u < 0.85)
+      return commit('create', 'app.bsky.graph.follow', {
+        $type: 'app.bsky.graph.follow',
+        createdAt,
+        subject: rng.pick(this.world.people),
+      });
+    if (u < 0.91)
+      return commit('delete', rng.pick(['app.bsky.feed.post', 'app.bsky.feed.like']), null);
     if (u < 0.93) {
       return commit('update', 'app.bsky.actor.profile', {
         $type: 'app.bsky.actor.profile',
         displayName: rng.pick(NAMES),
-        description: this.words(12, rng.pick(LANGS)) + (rng.chance(0.3) ? ` #${rng.pick(this.unmatchedTags)}` : ''),
+        description:
+          this.words(12, rng.pick(LANGS)) +
+          (rng.chance(0.3) ? ` #${rng.pick(this.unmatchedTags)}` : ''),
       });
     }
     if (u < 0.97) {
-      return JSON.stringify({ did, time_us, kind: 'identity', identity: { did, handle: `${rng.pick(NAMES)}.bsky.social`, seq: rng.int(2 ** 31), time: createdAt } });
+      return JSON.stringify({
+        did,
+        time_us,
+        kind: 'identity',
+        identity: {
+          did,
+          handle: `${rng.pick(NAMES)}.bsky.social`,
+          seq: rng.int(2 ** 31),
+          time: createdAt,
+        },
+      });
     }
-    return JSON.stringify({ did, time_us, kind: 'account', account: { active: rng.chance(0.5), did, seq: rng.int(2 ** 31), time: createdAt } });
+    return JSON.stringify({
+      did,
+      time_us,
+      kind: 'account',
+      account: { active: rng.chance(0.5), did, seq: rng.int(2 ** 31), time: createdAt },
+    });
   }
 
-  private post(did: string, b: TextBuilder, reply: string | null, embed: unknown, lang = 'en'): string {
+  private post(
+    did: string,
+    b: TextBuilder,
+    reply: string | null,
+    embed: unknown,
+    lang = 'en',
+  ): string {
     const time_us = this.tick();
-    const record: Record<string, unknown> = { $type: 'app.bsky.feed.post', createdAt: new Date(time_us / 1000).toISOString(), text: b.text };
+    const record: Record<string, unknown> = {
+      $type: 'app.bsky.feed.post',
+      createdAt: new Date(time_us / 1000).toISOString(),
+      text: b.text,
+    };
     if (embed !== null) record.embed = embed;
     if (b.facets.length > 0) record.facets = b.facets;
     record.langs = [lang];
     if (reply !== null) {
-      record.reply = { root: { uri: reply, cid: this.cid() }, parent: { uri: reply, cid: this.cid() } };
+      record.reply = {
+        root: { uri: reply, cid: this.cid() },
+        parent: { uri: reply, cid: this.cid() },
+      };
     }
     return JSON.stringify({
       did,
       time_us,
       kind: 'commit',
-      commit: { rev: this.rng.tid(), operation: 'create', collection: 'app.bsky.feed.post', rkey: this.rng.tid(), record, cid: this.cid() },
+      commit: {
+        rev: this.rng.tid(),
+        operation: 'create',
+        collection: 'app.bsky.feed.post',
+        rkey: this.rng.tid(),
+        record,
+        cid: this.cid(),
+      },
     });
   }
 
@@ -518,32 +649,103 @@ interface Lang {
   wordChars: number;
 }
 
-const EN = 'the of and to in is you that it he was for on are as with his they at be this have from or one had by word but not what all were we when your can said there use an each which she do how their if will up other about out many then them these so some her would make like him into time has look two more write go see number no way could people my than first water been call who oil its now find long down day did get come made may part just really today love new good great think thanks know still'.split(' ');
+/** A list from one line of words. */
+function w(list: string): readonly string[] {
+  return list.split(' ');
+}
+
+const EN = w(
+  'the of and to in is you that it he was for on are as with his they at be this have from or one had by word but not what all were we when your can said there use an each which she do how their if will up other about out many then them these so some her would make like him into time has look two more write go see number no way could people my than first water been call who oil its now find long down day did get come made may part just really today love new good great think thanks know still',
+);
 const LANGS: readonly Lang[] = [
   { code: 'en', words: EN, separator: ' ', wordChars: 5 },
   { code: 'en', words: EN, separator: ' ', wordChars: 5 },
   { code: 'en', words: EN, separator: ' ', wordChars: 5 },
   { code: 'en', words: EN, separator: ' ', wordChars: 5 },
-  { code: 'ja', words: ['今日', 'は', 'とても', '楽しい', '一日', 'でした', '写真', 'を', '撮り', 'ました', '猫', 'かわいい', 'ありがとう', 'ございます', '新しい', '本', '読み', 'たい', '東京', '雨'], separator: '', wordChars: 1.7 },
-  { code: 'ja', words: ['です', 'ね', 'ブルースカイ', 'はじめ', 'まして', 'よろしく', 'お願い', 'します', '。', '、', 'ラーメン', '食べ', 'た', '！'], separator: '', wordChars: 2.5 },
-  { code: 'pt', words: 'o a de que e do da em um para é com não uma os no se na por mais as dos como mas foi ao ele das tem à seu sua ou ser quando muito há nos já está eu também só pelo pela até isso ela entre era depois sem mesmo aos ter seus quem nas me esse eles estão você tinha foram essa num nem suas meu às minha têm numa pelos elas havia seja qual será nós tenho lhe deles essas esses pelas este fosse dele tu te vocês vos lhes meus minhas teu tua teus tuas nosso nossa nossos nossas dela delas esta estes estas aquele aquela aqueles aquelas isto aquilo estou está estamos estão'.split(' '), separator: ' ', wordChars: 4 },
-  { code: 'ru', words: 'и в не на я быть он с что а по это она этот к но они мы как из у который то за свой что весь год от так о для ты же все тот мочь вы человек такой его сказать только или ещё бы себя один как уже до время если сам когда другой вот говорить наш мой знать стать при чтобы дело жизнь кто первый очень два день её новый рука даже во со раз где там под можно ну какой после их работа без самый потом надо хотеть ли слово идти большой должен место иметь ничто'.split(' '), separator: ' ', wordChars: 5 },
-  { code: 'zh', words: ['我们', '今天', '天气', '很好', '的', '是', '了', '在', '有', '人', '这', '中', '大', '为', '上', '个', '国', '我', '以', '要', '他', '时', '来', '用', '们', '生', '到', '作', '地', '于'], separator: '', wordChars: 1.5 },
-  { code: 'de', words: 'der die und in den von zu das mit sich des auf für ist im dem nicht ein eine als auch es an werden aus er hat dass sie nach wird bei einer um am sind noch wie einem über einen so zum war haben nur oder aber vor zur bis mehr durch man sein wurde sei prozent hatte kann gegen vom können schon wenn habe seine mark ihre dann unter wir soll ich eines jahr zwei jahren diese dieser wieder keine uhr seiner worden und will zwischen immer millionen ersten was sagte größer schön Müller Straße'.split(' '), separator: ' ', wordChars: 5.5 },
-  { code: 'es', words: 'de la que el en y a los del se las por un para con no una su al lo como más pero sus le ya o este sí porque esta entre cuando muy sin sobre también me hasta hay donde quien desde todo nos durante todos uno les ni contra otros ese eso ante ellos e esto mí antes algunos qué unos yo otro otras otra él tanto esa estos mucho quienes nada muchos cual poco ella estar estas algunas algo nosotros año mañana niño'.split(' '), separator: ' ', wordChars: 4.5 },
+  {
+    code: 'ja',
+    words: w(
+      '今日 は とても 楽しい 一日 でした 写真 を 撮り ました 猫 かわいい ありがとう ございます 新しい 本 読み たい 東京 雨',
+    ),
+    separator: '',
+    wordChars: 1.7,
+  },
+  {
+    code: 'ja',
+    words: w('です ね ブルースカイ はじめ まして よろしく お願い します 。 、 ラーメン 食べ た ！'),
+    separator: '',
+    wordChars: 2.5,
+  },
+  {
+    code: 'pt',
+    words: w(
+      'o a de que e do da em um para é com não uma os no se na por mais as dos como mas foi ao ele das tem à seu sua ou ser quando muito há nos já está eu também só pelo pela até isso ela entre era depois sem mesmo aos ter seus quem nas me esse eles estão você tinha foram essa num nem suas meu às minha têm numa pelos elas havia seja qual será nós tenho lhe deles essas esses pelas este fosse dele tu te vocês vos lhes meus minhas teu tua teus tuas nosso nossa nossos nossas dela delas esta estes estas aquele aquela aqueles aquelas isto aquilo estou está estamos estão',
+    ),
+    separator: ' ',
+    wordChars: 4,
+  },
+  {
+    code: 'ru',
+    words: w(
+      'и в не на я быть он с что а по это она этот к но они мы как из у который то за свой что весь год от так о для ты же все тот мочь вы человек такой его сказать только или ещё бы себя один как уже до время если сам когда другой вот говорить наш мой знать стать при чтобы дело жизнь кто первый очень два день её новый рука даже во со раз где там под можно ну какой после их работа без самый потом надо хотеть ли слово идти большой должен место иметь ничто',
+    ),
+    separator: ' ',
+    wordChars: 5,
+  },
+  {
+    code: 'zh',
+    words: w(
+      '我们 今天 天气 很好 的 是 了 在 有 人 这 中 大 为 上 个 国 我 以 要 他 时 来 用 们 生 到 作 地 于',
+    ),
+    separator: '',
+    wordChars: 1.5,
+  },
+  {
+    code: 'de',
+    words: w(
+      'der die und in den von zu das mit sich des auf für ist im dem nicht ein eine als auch es an werden aus er hat dass sie nach wird bei einer um am sind noch wie einem über einen so zum war haben nur oder aber vor zur bis mehr durch man sein wurde sei prozent hatte kann gegen vom können schon wenn habe seine mark ihre dann unter wir soll ich eines jahr zwei jahren diese dieser wieder keine uhr seiner worden und will zwischen immer millionen ersten was sagte größer schön Müller Straße',
+    ),
+    separator: ' ',
+    wordChars: 5.5,
+  },
+  {
+    code: 'es',
+    words: w(
+      'de la que el en y a los del se las por un para con no una su al lo como más pero sus le ya o este sí porque esta entre cuando muy sin sobre también me hasta hay donde quien desde todo nos durante todos uno les ni contra otros ese eso ante ellos e esto mí antes algunos qué unos yo otro otras otra él tanto esa estos mucho quienes nada muchos cual poco ella estar estas algunas algo nosotros año mañana niño',
+    ),
+    separator: ' ',
+    wordChars: 4.5,
+  },
 ];
-const EMOJI = ['🔥', '😂', '❤️', '🥰', '🙏', '✨', '👀', '🎉', '😭', '💙', '🦋', '👍🏽', '🇧🇷', '🇯🇵', '👨‍👩‍👧', '🌸', '☕', '🐈', '🤔', '💀'];
-const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj', 'olivia', 'peggy', 'rupert', 'sybil', 'trent', 'victor', 'walter', 'yuki', 'sakura', 'dmitri', 'ana', 'joão'];
-const SITES = ['example.com', 'news.example.org', 'youtu.be', 'github.com', 'en.wikipedia.org', 'nytimes.com', 'bsky.app', 'substack.com'];
-const BRANDS = ['Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Stark', 'Wayne', 'Wonka', 'Tyrell', 'Cyberdyne', 'Soylent', 'Vandelay', 'Aperture', 'BlueSun', 'Monarch', 'Oscorp', 'Pied', 'Nakatomi', 'Gringotts', 'Duff'];
-const PRODUCTS = ['Tee', 'Hoodie', 'Mug', 'Cap', 'Sticker', 'Tote', 'Vinyl', 'Poster', 'Socks', 'Zine', 'Pin', 'Print', 'Candle', 'Coffee', 'Ticket', 'Book', 'Scarf', 'Beanie', 'Patch', 'Keychain'];
-const COMMON_TAGS = ['art', 'photography', 'bluesky', 'music', 'nature', 'cats', 'dogs', 'gaming', 'booksky', 'writing', 'news', 'politics', 'science', 'AI', 'tech', 'python', 'rust', 'typescript', 'food', 'travel', 'BuyNow', 'sale', 'deal', 'giveaway', 'nft', '2024', 'FF', 'MusicMonday', 'SaturdaySketch', 'inktober', 'AcmeTee', 'BuyAcme', 'TP', 'tpx', 'cancelled', 'help_wanted', 'Cats_of_Bluesky'];
-const FOREIGN_TAGS = ['日本', '写真', 'Москва', 'café', '猫', 'サッカー', 'Ελλάδα', 'München', 'São_Paulo', 'ＢｕｙＴｅｅ', 'Buy\u0410cmeTee'];
+const EMOJI = w('🔥 😂 ❤️ 🥰 🙏 ✨ 👀 🎉 😭 💙 🦋 👍🏽 🇧🇷 🇯🇵 👨‍👩‍👧 🌸 ☕ 🐈 🤔 💀');
+const NAMES = w(
+  'alice bob carol dave erin frank grace heidi ivan judy mallory niaj olivia peggy rupert sybil trent victor walter yuki sakura dmitri ana joão',
+);
+const SITES = w(
+  'example.com news.example.org youtu.be github.com en.wikipedia.org nytimes.com bsky.app substack.com',
+);
+const BRANDS = w(
+  'Acme Globex Initech Umbrella Hooli Stark Wayne Wonka Tyrell Cyberdyne Soylent Vandelay Aperture BlueSun Monarch Oscorp Pied Nakatomi Gringotts Duff',
+);
+const PRODUCTS = w(
+  'Tee Hoodie Mug Cap Sticker Tote Vinyl Poster Socks Zine Pin Print Candle Coffee Ticket Book Scarf Beanie Patch Keychain',
+);
+const COMMON_TAGS = w(
+  'art photography bluesky music nature cats dogs gaming booksky writing news politics science AI tech python rust typescript food travel BuyNow sale deal giveaway nft 2024 FF MusicMonday SaturdaySketch inktober AcmeTee BuyAcme TP tpx cancelled help_wanted Cats_of_Bluesky',
+);
+const FOREIGN_TAGS = w(
+  '日本 写真 Москва café 猫 サッカー Ελλάδα München São_Paulo ＢｕｙＴｅｅ Buy\u0410cmeTee',
+);
 
 // ---------------------------------------------------------------------------------------------
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, seed: { type: 'string' } } });
-  const result = await ingest({ quick: values.quick, ...(values.seed === undefined ? {} : { seed: Number(values.seed) }) });
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, seed: { type: 'string' } },
+  });
+  const result = await ingest({
+    quick: values.quick,
+    ...(values.seed === undefined ? {} : { seed: Number(values.seed) }),
+  });
   console.log(JSON.stringify(result));
 }

@@ -17,11 +17,17 @@ function byteIndex(text: string, part: string): { byteStart: number; byteEnd: nu
 }
 
 function tagFacet(text: string, tag: string) {
-  return { index: byteIndex(text, `#${tag}`), features: [{ $type: 'app.bsky.richtext.facet#tag', tag }] };
+  return {
+    index: byteIndex(text, `#${tag}`),
+    features: [{ $type: 'app.bsky.richtext.facet#tag', tag }],
+  };
 }
 
 function mentionFacet(text: string, handle: string, did: string) {
-  return { index: byteIndex(text, `@${handle}`), features: [{ $type: 'app.bsky.richtext.facet#mention', did }] };
+  return {
+    index: byteIndex(text, `@${handle}`),
+    features: [{ $type: 'app.bsky.richtext.facet#mention', did }],
+  };
 }
 
 /** A Jetstream commit message creating a post, as the service writes it; `record` fields override. */
@@ -35,7 +41,12 @@ function postMessage(record: Record<string, unknown>, top: Record<string, unknow
       operation: 'create',
       collection: 'app.bsky.feed.post',
       rkey: '3l3qo2vutsw2b',
-      record: { $type: 'app.bsky.feed.post', createdAt: '2024-09-09T19:46:02.102Z', langs: ['en'], ...record },
+      record: {
+        $type: 'app.bsky.feed.post',
+        createdAt: '2024-09-09T19:46:02.102Z',
+        langs: ['en'],
+        ...record,
+      },
       cid: 'bafyreidwaivazkwu67xztlmuobx35hs2lnfh3kolmgfmucldvhd3sgzcqi',
     },
     ...top,
@@ -77,7 +88,9 @@ describe('normalizeJetstream', () => {
 
   test('text hashtags and tag facets merge, lower-cased, without repeats, in order', () => {
     const text = '#Alpha then #BETA and #alpha';
-    const read = mustRead(postMessage({ text, facets: [tagFacet(text, 'BETA'), tagFacet(text, 'Alpha')] }));
+    const read = mustRead(
+      postMessage({ text, facets: [tagFacet(text, 'BETA'), tagFacet(text, 'Alpha')] }),
+    );
     assert.deepEqual(read.tags, ['alpha', 'beta']);
   });
 
@@ -85,7 +98,9 @@ describe('normalizeJetstream', () => {
     // Glued to a word: not a hashtag for readTags, but a client marked it and the post shows `#BuyTee`.
     const text = 'see shop#BuyTee';
     assert.deepEqual(readTags(text).tags, []);
-    assert.deepEqual(mustRead(postMessage({ text, facets: [tagFacet(text, 'BuyTee')] })).tags, ['buytee']);
+    assert.deepEqual(mustRead(postMessage({ text, facets: [tagFacet(text, 'BuyTee')] })).tags, [
+      'buytee',
+    ]);
   });
 
   test('byte offsets are UTF-8 bytes: a tag facet after emoji, CJK and Cyrillic text is read', () => {
@@ -99,22 +114,37 @@ describe('normalizeJetstream', () => {
     const text = '日本 x#BuyTee';
     const facet = tagFacet(text, 'BuyTee');
     const inside = { index: { byteStart: 1, byteEnd: 8 }, features: facet.features };
-    const pastEnd = { index: { byteStart: Buffer.byteLength(text), byteEnd: Buffer.byteLength(text) + 7 }, features: facet.features };
+    const pastEnd = {
+      index: { byteStart: Buffer.byteLength(text), byteEnd: Buffer.byteLength(text) + 7 },
+      features: facet.features,
+    };
     assert.deepEqual(mustRead(postMessage({ text, facets: [inside, pastEnd] })).tags, []);
     // JSON can carry a lone surrogate (`\ud83d`); Buffer and TextEncoder count it as U+FFFD.
     const lone = '\ud83d x#BuyTee';
-    assert.deepEqual(mustRead(postMessage({ text: lone, facets: [tagFacet(lone, 'BuyTee')] })).tags, ['buytee']);
+    assert.deepEqual(
+      mustRead(postMessage({ text: lone, facets: [tagFacet(lone, 'BuyTee')] })).tags,
+      ['buytee'],
+    );
   });
 
   test('a tag facet the text does not show is not taken', () => {
     const text = 'nothing to see here';
-    const hidden = { index: { byteStart: 0, byteEnd: 7 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }] };
+    const hidden = {
+      index: { byteStart: 0, byteEnd: 7 },
+      features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }],
+    };
     const read = mustRead(postMessage({ text, facets: [hidden] }));
     assert.deepEqual(read.tags, []);
     // Right length, wrong place: the bytes under the facet are `#Other`, not `#BuyTee`.
     const text2 = '#Other1 #BuyTee';
-    const shifted = { index: { byteStart: 0, byteEnd: 7 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }] };
-    assert.deepEqual(mustRead(postMessage({ text: text2, facets: [shifted] })).tags, ['other1', 'buytee']);
+    const shifted = {
+      index: { byteStart: 0, byteEnd: 7 },
+      features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }],
+    };
+    assert.deepEqual(mustRead(postMessage({ text: text2, facets: [shifted] })).tags, [
+      'other1',
+      'buytee',
+    ]);
   });
 
   test('a look-alike tag facet (Cyrillic А) never becomes a tag', () => {
@@ -135,16 +165,47 @@ describe('normalizeJetstream', () => {
       { index: null, features: [] },
       { index: { byteStart: 0, byteEnd: 7 } },
       { index: { byteStart: 0, byteEnd: 7 }, features: 'tag' },
-      { index: { byteStart: -8, byteEnd: -1 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }] },
-      { index: { byteStart: 9000, byteEnd: 9007 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }] },
-      { index: { byteStart: '19', byteEnd: '26' }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }] },
-      { index: { byteStart: 19.5, byteEnd: 26.5 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }] },
-      { index: { byteStart: 26, byteEnd: 19 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }] },
-      { index: good.index, features: [null, { $type: 'app.bsky.richtext.facet#tag', tag: 42 }, { $type: 'app.bsky.richtext.facet#tag' }] },
-      { index: good.index, features: [{ $type: 'app.bsky.richtext.facet#sparkles', tag: 'Other' }] },
-      { index: { byteStart: 0, byteEnd: 0 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: '' }] },
+      {
+        index: { byteStart: -8, byteEnd: -1 },
+        features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }],
+      },
+      {
+        index: { byteStart: 9000, byteEnd: 9007 },
+        features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }],
+      },
+      {
+        index: { byteStart: '19', byteEnd: '26' },
+        features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }],
+      },
+      {
+        index: { byteStart: 19.5, byteEnd: 26.5 },
+        features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }],
+      },
+      {
+        index: { byteStart: 26, byteEnd: 19 },
+        features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }],
+      },
+      {
+        index: good.index,
+        features: [
+          null,
+          { $type: 'app.bsky.richtext.facet#tag', tag: 42 },
+          { $type: 'app.bsky.richtext.facet#tag' },
+        ],
+      },
+      {
+        index: good.index,
+        features: [{ $type: 'app.bsky.richtext.facet#sparkles', tag: 'Other' }],
+      },
+      {
+        index: { byteStart: 0, byteEnd: 0 },
+        features: [{ $type: 'app.bsky.richtext.facet#tag', tag: '' }],
+      },
       mentionFacet(text, 'alice.bsky.social', 'did:plc:alice'),
-      { index: byteIndex(text, 'https://example.com'), features: [{ $type: 'app.bsky.richtext.facet#link', uri: 'https://example.com' }] },
+      {
+        index: byteIndex(text, 'https://example.com'),
+        features: [{ $type: 'app.bsky.richtext.facet#link', uri: 'https://example.com' }],
+      },
     ];
     const read = mustRead(postMessage({ text, facets }));
     assert.deepEqual(read.tags, ['buytee'], 'the text still counts');
@@ -155,7 +216,9 @@ describe('normalizeJetstream', () => {
   });
 
   test(`tags stop at HASHTAGS_PER_POST_MAX (${HASHTAGS_PER_POST_MAX}), facets included`, () => {
-    const textTags = Array.from({ length: HASHTAGS_PER_POST_MAX - 2 }, (_, i) => `#t${i}`).join(' ');
+    const textTags = Array.from({ length: HASHTAGS_PER_POST_MAX - 2 }, (_, i) => `#t${i}`).join(
+      ' ',
+    );
     const text = `${textTags} x#f1 x#f2 x#f3 x#f4`;
     const facets = ['f1', 'f2', 'f3', 'f4'].map((tag) => tagFacet(text, tag));
     const read = mustRead(postMessage({ text, facets }));
@@ -171,29 +234,100 @@ describe('normalizeJetstream', () => {
 
   test(`text of POST_TEXT_CHARS_MAX (${POST_TEXT_CHARS_MAX}) is read; one more character is too_long`, () => {
     assert.ok(normalizeJetstream(postMessage({ text: 'a'.repeat(POST_TEXT_CHARS_MAX) })).ok);
-    assert.deepEqual(normalizeJetstream(postMessage({ text: 'a'.repeat(POST_TEXT_CHARS_MAX + 1) })), {
-      ok: false,
-      reason: 'too_long',
-    });
+    assert.deepEqual(
+      normalizeJetstream(postMessage({ text: 'a'.repeat(POST_TEXT_CHARS_MAX + 1) })),
+      {
+        ok: false,
+        reason: 'too_long',
+      },
+    );
   });
 
   test('not JSON is not_json', () => {
-    for (const raw of ['', '{', 'commit', '{"did":"did:plc:x",}', "{'kind':'commit'}", '\u0000', '{"a":1}{"b":2}']) {
-      assert.deepEqual(normalizeJetstream(raw), { ok: false, reason: 'not_json' }, JSON.stringify(raw));
+    for (const raw of [
+      '',
+      '{',
+      'commit',
+      '{"did":"did:plc:x",}',
+      "{'kind':'commit'}",
+      '\u0000',
+      '{"a":1}{"b":2}',
+    ]) {
+      assert.deepEqual(
+        normalizeJetstream(raw),
+        { ok: false, reason: 'not_json' },
+        JSON.stringify(raw),
+      );
     }
   });
 
   test('identity and account messages, likes, edits and deletions are not_a_post_create', () => {
     const others = [
-      { did: DID, time_us: TIME_US, kind: 'identity', identity: { did: DID, handle: 'alice.bsky.social', seq: 1, time: '2024-09-09T19:46:02.102Z' } },
-      { did: DID, time_us: TIME_US, kind: 'account', account: { active: false, did: DID, seq: 2, status: 'deactivated', time: '2024-09-09T19:46:02.102Z' } },
-      { did: DID, time_us: TIME_US, kind: 'commit', commit: { rev: 'r', operation: 'create', collection: 'app.bsky.feed.like', rkey: 'k', record: { $type: 'app.bsky.feed.like', subject: { uri: PARENT, cid: 'c' }, createdAt: 'x' } } },
-      { did: DID, time_us: TIME_US, kind: 'commit', commit: { rev: 'r', operation: 'update', collection: 'app.bsky.feed.post', rkey: 'k', record: { text: '#BuyTee' } } },
-      { did: DID, time_us: TIME_US, kind: 'commit', commit: { rev: 'r', operation: 'delete', collection: 'app.bsky.feed.post', rkey: 'k' } },
+      {
+        did: DID,
+        time_us: TIME_US,
+        kind: 'identity',
+        identity: {
+          did: DID,
+          handle: 'alice.bsky.social',
+          seq: 1,
+          time: '2024-09-09T19:46:02.102Z',
+        },
+      },
+      {
+        did: DID,
+        time_us: TIME_US,
+        kind: 'account',
+        account: {
+          active: false,
+          did: DID,
+          seq: 2,
+          status: 'deactivated',
+          time: '2024-09-09T19:46:02.102Z',
+        },
+      },
+      {
+        did: DID,
+        time_us: TIME_US,
+        kind: 'commit',
+        commit: {
+          rev: 'r',
+          operation: 'create',
+          collection: 'app.bsky.feed.like',
+          rkey: 'k',
+          record: {
+            $type: 'app.bsky.feed.like',
+            subject: { uri: PARENT, cid: 'c' },
+            createdAt: 'x',
+          },
+        },
+      },
+      {
+        did: DID,
+        time_us: TIME_US,
+        kind: 'commit',
+        commit: {
+          rev: 'r',
+          operation: 'update',
+          collection: 'app.bsky.feed.post',
+          rkey: 'k',
+          record: { text: '#BuyTee' },
+        },
+      },
+      {
+        did: DID,
+        time_us: TIME_US,
+        kind: 'commit',
+        commit: { rev: 'r', operation: 'delete', collection: 'app.bsky.feed.post', rkey: 'k' },
+      },
       { did: DID, time_us: TIME_US, kind: 'future-kind' },
     ];
     for (const msg of others) {
-      assert.deepEqual(normalizeJetstream(JSON.stringify(msg)), { ok: false, reason: 'not_a_post_create' }, JSON.stringify(msg));
+      assert.deepEqual(
+        normalizeJetstream(JSON.stringify(msg)),
+        { ok: false, reason: 'not_a_post_create' },
+        JSON.stringify(msg),
+      );
     }
   });
 
@@ -207,7 +341,12 @@ describe('normalizeJetstream', () => {
       JSON.stringify({ kind: 7 }),
       JSON.stringify({ did: DID, time_us: TIME_US, kind: 'commit' }),
       JSON.stringify({ did: DID, time_us: TIME_US, kind: 'commit', commit: [] }),
-      JSON.stringify({ did: DID, time_us: TIME_US, kind: 'commit', commit: { operation: 'create' } }),
+      JSON.stringify({
+        did: DID,
+        time_us: TIME_US,
+        kind: 'commit',
+        commit: { operation: 'create' },
+      }),
       postMessage({ text: '#BuyTee' }, { did: undefined }),
       postMessage({ text: '#BuyTee' }, { did: 42 }),
       postMessage({ text: '#BuyTee' }, { did: 'alice.bsky.social' }),
@@ -226,7 +365,10 @@ describe('normalizeJetstream', () => {
       postMessage({ text: '#BuyTee', reply: { parent: { uri: PARENT } } }),
       postMessage({ text: '#BuyTee', reply: { root: { uri: PARENT }, parent: {} } }),
       postMessage({ text: '#BuyTee', reply: { root: { uri: PARENT }, parent: { uri: 42 } } }),
-      postMessage({ text: '#BuyTee', reply: { root: { uri: PARENT }, parent: { uri: 'https://bsky.app/x' } } }),
+      postMessage({
+        text: '#BuyTee',
+        reply: { root: { uri: PARENT }, parent: { uri: 'https://bsky.app/x' } },
+      }),
     ];
     const noRecord = JSON.parse(postMessage({ text: '' })) as { commit: Record<string, unknown> };
     for (const record of [undefined, null, 'text', [{ text: '#BuyTee' }]]) {
@@ -236,7 +378,11 @@ describe('normalizeJetstream', () => {
       malformed.push(JSON.stringify({ ...noRecord, commit: { ...noRecord.commit, rkey } }));
     }
     for (const raw of malformed) {
-      assert.deepEqual(normalizeJetstream(raw), { ok: false, reason: 'malformed' }, raw.slice(0, 300));
+      assert.deepEqual(
+        normalizeJetstream(raw),
+        { ok: false, reason: 'malformed' },
+        raw.slice(0, 300),
+      );
     }
   });
 
@@ -246,7 +392,13 @@ describe('normalizeJetstream', () => {
       time_us: TIME_US,
       kind: 'commit',
       extra: { any: ['thing'] },
-      commit: { rev: 'r', operation: 'create', collection: 'app.bsky.feed.post', rkey: '3l3qo2vutsw2b', record: { text: '#BuyTee', tags: ['x'], embed: {} } },
+      commit: {
+        rev: 'r',
+        operation: 'create',
+        collection: 'app.bsky.feed.post',
+        rkey: '3l3qo2vutsw2b',
+        record: { text: '#BuyTee', tags: ['x'], embed: {} },
+      },
     });
     assert.deepEqual(mustRead(raw).tags, ['buytee']);
   });
@@ -293,17 +445,24 @@ describe('normalizeJetstream', () => {
 describe('fastReject', () => {
   test('a message without # is rejected', () => {
     assert.equal(fastReject(postMessage({ text: 'just chatting about tees' })), true);
-    assert.equal(fastReject('{"did":"did:plc:x","time_us":1,"kind":"identity","identity":{"handle":"a.b"}}'), true);
+    assert.equal(
+      fastReject('{"did":"did:plc:x","time_us":1,"kind":"identity","identity":{"handle":"a.b"}}'),
+      true,
+    );
     assert.equal(fastReject(''), true);
   });
 
   test('NSID fragments, URL fragments, C#, HTML entities and foreign hashtags are rejected', () => {
-    const text = 'hi @alice.bsky.social see https://example.com/#top and https://x.example/page#s2, C# and F#! it&#39;s #日本 #Привет 9#1';
+    const text =
+      'hi @alice.bsky.social see https://example.com/#top and https://x.example/page#s2, C# and F#! it&#39;s #日本 #Привет 9#1';
     const raw = postMessage({
       text,
       facets: [
         mentionFacet(text, 'alice.bsky.social', 'did:plc:alice'),
-        { index: byteIndex(text, 'https://example.com/#top'), features: [{ $type: 'app.bsky.richtext.facet#link', uri: 'https://example.com/#top' }] },
+        {
+          index: byteIndex(text, 'https://example.com/#top'),
+          features: [{ $type: 'app.bsky.richtext.facet#link', uri: 'https://example.com/#top' }],
+        },
       ],
       labels: { $type: 'com.atproto.label.defs#selfLabels', values: [] },
     });
@@ -336,7 +495,10 @@ describe('fastReject', () => {
 
   test('Go escapes <, > and &: a hashtag after an escaped > is kept and read', () => {
     // As Go's encoding/json writes `>#BuyTee`; JSON.stringify would leave the `>` as it is.
-    const raw = postMessage({ text: 'PLACEHOLDER' }).replace('PLACEHOLDER', '\\u003e#BuyTee \\u0026 more');
+    const raw = postMessage({ text: 'PLACEHOLDER' }).replace(
+      'PLACEHOLDER',
+      '\\u003e#BuyTee \\u0026 more',
+    );
     assert.equal(fastReject(raw), false);
     const read = mustRead(raw);
     assert.equal(read.event.text, '>#BuyTee & more');
@@ -345,7 +507,30 @@ describe('fastReject', () => {
 
   test('never drops a post whose text readTags finds an ASCII hashtag in', () => {
     // Random texts over the characters that decide hashtag boundaries, through JSON escaping.
-    const pieces = ['#', '#Tag', '#t', 'a', '9', '_', '&', '/', ' ', '\n', '\t', '"', '\\', '\u0001', '\u2028', '\ud83d', 'é', '日', '🔥', '\u00a0', 'facet', 'x#'];
+    const pieces = [
+      '#',
+      '#Tag',
+      '#t',
+      'a',
+      '9',
+      '_',
+      '&',
+      '/',
+      ' ',
+      '\n',
+      '\t',
+      '"',
+      '\\',
+      '\u0001',
+      '\u2028',
+      '\ud83d',
+      'é',
+      '日',
+      '🔥',
+      '\u00a0',
+      'facet',
+      'x#',
+    ];
     let seed = 12345;
     const next = () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -354,7 +539,8 @@ describe('fastReject', () => {
     let kept = 0;
     for (let i = 0; i < 5_000; i++) {
       let text = '';
-      for (let k = Math.floor(next() * 8); k >= 0; k--) text += pieces[Math.floor(next() * pieces.length)]!;
+      for (let k = Math.floor(next() * 8); k >= 0; k--)
+        text += pieces[Math.floor(next() * pieces.length)]!;
       const raw = postMessage({ text });
       if (readTags(text).tags.length > 0) {
         kept++;
@@ -366,7 +552,15 @@ describe('fastReject', () => {
 
   test('a tag facet whose text is not a hashtag for readTags may be rejected: the engine reads the text', () => {
     const text = 'no hashtag here';
-    const raw = postMessage({ text, facets: [{ index: { byteStart: 0, byteEnd: 2 }, features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }] }] });
+    const raw = postMessage({
+      text,
+      facets: [
+        {
+          index: { byteStart: 0, byteEnd: 2 },
+          features: [{ $type: 'app.bsky.richtext.facet#tag', tag: 'BuyTee' }],
+        },
+      ],
+    });
     assert.equal(fastReject(raw), true);
   });
 });

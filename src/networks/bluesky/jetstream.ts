@@ -80,15 +80,21 @@ export function normalizeJetstream(raw: string): JetstreamResult {
   if (!isRecord(msg) || typeof msg.kind !== 'string') return MALFORMED;
   if (msg.kind !== 'commit') return NOT_A_POST_CREATE;
   const commit = msg.commit;
-  if (!isRecord(commit) || typeof commit.operation !== 'string' || typeof commit.collection !== 'string') {
+  if (
+    !isRecord(commit) ||
+    typeof commit.operation !== 'string' ||
+    typeof commit.collection !== 'string'
+  ) {
     return MALFORMED;
   }
-  if (commit.operation !== 'create' || commit.collection !== POST_COLLECTION) return NOT_A_POST_CREATE;
+  if (commit.operation !== 'create' || commit.collection !== POST_COLLECTION)
+    return NOT_A_POST_CREATE;
 
   const { did, time_us: cursor } = msg;
   const { rkey, record } = commit;
   if (typeof did !== 'string' || did.length > DID_CHARS_MAX || !DID_RE.test(did)) return MALFORMED;
-  if (typeof rkey !== 'string' || !RKEY_RE.test(rkey) || rkey === '.' || rkey === '..') return MALFORMED;
+  if (typeof rkey !== 'string' || !RKEY_RE.test(rkey) || rkey === '.' || rkey === '..')
+    return MALFORMED;
   if (typeof cursor !== 'number' || !Number.isSafeInteger(cursor) || cursor < 0) return MALFORMED;
   if (!isRecord(record) || typeof record.text !== 'string') return MALFORMED;
   if (record.$type !== undefined && record.$type !== POST_COLLECTION) return MALFORMED;
@@ -101,7 +107,8 @@ export function normalizeJetstream(raw: string): JetstreamResult {
     const reply = record.reply;
     if (!isRecord(reply) || !isRecord(reply.parent) || !isRecord(reply.root)) return MALFORMED;
     const uri = reply.parent.uri;
-    if (typeof uri !== 'string' || !uri.startsWith('at://') || uri.length > AT_URI_CHARS_MAX) return MALFORMED;
+    if (typeof uri !== 'string' || !uri.startsWith('at://') || uri.length > AT_URI_CHARS_MAX)
+      return MALFORMED;
     replyTo = uri;
   }
 
@@ -158,7 +165,8 @@ function addFacetTags(tags: string[], text: string, facets: unknown[]): void {
     const start = byteStart as number;
     const end = byteEnd as number;
     for (const feature of facet.features) {
-      if (!isRecord(feature) || feature.$type !== TAG_FEATURE || typeof feature.tag !== 'string') continue;
+      if (!isRecord(feature) || feature.$type !== TAG_FEATURE || typeof feature.tag !== 'string')
+        continue;
       const tag = feature.tag;
       // Only plain ASCII hashtags can match, as in readTags: a look-alike stays out. ASCII is one byte
       // a character, so the facet spans exactly `#` and the tag.
@@ -200,5 +208,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** ASCII letters, digits and `_` (NaN, past either end of the string, is not). */
 function isAsciiWord(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
+  return (
+    (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f
+  );
 }
