@@ -247,13 +247,15 @@ export const OrderSchema = z
   })
   .openapi('Order');
 
+export const PageLimit = z.coerce
+  .number({ error: 'must be a whole number' })
+  .int()
+  .min(1)
+  .max(PAGE_LIMIT_MAX)
+  .default(PAGE_LIMIT_DEFAULT);
+
 export const PageQuery = z.object({
-  limit: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int()
-    .min(1)
-    .max(PAGE_LIMIT_MAX)
-    .default(PAGE_LIMIT_DEFAULT),
+  limit: PageLimit,
   starting_after: z.string().max(64).optional(),
 });
 

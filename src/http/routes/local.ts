@@ -1,14 +1,10 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { TagpayError } from '../../core/errors.ts';
-import {
-  LOCAL_POST_TEXT_CHARS_MAX,
-  PAGE_LIMIT_DEFAULT,
-  PAGE_LIMIT_MAX,
-} from '../../core/limits.ts';
+import { LOCAL_POST_TEXT_CHARS_MAX } from '../../core/limits.ts';
 import type { AppContext } from '../../app-context.ts';
 import { requireLocalAccount, guard } from '../auth.ts';
 import { errorResponses, security, send } from '../route.ts';
-import { HandleSchema, LocalPostSchema } from '../schemas.ts';
+import { HandleSchema, LocalPostSchema, PageLimit } from '../schemas.ts';
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
@@ -72,12 +68,7 @@ export function localRoutes(api: OpenAPIHono, app: AppContext): void {
         query: z.object({
           mentions: z.string().max(64).optional(),
           author: z.string().max(64).optional(),
-          limit: z.coerce
-            .number({ error: 'must be a whole number' })
-            .int()
-            .min(1)
-            .max(PAGE_LIMIT_MAX)
-            .default(PAGE_LIMIT_DEFAULT),
+          limit: PageLimit,
           starting_after: z
             .string()
             .regex(/^[0-9]{1,18}$/)
