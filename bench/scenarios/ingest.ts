@@ -90,6 +90,7 @@ export async function ingest(opts: { quick: boolean; seed?: number }): Promise<I
       BLUESKY_NETWORK,
       read.event.author,
       read.event.text,
+      read.tags,
     );
     if (match.kind === 'buy') got[i] = EXPECT_BUY;
     else if (match.kind === 'confirm') got[i] = EXPECT_CONFIRM;

@@ -11,7 +11,7 @@ import {
   WAITLIST_PER_OFFER_MAX,
 } from '../core/limits.ts';
 import { feeOf, formatMoney, minorPerMajor } from '../core/money.ts';
-import { readBuyOptions, readTags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
+import { readBuyOptions, readHashtags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
 import { emails, replies, type DeclineReason, type RefusalReason } from '../core/replies.ts';
 import type {
   ApiCommand,
@@ -145,10 +145,12 @@ export function matchPost(
   network: string,
   author: string,
   text: string,
+  /** The post's ASCII hashtags when the caller has read them already (a connector, from facets). */
+  known?: readonly string[],
 ): PostMatch {
   if (author === botHandle) return { kind: 'none' };
   if (text.length > POST_TEXT_CHARS_MAX) return { kind: 'none' };
-  const { tags } = readTags(text);
+  const tags = known ?? readHashtags(text).tags;
   if (tags.length === 0) return { kind: 'none' };
   if (tags.includes('cancel')) return { kind: 'cancel' };
   const key = handleKey(network, author);

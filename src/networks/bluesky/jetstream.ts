@@ -1,5 +1,5 @@
 import { HASHTAGS_PER_POST_MAX, POST_TEXT_CHARS_MAX } from '../../core/limits.ts';
-import { readTags } from '../../core/post-grammar.ts';
+import { readHashtags } from '../../core/post-grammar.ts';
 import type { PostEvent } from '../../engine/events.ts';
 
 /**
@@ -112,8 +112,8 @@ export function normalizeJetstream(raw: string): JetstreamResult {
     replyTo = uri;
   }
 
-  // Without a `#` the text has no hashtag: readTags, which also reads mentions, is not worth its cost.
-  const tags = text.includes('#') ? readTags(text).tags : [];
+  // Without a `#` the text has no hashtag, so it is not read at all.
+  const tags = text.includes('#') ? readHashtags(text).tags : [];
   if (Array.isArray(record.facets)) addFacetTags(tags, text, record.facets);
   return {
     ok: true,
