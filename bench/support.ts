@@ -133,6 +133,7 @@ export async function openBenchApp(storage: Storage) {
               command: {
                 op: 'shopper.link',
                 network: 'local',
+                account: `u${i}`,
                 handle: `u${i}`,
                 email: `u${i}@example.com`,
                 shippingAddress: {

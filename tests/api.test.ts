@@ -664,7 +664,13 @@ for (const storage of storages()) {
         ],
         ['missing name', { handle: 'probeshop' }, 'INVALID_REQUEST', 'name'],
         ['an empty name', { ...valid, name: ' ' }, 'INVALID_REQUEST', 'name'],
-        ['an unknown network', { ...valid, network: 'mastodon' }, 'INVALID_REQUEST', 'network'],
+        ['an unknown network', { ...valid, network: 'myspace' }, 'INVALID_REQUEST', 'network'],
+        [
+          'a network not connected',
+          { ...valid, network: 'mastodon' },
+          'NETWORK_NOT_CONNECTED',
+          'network',
+        ],
         [
           'an ftp webhook',
           { ...valid, webhook_url: 'ftp://x.example/h' },
@@ -861,7 +867,8 @@ for (const storage of storages()) {
           ['a one-letter handle', 'z'],
           ['a handle with a look-alike letter', 'z\u0435d'],
         ]),
-        ...field('network', 'INVALID_REQUEST', [['an unknown network', 'bluesky']]),
+        ...field('network', 'INVALID_REQUEST', [['an unknown network', 'myspace']]),
+        ...field('network', 'NETWORK_NOT_CONNECTED', [['a network not connected', 'bluesky']]),
         ...field('email', 'INVALID_REQUEST', [
           ['missing email', DELETE],
           ['an e-mail without @', 'zed.example.com'],

@@ -21,7 +21,14 @@ import { displayCode, hashCode, newCode, type RandomBytes } from '../../src/core
 import { CONFIRM_WINDOW_MS_DEFAULT } from '../../src/core/limits.ts';
 import { OFFER_HASHTAG_RE, RESERVED_HASHTAGS } from '../../src/core/post-grammar.ts';
 import { matchPost } from '../../src/engine/decide.ts';
-import { State, handleKey, type Merchant, type Offer, type Order } from '../../src/engine/state.ts';
+import {
+  State,
+  handleKey,
+  type Merchant,
+  type Offer,
+  type Order,
+  addPending,
+} from '../../src/engine/state.ts';
 import {
   BLUESKY_NETWORK,
   fastReject,
@@ -232,9 +239,7 @@ function buildWorld(rng: Rng): World {
     state.orderByCode.set(order.codeHash!, order);
     state.activeOrders.set(order.id, order);
     const key = handleKey(order.network, order.handle);
-    let mine = state.pendingByHandle.get(key);
-    if (mine === undefined) state.pendingByHandle.set(key, (mine = new Set()));
-    mine.add(order);
+    addPending(state, key, order);
     state.deadlines.push(order.expiresAt, order.id);
     offer.available -= 1;
     pending.push({ order, code });

@@ -93,6 +93,7 @@ export async function memory(opts: { quick: boolean }): Promise<ScenarioResult> 
         command: {
           op: 'shopper.link',
           network: 'local',
+          account: `u${i}`,
           handle: `u${i}`,
           email: `u${i}@example.com`,
           shippingAddress: address,

@@ -86,6 +86,7 @@ export async function seedDemo(app: AppContext): Promise<boolean> {
     await submit(`shopper-${s.handle}`, {
       op: 'shopper.link',
       network: 'local',
+      account: s.handle,
       handle: s.handle,
       email: `${s.handle}@example.com`,
       shippingAddress: { name: s.handle[0]!.toUpperCase() + s.handle.slice(1), ...ADDRESS },

@@ -34,6 +34,7 @@ const OFFER_COLUMNS: Column[] = [
 const SHOPPER_COLUMNS: Column[] = [
   ['id', 'text'],
   ['network', 'text'],
+  ['account', 'text'],
   ['handle', 'text'],
   ['email', 'text'],
   ['shipping_address', 'text'],
@@ -149,6 +150,7 @@ export async function commitEffects(
     [...fx.shoppers].map((s) => [
       s.id,
       s.network,
+      s.account,
       s.handle,
       s.email,
       JSON.stringify(s.shippingAddress),

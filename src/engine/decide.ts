@@ -24,8 +24,12 @@ import type {
 } from './events.ts';
 import {
   Effects,
+  addHeld,
+  addPending,
   handleKey,
+  pendingOf,
   PENDING_STATUSES,
+  removePending,
   State,
   type Merchant,
   type Offer,
@@ -355,13 +359,11 @@ function openCheckout(
   offer.available -= req.quantity;
   if (offer.available < 0) throw new Error(`engine: offer ${offer.id} oversold`);
   out.fx.offers.add(offer);
-  state.held.set(`${offer.id}|${key}`, (state.held.get(`${offer.id}|${key}`) ?? 0) + req.quantity);
+  addHeld(state, offer, key, req.quantity);
   const sk = spentKey(key, offer.currency, at);
   state.spent.set(sk, (state.spent.get(sk) ?? 0n) + amount);
   state.activeOrders.set(order.id, order);
-  let pending = state.pendingByHandle.get(key);
-  if (pending === undefined) state.pendingByHandle.set(key, (pending = new Set()));
-  pending.add(order);
+  addPending(state, key, order);
   state.deadlines.push(order.expiresAt, order.id);
   out.fx.orders.add(order);
 
@@ -471,7 +473,7 @@ function confirm(state: State, out: Out, post: PostEvent, order: Order): void {
   }
   const shopper = state.shoppers.get(handleKey(order.network, order.handle))!;
   retireCode(state, order, 'used', out.entry.at);
-  state.pendingByHandle.get(handleKey(order.network, order.handle))?.delete(order);
+  removePending(state, handleKey(order.network, order.handle), order);
   order.status = 'charging';
   order.shippingAddress = shopper.shippingAddress;
   order.updatedAt = out.entry.at;
@@ -490,7 +492,7 @@ function confirm(state: State, out: Out, post: PostEvent, order: Order): void {
 }
 
 function cancel(state: State, out: Out, post: PostEvent, key: string): void {
-  const pending = [...(state.pendingByHandle.get(key) ?? [])];
+  const pending = pendingOf(state, key);
   for (const order of pending) settle(state, out, order, 'canceled', null);
   let left = 0;
   for (const [offerId, queue] of state.waitlists) {
@@ -531,8 +533,7 @@ function settle(
       out.entry.at,
     );
   }
-  state.pendingByHandle.get(key)?.delete(order);
-  if (state.pendingByHandle.get(key)?.size === 0) state.pendingByHandle.delete(key);
+  removePending(state, key, order);
   state.activeOrders.delete(order.id);
   order.status = status;
   order.failure = failure;
@@ -542,10 +543,7 @@ function settle(
   if (offer.available > offer.quantity - offer.sold)
     throw new Error(`engine: offer ${offer.id} over-released`);
   out.fx.offers.add(offer);
-  const heldKey = `${offer.id}|${key}`;
-  const held = (state.held.get(heldKey) ?? 0) - order.quantity;
-  if (held > 0) state.held.set(heldKey, held);
-  else state.held.delete(heldKey);
+  addHeld(state, offer, key, -order.quantity);
   const sk = spentKey(key, order.currency, order.createdAt);
   const spent = (state.spent.get(sk) ?? 0n) - order.amountMinor;
   if (spent > 0n) state.spent.set(sk, spent);
@@ -771,10 +769,7 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
   out.fx.transfers.push(transfer);
   const offer = state.offers.get(order.offerId);
   const key = handleKey(order.network, order.handle);
-  const heldKey = `${order.offerId}|${key}`;
-  const held = (state.held.get(heldKey) ?? 0) - order.quantity;
-  if (held > 0) state.held.set(heldKey, held);
-  else state.held.delete(heldKey);
+  if (offer !== undefined) addHeld(state, offer, key, -order.quantity);
   if (offer !== undefined && result.restock) {
     offer.sold -= order.quantity;
     offer.available += order.quantity;
@@ -928,11 +923,12 @@ function linkShopper(
   cmd: Extract<ApiCommand, { op: 'shopper.link' }>,
 ): void {
   const at = out.entry.at;
-  const key = handleKey(cmd.network, cmd.handle);
+  const key = handleKey(cmd.network, cmd.account);
   const existing = state.shoppers.get(key);
   const shopper: Shopper = {
     id: existing?.id ?? newId('shp', out.ctx.random),
     network: cmd.network,
+    account: cmd.account,
     handle: cmd.handle,
     email: cmd.email,
     shippingAddress: cmd.shippingAddress,
@@ -950,7 +946,7 @@ function linkShopper(
   ok(out, existing ? 200 : 201, shopperView(shopper));
 
   // Checkouts that waited for this sign-up get their code now, if they are still in their window.
-  for (const order of [...(state.pendingByHandle.get(key) ?? [])]) {
+  for (const order of pendingOf(state, key)) {
     if (order.status !== 'awaiting_signup' || order.expiresAt < at) continue;
     const offer = state.offers.get(order.offerId)!;
     const spentBefore =

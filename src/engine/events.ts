@@ -10,6 +10,10 @@ export interface PostEvent {
   kind: 'post';
   network: string;
   postId: string;
+  /**
+   * The author's account on the network: the handle on the local network and on Mastodon
+   * (`user@server`), the DID on Bluesky (a Bluesky handle can change hands; the DID cannot).
+   */
   author: string;
   text: string;
   replyTo: string | null;
@@ -69,6 +73,8 @@ export type ApiCommand =
   | {
       op: 'shopper.link';
       network: string;
+      /** The account posts come from (see PostEvent.author), resolved from the handle at the edge. */
+      account: string;
       handle: string;
       email: string;
       shippingAddress: ShippingAddress;

@@ -4,6 +4,7 @@ import { big, num } from '../store/db.ts';
 import { spentKey } from './decide.ts';
 import {
   ACTIVE_STATUSES,
+  addPending,
   handleKey,
   PENDING_STATUSES,
   State,
@@ -50,9 +51,10 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
     state.offerByTag.set(o.hashtag.toLowerCase(), o);
   }
   for (const r of (await db.query<Row>('SELECT * FROM shoppers')).rows) {
-    state.shoppers.set(handleKey(str(r.network), str(r.handle)), {
+    state.shoppers.set(handleKey(str(r.network), str(r.account)), {
       id: str(r.id),
       network: str(r.network),
+      account: str(r.account),
       handle: str(r.handle),
       email: str(r.email),
       shippingAddress: JSON.parse(str(r.shipping_address)),
@@ -81,9 +83,7 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
     state.activeOrders.set(order.id, order);
     if (order.status !== 'charging') {
       const key = handleKey(order.network, order.handle);
-      let pending = state.pendingByHandle.get(key);
-      if (pending === undefined) state.pendingByHandle.set(key, (pending = new Set()));
-      pending.add(order);
+      addPending(state, key, order);
       state.deadlines.push(order.expiresAt, order.id);
       if (order.codeHash !== null) state.orderByCode.set(order.codeHash, order);
     }

@@ -45,6 +45,9 @@ export interface Offer {
 export interface Shopper {
   id: string;
   network: string;
+  /** The account posts come from (see PostEvent.author); the engine keys shoppers by it. */
+  account: string;
+  /** The handle people see. */
   handle: string;
   email: string;
   shippingAddress: ShippingAddress;
@@ -139,7 +142,7 @@ export interface ApiResult {
   body: unknown;
 }
 
-/** `network:handle`, the key of a person across tagpay. */
+/** `network:account`, the key of a person across tagpay (for the local network the account is the handle). */
 export function handleKey(network: string, handle: string): string {
   return `${network}:${handle}`;
 }
@@ -215,7 +218,8 @@ export class State {
    * decided and dropped after it is committed: TigerBeetle's prefetch, so deciding stays pure.
    */
   readonly fetched = new Map<string, Order>();
-  readonly pendingByHandle = new Map<string, Set<Order>>();
+  /** Pending checkouts by handle key: one order as itself (the common case, and lean), more as a list. */
+  readonly pendingByHandle = new Map<string, Order | Order[]>();
   readonly deadlines = new DeadlineHeap();
   readonly waitlists = new Map<string, WaitEntry[]>();
   /** `offerId|handleKey` of every waiting entry, so a repeat is found without scanning the queue. */
@@ -225,6 +229,38 @@ export class State {
   /** Spend per `handleKey|currency|utcDay` (reserved, charging or paid), for the daily limit. */
   readonly spent = new Map<string, bigint>();
   readonly balances = new Balances();
+}
+
+/** The pending checkouts of a handle key. */
+export function pendingOf(state: State, key: string): Order[] {
+  const found = state.pendingByHandle.get(key);
+  return found === undefined ? [] : Array.isArray(found) ? [...found] : [found];
+}
+
+export function addPending(state: State, key: string, order: Order): void {
+  const found = state.pendingByHandle.get(key);
+  if (found === undefined) state.pendingByHandle.set(key, order);
+  else if (Array.isArray(found)) found.push(order);
+  else state.pendingByHandle.set(key, [found, order]);
+}
+
+export function removePending(state: State, key: string, order: Order): void {
+  const found = state.pendingByHandle.get(key);
+  if (found === order) state.pendingByHandle.delete(key);
+  else if (Array.isArray(found)) {
+    const left = found.filter((o) => o !== order);
+    if (left.length === 0) state.pendingByHandle.delete(key);
+    else state.pendingByHandle.set(key, left.length === 1 ? left[0]! : left);
+  }
+}
+
+/** Counts units a handle holds of an offer, for offers with a per-buyer cap only (others need no count). */
+export function addHeld(state: State, offer: Offer, key: string, delta: number): void {
+  if (offer.perBuyerMax === null) return;
+  const heldKey = `${offer.id}|${key}`;
+  const held = (state.held.get(heldKey) ?? 0) + delta;
+  if (held > 0) state.held.set(heldKey, held);
+  else state.held.delete(heldKey);
 }
 
 /** What one batch changed: written in one database transaction with the log cursor. */

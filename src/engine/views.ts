@@ -67,6 +67,7 @@ export function shopperView(s: Shopper) {
     id: s.id,
     object: 'shopper',
     network: s.network,
+    account: s.account,
     handle: s.handle,
     email: s.email,
     shipping_address: s.shippingAddress,

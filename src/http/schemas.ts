@@ -55,9 +55,11 @@ export const HandleSchema = z
   .openapi({ type: 'string', example: 'alice' });
 
 export const NetworkSchema = z
-  .enum(['local'])
+  .enum(['local', 'bluesky', 'mastodon', 'x'])
   .default('local')
-  .openapi({ description: 'Networks connected to this tagpay.' });
+  .openapi({
+    description: 'A network connected to this tagpay (NETWORK_NOT_CONNECTED otherwise).',
+  });
 
 const Timestamp = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 

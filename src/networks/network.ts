@@ -10,4 +10,9 @@ export interface PostRequest {
 export interface NetworkClient {
   readonly name: string;
   post(req: PostRequest): Promise<{ postId: string }>;
+  /**
+   * The account behind a handle (see PostEvent.author): a DID on Bluesky. Absent where the handle is
+   * the account (local, Mastodon). Null when the network knows no such handle.
+   */
+  resolveAccount?(handle: string): Promise<string | null>;
 }

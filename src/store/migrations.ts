@@ -61,6 +61,7 @@ CREATE INDEX offers_merchant ON offers (merchant_id, created_at);
 CREATE TABLE shoppers (
   id text PRIMARY KEY,
   network text NOT NULL,
+  account text NOT NULL,
   handle text NOT NULL,
   email text NOT NULL,
   shipping_address text NOT NULL,
@@ -72,8 +73,9 @@ CREATE TABLE shoppers (
   limit_currency text,
   created_at bigint NOT NULL,
   updated_at bigint NOT NULL,
-  UNIQUE (network, handle)
+  UNIQUE (network, account)
 );
+CREATE INDEX shoppers_handle ON shoppers (network, handle);
 CREATE TABLE orders (
   id text PRIMARY KEY,
   offer_id text NOT NULL,

@@ -55,6 +55,13 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       await requireAdmin(app, c);
       const body = c.req.valid('json');
+      if (!app.networks.has(body.network)) {
+        throw new TagpayError(
+          'NETWORK_NOT_CONNECTED',
+          `This tagpay is not connected to ${body.network}.`,
+          'network',
+        );
+      }
       const { key, requestHash } = await idempotency(app, c);
       // The secrets are made here, at the edge: the log and the tables only ever see the key's hash.
       const apiKey = newSecret('sk', app.random);

@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { TagpayError } from '../../core/errors.ts';
+import { normalizeHandle } from '../../core/post-grammar.ts';
 import type { AppContext } from '../../app-context.ts';
 import { orderFromRow } from '../../engine/load.ts';
 import { orderView } from '../../engine/views.ts';
@@ -39,8 +40,17 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
       const params: unknown[] = [q.limit + 1];
       const where: string[] = [];
       if (p.kind === 'merchant') where.push(`merchant_id = $${params.push(p.merchantId)}`);
-      if (q.handle !== undefined)
-        where.push(`handle = $${params.push(q.handle.replace(/^@/, '').toLowerCase())}`);
+      if (q.handle !== undefined) {
+        // Orders are kept by network account (a DID on Bluesky): a linked handle finds its account's.
+        const handle = normalizeHandle(q.handle);
+        const { rows: linked } = await app.db.query<{ account: string }>(
+          'SELECT account FROM shoppers WHERE handle = $1 AND ($2::text IS NULL OR network = $2)',
+          [handle, q.network ?? null],
+        );
+        where.push(
+          `handle = ANY($${params.push([handle, ...linked.map((r) => r.account)])}::text[])`,
+        );
+      }
       if (q.network !== undefined) where.push(`network = $${params.push(q.network)}`);
       if (q.offer_id !== undefined) where.push(`offer_id = $${params.push(q.offer_id)}`);
       if (q.status !== undefined) where.push(`status = $${params.push(q.status)}`);

@@ -23,6 +23,23 @@ const CardBody = z
  * Shoppers link a handle to a card token, an e-mail and an address. Ownership of the handle is
  * proven by the caller: the operator's admin key, or the handle's own local network token.
  */
+/** The network account behind a handle, or an error that says why there is none. */
+export async function accountOf(app: AppContext, network: string, handle: string): Promise<string> {
+  const client = app.networks.get(network);
+  if (client === undefined) {
+    throw new TagpayError(
+      'NETWORK_NOT_CONNECTED',
+      `This tagpay is not connected to ${network}.`,
+      'network',
+    );
+  }
+  if (client.resolveAccount === undefined) return handle;
+  const account = await client.resolveAccount(handle);
+  if (account === null)
+    throw new TagpayError('INVALID_HANDLE', `No ${handle} on ${network}.`, 'handle');
+  return account;
+}
+
 export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
   api.openapi(
     createRoute({
@@ -101,10 +118,12 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
           'No card with this token; tokenize the card first.',
           'card_token',
         );
+      const account = await accountOf(app, body.network, body.handle);
       const { key, requestHash } = await idempotency(app, c);
       const result = await submitCommand(app.log, app.engine, caller, key, requestHash, {
         op: 'shopper.link',
         network: body.network,
+        account,
         handle: body.handle,
         email: body.email,
         shippingAddress: body.shipping_address,
@@ -135,7 +154,9 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
       const owner = await requireAdminOrLocal(app, c);
       if (owner !== null && (network !== 'local' || owner !== handle.toLowerCase()))
         throw new TagpayError('FORBIDDEN', 'Only your own profile.');
-      const shopper = app.engine.view.shoppers.get(handleKey(network, handle.toLowerCase()));
+      const shopper = app.engine.view.shoppers.get(
+        handleKey(network, await accountOf(app, network, handle.toLowerCase())),
+      );
       if (!shopper) throw new TagpayError('NOT_FOUND', 'No shopper with this handle.', 'handle');
       return send(c, shopperView(shopper));
     },
