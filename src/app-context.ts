@@ -8,6 +8,7 @@ import { Engine } from './engine/engine.ts';
 import { InputLog, type Clock } from './engine/log.ts';
 import { LocalConnector } from './networks/local/connector.ts';
 import { LocalNetwork } from './networks/local/local.ts';
+import type { Connector, ConnectorDeps } from './networks/connector.ts';
 import type { NetworkClient } from './networks/network.ts';
 import {
   chargeDeliverer,
@@ -72,7 +73,6 @@ const LOG_REDACT = [
  * overrides (a manual clock, seeded randomness, their own database).
  */
 export class AppContext implements AsyncDisposable {
-  readonly networks = new Map<string, NetworkClient>();
   private stopped = true;
   /** While settling, the background loops start no new step, so settle sees every consequence. */
   private settling = 0;
@@ -95,8 +95,11 @@ export class AppContext implements AsyncDisposable {
     readonly processor: SandboxProcessor,
     readonly outbox: OutboxWorker,
     readonly metrics: Metrics,
+    /** Every connected network's client, by name ('local' always). */
+    readonly networks: Map<string, NetworkClient>,
+    /** Connectors of the networks beyond the local one (which has its own, `connector`). */
+    readonly connectors: Connector[],
   ) {
-    this.networks.set('local', local);
     log.onAppend((added) => {
       for (const e of added) metrics.eventsIngested.inc({ kind: e.body.kind });
       this.wakeEngine();
@@ -127,6 +130,8 @@ export class AppContext implements AsyncDisposable {
     const log = new InputLog(db, clock);
     const local = new LocalNetwork(db, clock);
     await local.ensureAccount(config.botHandle);
+    // tagpay's own account on each network, filled in as the networks connect.
+    const selves = new Map<string, string>();
     const engine = await Engine.open(
       db,
       log,
@@ -134,14 +139,42 @@ export class AppContext implements AsyncDisposable {
         random,
         feeBps: config.feeBps,
         publicUrl: config.publicUrl,
-        botHandle: () => config.botHandle,
+        botHandle: (network) => selves.get(network) ?? config.botHandle,
       },
       logger,
     );
     const processor = new SandboxProcessor(db, clock);
     const smtp = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : null;
     const networks = new Map<string, NetworkClient>([['local', local]]);
-    const metrics = new Metrics(db, () => engine);
+    const connectors: Connector[] = [];
+    const deps: ConnectorDeps = {
+      db,
+      log,
+      clock,
+      logger,
+      liveHashtags: () =>
+        [...engine.view.offerByTag.values()]
+          .filter((o) => o.status === 'live')
+          .map((o) => o.hashtag.toLowerCase()),
+    };
+    const remotes = [
+      ['bluesky', config.bluesky, () => import('./networks/bluesky/index.ts')],
+      ['mastodon', config.mastodon, () => import('./networks/mastodon/index.ts')],
+      ['x', config.x, () => import('./networks/x/index.ts')],
+    ] as const;
+    for (const [name, networkConfig, load] of remotes) {
+      if (networkConfig === null) continue;
+      const { client, connector } = await (await load()).connect(networkConfig as never, deps);
+      networks.set(name, client);
+      selves.set(name, client.self);
+      connectors.push(connector);
+      logger.info({ network: name, account: client.self }, 'network connected');
+    }
+    const metrics = new Metrics(
+      db,
+      () => engine,
+      () => connectors.map((c) => c.health()),
+    );
     const outbox = new OutboxWorker(
       db,
       clock,
@@ -168,6 +201,8 @@ export class AppContext implements AsyncDisposable {
       processor,
       outbox,
       metrics,
+      networks,
+      connectors,
     );
   }
 
@@ -212,6 +247,16 @@ export class AppContext implements AsyncDisposable {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    for (const connector of this.connectors) {
+      connector
+        .start()
+        .catch((error: unknown) =>
+          this.logger.error(
+            { err: error, network: connector.network },
+            'connector failed to start',
+          ),
+        );
+    }
     this.loops = [
       this.loop(
         'connector',
@@ -305,6 +350,7 @@ export class AppContext implements AsyncDisposable {
 
   async close(): Promise<void> {
     this.stopped = true;
+    await Promise.all(this.connectors.map((c) => c.stop().catch(() => {})));
     for (const wake of this.wakers) wake();
     await Promise.all(this.loops);
     this.wakers.length = 0;

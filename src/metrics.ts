@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from './engine/engine.ts';
+import type { ConnectorHealth } from './networks/connector.ts';
 import type { Db } from './store/db.ts';
 
 /**
@@ -13,7 +14,7 @@ export class Metrics {
   readonly commitSeconds: Histogram;
   readonly deliveries: Counter<'kind' | 'outcome'>;
 
-  constructor(db: Db, engine: () => Engine | null) {
+  constructor(db: Db, engine: () => Engine | null, connectors: () => ConnectorHealth[] = () => []) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'tagpay_process_' });
     this.eventsIngested = new Counter({
@@ -77,6 +78,30 @@ export class Metrics {
         this.set(rows[0]!.n);
       },
     });
+    const each = (name: string, help: string, read: (h: ConnectorHealth) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['network'],
+        registers,
+        collect() {
+          this.reset();
+          for (const h of connectors()) this.set({ network: h.network }, read(h));
+        },
+      });
+    each('tagpay_connector_events', 'Posts a connector has read since start', (h) => h.events);
+    each('tagpay_connector_reconnects', 'Reconnections since start', (h) => h.reconnects);
+    each(
+      'tagpay_connector_rate_limit_waits',
+      'Waits on a network rate limit since start',
+      (h) => h.rateLimitWaits,
+    );
+    each('tagpay_connector_up', '1 when the connector is live', (h) =>
+      h.state === 'live' ? 1 : 0,
+    );
+    each('tagpay_connector_lag_seconds', 'Seconds since the connector last read an event', (h) =>
+      h.lastEventAt === null ? -1 : (Date.now() - h.lastEventAt) / 1000,
+    );
     new Gauge({
       name: 'tagpay_checkouts',
       help: 'Orders not yet settled, by state',

@@ -1368,7 +1368,7 @@ for (const storage of storages()) {
       test('/healthz is 200', async () => {
         const res = await h.request('GET', '/healthz');
         expectStatus(res, 200);
-        assert.deepEqual(res.body, { ok: true });
+        assert.deepEqual(res.body, { ok: true, networks: ['local'], connectors: [] });
       });
 
       test('an unknown route is 404 NOT_FOUND', async () => {

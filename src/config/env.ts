@@ -17,6 +17,85 @@ export interface Config {
   emailFrom: string;
   botHandle: string;
   logLevel: string;
+  /** Networks beyond the built-in local one; each is on when its service is configured. */
+  bluesky: BlueskyConfig | null;
+  mastodon: MastodonConfig | null;
+  x: XConfig | null;
+}
+
+export interface BlueskyConfig {
+  /** The PDS of tagpay's own account, e.g. https://bsky.social. */
+  service: string;
+  identifier: string;
+  appPassword: string;
+  /** A relay or PDS WebSocket base whose com.atproto.sync.subscribeRepos is read (signed commits). */
+  firehose: string | null;
+  /** A Jetstream URL (unsigned JSON; posts with codes are re-read from the author's PDS). */
+  jetstream: string | null;
+  plc: string;
+}
+
+export interface MastodonConfig {
+  url: string;
+  token: string;
+}
+
+export interface XConfig {
+  bearerToken: string;
+  /** OAuth 1.0a user context of tagpay's account, needed to reply. */
+  apiKey: string | null;
+  apiSecret: string | null;
+  accessToken: string | null;
+  accessSecret: string | null;
+  apiBase: string;
+}
+
+function required(env: Env, name: string, because: string): string {
+  const value = env[name];
+  if (value === undefined || value === '')
+    throw new ConfigError(`${name} is required when ${because}`);
+  return value;
+}
+
+function networksFrom(env: Env): Pick<Config, 'bluesky' | 'mastodon' | 'x'> {
+  const bskyService = url(env, 'TAGPAY_BLUESKY_SERVICE', ['http:', 'https:']);
+  let bluesky: BlueskyConfig | null = null;
+  if (bskyService !== null) {
+    const firehose = url(env, 'TAGPAY_BLUESKY_FIREHOSE', ['ws:', 'wss:']);
+    const jetstream = url(env, 'TAGPAY_BLUESKY_JETSTREAM', ['ws:', 'wss:']);
+    if (firehose !== null && jetstream !== null) {
+      throw new ConfigError('set TAGPAY_BLUESKY_FIREHOSE or TAGPAY_BLUESKY_JETSTREAM, not both');
+    }
+    bluesky = {
+      service: bskyService,
+      identifier: required(env, 'TAGPAY_BLUESKY_IDENTIFIER', 'TAGPAY_BLUESKY_SERVICE is set'),
+      appPassword: required(env, 'TAGPAY_BLUESKY_APP_PASSWORD', 'TAGPAY_BLUESKY_SERVICE is set'),
+      firehose,
+      jetstream,
+      plc: url(env, 'TAGPAY_BLUESKY_PLC', ['http:', 'https:']) ?? 'https://plc.directory',
+    };
+  }
+  const mastodonUrl = url(env, 'TAGPAY_MASTODON_URL', ['http:', 'https:']);
+  const mastodon =
+    mastodonUrl === null
+      ? null
+      : {
+          url: mastodonUrl,
+          token: required(env, 'TAGPAY_MASTODON_TOKEN', 'TAGPAY_MASTODON_URL is set'),
+        };
+  const bearer = env.TAGPAY_X_BEARER_TOKEN || null;
+  const x =
+    bearer === null
+      ? null
+      : {
+          bearerToken: bearer,
+          apiKey: env.TAGPAY_X_API_KEY || null,
+          apiSecret: env.TAGPAY_X_API_SECRET || null,
+          accessToken: env.TAGPAY_X_ACCESS_TOKEN || null,
+          accessSecret: env.TAGPAY_X_ACCESS_SECRET || null,
+          apiBase: url(env, 'TAGPAY_X_API_BASE', ['http:', 'https:']) ?? 'https://api.x.com',
+        };
+  return { bluesky, mastodon, x };
 }
 
 export class ConfigError extends Error {
@@ -88,5 +167,6 @@ export function loadConfig(env: Env = process.env): Config {
     emailFrom: env.TAGPAY_EMAIL_FROM || 'tagpay <no-reply@tagpay.localhost>',
     botHandle,
     logLevel: env.LOG_LEVEL || 'info',
+    ...networksFrom(env),
   };
 }

@@ -886,10 +886,14 @@ function createOffer(
 function publish(out: Out, merchant: Merchant, offer: Offer): void {
   offer.publishedAt = out.entry.at;
   const price = { minor: offer.priceMinor, currency: offer.currency };
+  const text = replies.offerPost(offer.title, price, offer.hashtag, offer.variants);
+  if (merchant.network === 'local') return out.post('local', merchant.handle, text);
+  // On an outside network tagpay holds no merchant's credentials: the offer goes out from tagpay's
+  // own account, naming the merchant.
   out.post(
     merchant.network,
-    merchant.handle,
-    replies.offerPost(offer.title, price, offer.hashtag, offer.variants),
+    out.ctx.botHandle(merchant.network),
+    `${merchant.name} (@${merchant.handle}): ${text}`,
   );
 }
 

@@ -85,7 +85,14 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
     await next();
   });
 
-  api.get('/healthz', (c) => c.json({ ok: true }));
+  api.get('/healthz', (c) => {
+    const networks = app.connectors.map((connector) => connector.health());
+    return c.json({
+      ok: true,
+      networks: ['local', ...networks.map((n) => n.network)],
+      connectors: networks,
+    });
+  });
   api.get('/metrics', async (c) =>
     c.body(await app.metrics.registry.metrics(), 200, {
       'content-type': app.metrics.registry.contentType,
