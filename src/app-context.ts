@@ -68,6 +68,13 @@ const LOG_REDACT = [
   '*.password',
 ];
 
+/** tagpay's logger: JSON lines (pino) with card data and secrets redacted; to stdout unless `write` is given. */
+export function createLogger(level: string, write?: (line: string) => void): Logger {
+  return write
+    ? pino({ level, redact: LOG_REDACT }, { write })
+    : pino({ level, redact: LOG_REDACT });
+}
+
 /**
  * The composition root: everything tagpay is made of, wired once from the config. Tests pass
  * overrides (a manual clock, seeded randomness, their own database).
@@ -116,7 +123,7 @@ export class AppContext implements AsyncDisposable {
   }
 
   static async fromConfig(config: Config, overrides: Overrides = {}): Promise<AppContext> {
-    const logger = overrides.logger ?? pino({ level: config.logLevel, redact: LOG_REDACT });
+    const logger = overrides.logger ?? createLogger(config.logLevel);
     const clock = overrides.clock ?? systemClock;
     const random = overrides.random ?? systemRandom;
     const db =

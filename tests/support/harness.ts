@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
-import { AppContext } from '../../src/app-context.ts';
+import { AppContext, createLogger } from '../../src/app-context.ts';
 import { loadConfig } from '../../src/config/env.ts';
 import type { RandomBytes } from '../../src/core/codes.ts';
 import { createHttpApp } from '../../src/http/app.ts';
@@ -75,7 +74,7 @@ async function pgliteSchema(schema: string): Promise<Db> {
 
 export async function openHarness(
   storage: 'pglite' | 'postgres',
-  opts: { seed?: bigint; env?: Record<string, string> } = {},
+  opts: { seed?: bigint; env?: Record<string, string>; logTo?: (line: string) => void } = {},
 ): Promise<Harness> {
   const seed = opts.seed ?? BigInt(Math.floor(Math.random() * 2 ** 48));
   const clock = new ManualClock();
@@ -95,7 +94,9 @@ export async function openHarness(
     TAGPAY_DEMO: '0',
     ...opts.env,
   });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = opts.logTo
+    ? createLogger('trace', opts.logTo)
+    : createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const random = seededRandom(seed);
   const make = async () => {
     const app = await AppContext.fromConfig(config, { clock, random, db: await openDb(), logger });
