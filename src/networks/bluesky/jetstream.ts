@@ -14,7 +14,7 @@ import type { PostEvent } from '../../engine/events.ts';
  */
 
 export const BLUESKY_NETWORK = 'bluesky';
-const POST_COLLECTION = 'app.bsky.feed.post';
+export const POST_COLLECTION = 'app.bsky.feed.post';
 const TAG_FEATURE = 'app.bsky.richtext.facet#tag';
 /** The atproto DID syntax (atproto.com/specs/did); a DID is at most 2 KB. */
 const DID_RE = /^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$/;
@@ -92,10 +92,28 @@ export function normalizeJetstream(raw: string): JetstreamResult {
 
   const { did, time_us: cursor } = msg;
   const { rkey, record } = commit;
+  if (typeof cursor !== 'number' || !Number.isSafeInteger(cursor) || cursor < 0) return MALFORMED;
+  const post = normalizePostRecord(did, rkey, record);
+  return post.ok ? { ...post, cursor } : post;
+}
+
+export type PostRecordResult =
+  | { ok: true; event: PostEvent; tags: string[] }
+  | { ok: false; reason: Exclude<JetstreamRejection, 'not_json' | 'not_a_post_create'> };
+
+/**
+ * Reads the creation of one `app.bsky.feed.post` record, however it arrived (a Jetstream message, a
+ * firehose commit, a record re-read from its PDS): its author's DID, its record key and the record.
+ * The checks and the `tags` are those `normalizeJetstream` documents. Never throws.
+ */
+export function normalizePostRecord(
+  did: unknown,
+  rkey: unknown,
+  record: unknown,
+): PostRecordResult {
   if (typeof did !== 'string' || did.length > DID_CHARS_MAX || !DID_RE.test(did)) return MALFORMED;
   if (typeof rkey !== 'string' || !RKEY_RE.test(rkey) || rkey === '.' || rkey === '..')
     return MALFORMED;
-  if (typeof cursor !== 'number' || !Number.isSafeInteger(cursor) || cursor < 0) return MALFORMED;
   if (!isRecord(record) || typeof record.text !== 'string') return MALFORMED;
   if (record.$type !== undefined && record.$type !== POST_COLLECTION) return MALFORMED;
   const text = record.text;
@@ -125,7 +143,6 @@ export function normalizeJetstream(raw: string): JetstreamResult {
       text,
       replyTo,
     },
-    cursor,
     tags,
   };
 }
