@@ -47,7 +47,7 @@ for (const storage of storages()) {
       const { alice } = w.accounts;
       const buyPost = await post(h, alice!, 'I want one! #BuyAcmeTee M x2');
       const [reply] = await repliesTo(h, buyPost);
-      assert.match(reply!, /post #TP[A-Z2-7]{10} within 15 minutes/);
+      assert.match(reply!, /reply with #TP[A-Z2-7]{10} within 15 minutes/);
       const code = codeIn(reply);
       assert.equal((await offerState(h, w)).available, 8, 'two units reserved');
 

@@ -176,7 +176,7 @@ describe('mastodon network (fake server)', () => {
     assert.equal(codeReply!.in_reply_to_id, buyPost.id);
     assert.match(
       codeReply!.text,
-      /^@alice@fake\.social To buy Acme Tee \(M\) for \$25\.00, post #TP/,
+      /^@alice@fake\.social To buy Acme Tee \(M\) for \$25\.00, reply with #TP/,
     );
     assert.deepEqual(
       codeReply!.mentions.map((m) => m.acct),

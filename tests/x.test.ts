@@ -163,7 +163,7 @@ describe('X (API v2) through a fake X', () => {
     const buy = fake.tweet('alice', '#BuyAcmeTee M');
     await seen(buy);
     const reply = await waitFor('the code reply', () => repliesTo(buy)[0]);
-    assert.match(reply.text, /post #TP[A-Z2-7]{10} within 15 minutes/);
+    assert.match(reply.text, /reply with #TP[A-Z2-7]{10} within 15 minutes/);
     const code = /#(TP[A-Z2-7]{10})\b/.exec(reply.text)![0];
     assert.equal((await ordersOf('alice'))[0].status, 'awaiting_confirmation');
 

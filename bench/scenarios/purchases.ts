@@ -32,7 +32,7 @@ export async function purchases(
     const t1 = performance.now();
     // The shopper reads the code in tagpay's reply; here it is read from the committed reply rows.
     const { rows } = await b.db.query<{ body: string }>(
-      "SELECT body FROM outbox WHERE kind = 'post' AND body LIKE '%post #TP%'",
+      "SELECT body FROM outbox WHERE kind = 'post' AND body LIKE '%reply with #TP%'",
     );
     const codes = rows.map((r) => {
       const body = JSON.parse(r.body) as { text: string; reply_to: string };

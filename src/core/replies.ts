@@ -27,7 +27,8 @@ export type RefusalReason =
 
 export const replies = {
   confirm(title: string, total: Money, code: string, windowMin: number): string {
-    return `To buy ${title} for ${formatMoney(total)}, post ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account. Post #cancel to drop it.`;
+    // "Reply": on Mastodon and X a code reaches tagpay only as a reply or mention of its account.
+    return `To buy ${title} for ${formatMoney(total)}, reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account. Reply #cancel to drop it.`;
   },
   signup(title: string, link: string, windowMin: number): string {
     return `${title} is held for you for ${windowMin} minutes. Link your card and address once at ${link} and we will send your confirmation code.`;
@@ -99,7 +100,7 @@ export const emails = {
   confirm(title: string, total: Money, code: string, windowMin: number) {
     return {
       subject: `Confirm your purchase: ${title}`,
-      text: `To buy ${title} for ${formatMoney(total)}, post ${displayCode(code)} from your account within ${windowMin} minutes.\n\nIf this was not you, do nothing: nothing is charged without the code.`,
+      text: `To buy ${title} for ${formatMoney(total)}, reply to our post with ${displayCode(code)} from your account within ${windowMin} minutes.\n\nIf this was not you, do nothing: nothing is charged without the code.`,
     };
   },
   receipt(title: string, total: Money, orderId: string, address: string) {

@@ -12,9 +12,12 @@ export interface PostEvent {
   postId: string;
   /**
    * The author's account on the network: the handle on the local network and on Mastodon
-   * (`user@server`), the DID on Bluesky (a Bluesky handle can change hands; the DID cannot).
+   * (`user@server`), the DID on Bluesky (a Bluesky handle can change hands; the DID cannot), the
+   * lower-case username without `@` on X (a username can change or be taken over; see authorId).
    */
   author: string;
+  /** The network's stable numeric id of the author where it differs from `author` (X's user id). */
+  authorId?: string;
   text: string;
   replyTo: string | null;
 }

@@ -48,10 +48,30 @@ export const Currency = z
 
 export const MoneySchema = z.object({ amount: MinorAmount, currency: Currency }).openapi('Money');
 
+/** A local network handle. */
 export const HandleSchema = z
   .string()
   .transform(normalizeHandle)
   .pipe(z.string().regex(LOCAL_HANDLE_RE, 'a handle is 2 to 32 letters, digits, _ . or -'))
+  .openapi({ type: 'string', example: 'alice' });
+
+/**
+ * A handle on any network: local (`alice`), Bluesky (`alice.bsky.social`), Mastodon
+ * (`alice@mastodon.social`), X (`alice`). Only ASCII; each network checks it further when it
+ * resolves the account (INVALID_HANDLE when it knows no such handle).
+ */
+export const NetworkHandleSchema = z
+  .string()
+  .max(320)
+  .transform(normalizeHandle)
+  .pipe(
+    z
+      .string()
+      .regex(
+        /^[a-z0-9_][a-z0-9_.-]{1,252}(@[a-z0-9-]+(\.[a-z0-9-]+)+)?$/,
+        'a handle is letters, digits, _ . or -, optionally followed by @domain (Mastodon)',
+      ),
+  )
   .openapi({ type: 'string', example: 'alice' });
 
 export const NetworkSchema = z
@@ -156,7 +176,7 @@ export const AddressSchema = z
 
 export const CreateShopperBody = z
   .object({
-    handle: HandleSchema,
+    handle: NetworkHandleSchema,
     network: NetworkSchema,
     email: z.email().max(254),
     shipping_address: AddressSchema,
@@ -199,7 +219,7 @@ export const ShopperSchema = z
 
 export const CreateMerchantBody = z
   .object({
-    handle: HandleSchema,
+    handle: NetworkHandleSchema,
     network: NetworkSchema,
     name: z.string().trim().min(1).max(200),
     webhook_url: z

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage } from 'node:http';
+import { after } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { AppContext, createLogger } from '../../src/app-context.ts';
 import { loadConfig } from '../../src/config/env.ts';
@@ -60,6 +61,13 @@ export interface Harness {
 
 let schemaCounter = 0;
 let pglite: Promise<Db> | null = null;
+
+// PGlite keeps a 10-second timer alive: close the shared instance once the file's tests are done,
+// so the test process exits at once.
+after(async () => {
+  if (pglite) await (await pglite).close();
+  pglite = null;
+});
 
 /**
  * One in-memory PGlite per test process (creating one takes seconds), a fresh schema in it per

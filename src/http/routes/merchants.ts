@@ -7,6 +7,7 @@ import { submitCommand } from '../../engine/commands.ts';
 import { offerFromRow } from '../../engine/load.ts';
 import { merchantView, offerView } from '../../engine/views.ts';
 import { idempotency, requireAdmin, requireMerchant, requirePrincipal, guard } from '../auth.ts';
+import { accountOf } from '../accounts.ts';
 import { checkCursor, errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
 import { CreateMerchantBody, CreateOfferBody, listOf, OfferSchema, PageQuery } from '../schemas.ts';
 
@@ -55,13 +56,8 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       await requireAdmin(app, c);
       const body = c.req.valid('json');
-      if (!app.networks.has(body.network)) {
-        throw new TagpayError(
-          'NETWORK_NOT_CONNECTED',
-          `This tagpay is not connected to ${body.network}.`,
-          'network',
-        );
-      }
+      // The merchant's handle must exist on its network (and the network be connected).
+      await accountOf(app, body.network, body.handle);
       const { key, requestHash } = await idempotency(app, c);
       // The secrets are made here, at the edge: the log and the tables only ever see the key's hash.
       const apiKey = newSecret('sk', app.random);

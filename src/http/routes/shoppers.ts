@@ -4,6 +4,7 @@ import type { AppContext } from '../../app-context.ts';
 import { submitCommand } from '../../engine/commands.ts';
 import { handleKey } from '../../engine/state.ts';
 import { shopperView } from '../../engine/views.ts';
+import { accountOf } from '../accounts.ts';
 import { guard, idempotency, requireAdminOrLocal } from '../auth.ts';
 import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
 import { CreateShopperBody, ShopperSchema } from '../schemas.ts';
@@ -23,23 +24,6 @@ const CardBody = z
  * Shoppers link a handle to a card token, an e-mail and an address. Ownership of the handle is
  * proven by the caller: the operator's admin key, or the handle's own local network token.
  */
-/** The network account behind a handle, or an error that says why there is none. */
-export async function accountOf(app: AppContext, network: string, handle: string): Promise<string> {
-  const client = app.networks.get(network);
-  if (client === undefined) {
-    throw new TagpayError(
-      'NETWORK_NOT_CONNECTED',
-      `This tagpay is not connected to ${network}.`,
-      'network',
-    );
-  }
-  if (client.resolveAccount === undefined) return handle;
-  const account = await client.resolveAccount(handle);
-  if (account === null)
-    throw new TagpayError('INVALID_HANDLE', `No ${handle} on ${network}.`, 'handle');
-  return account;
-}
-
 export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
   api.openapi(
     createRoute({

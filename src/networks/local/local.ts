@@ -183,6 +183,11 @@ export class LocalNetwork implements NetworkClient {
     return { postId: post.id };
   }
 
+  /** On the local network the handle is the account; a malformed one is no account. */
+  async resolveAccount(handle: string): Promise<string | null> {
+    return LOCAL_HANDLE_RE.test(handle) ? handle : null;
+  }
+
   async getPost(id: string): Promise<LocalPost | null> {
     if (!/^[0-9]{1,18}$/.test(id)) return null;
     const { rows } = await this.db.query<Row>('SELECT * FROM local_posts WHERE id = $1', [id]);

@@ -341,9 +341,7 @@ export class XConnector implements Connector {
       if (compareIds(r.event.postId, newest) > 0) newest = r.event.postId;
       // Without a `#` a post holds no command (mayMatter): it stops at the door, as on every network.
       if (!mayMatter(r.event.text)) continue;
-      // The author's numeric id is kept in the logs until PostEvent has a field for it.
-      this.logger.debug({ tweet: r.event.postId, authorId: r.authorId }, 'tweet read');
-      events.push({ key: postKey(r.event.postId), body: r.event });
+      events.push({ key: postKey(r.event.postId), body: { ...r.event, authorId: r.authorId } });
     }
     await this.append(events, newest);
   }
