@@ -204,6 +204,103 @@ describe('mastodon network (fake server)', () => {
     assert.ok(health.cursor !== null);
   });
 
+  test('one offer, two networks: a local merchant adds its Mastodon handle; the offer goes out on both and sells on both', async () => {
+    const w = await world();
+    const m = await w.h.request(
+      'POST',
+      '/v1/merchants',
+      { handle: 'shop', name: 'Shop' },
+      ADMIN_KEY,
+    );
+    assert.equal(m.status, 201, JSON.stringify(m.body));
+    const added = await w.h.request(
+      'POST',
+      `/v1/merchants/${m.body.id}/handles`,
+      { network: 'mastodon', handle: 'bob' },
+      ADMIN_KEY,
+    );
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    assert.deepEqual(
+      added.body.handles.map((x: { network: string }) => x.network),
+      ['local', 'mastodon'],
+    );
+    const taken = await w.h.request(
+      'POST',
+      `/v1/merchants/${m.body.id}/handles`,
+      { network: 'mastodon', handle: 'acme' },
+      ADMIN_KEY,
+    );
+    assert.equal(taken.status, 409, 'a handle of another merchant');
+    const o = await w.h.request(
+      'POST',
+      '/v1/offers',
+      {
+        title: 'Multi Tee',
+        price: { amount: 1500, currency: 'USD' },
+        quantity: 5,
+        hashtag: 'MultiTee',
+      },
+      m.body.api_key,
+    );
+    assert.equal(o.status, 201, JSON.stringify(o.body));
+    const onMastodon = await waitFor('the offer on mastodon', () =>
+      w.fake.statuses.find(
+        (st) => st.account.username === 'tagpay' && st.text.includes('#MultiTee'),
+      ),
+    );
+    assert.match(onMastodon.text, /^Shop \(@bob\): Multi Tee/);
+    const local = await w.h.app.local.listPosts({ author: 'shop', limit: 5 });
+    assert.equal(local.length, 1, 'posted from the merchant handle on the local network too');
+    // A Mastodon shopper buys from the Mastodon post; a local shopper from the local one.
+    const buy = w.fake.post('alice', '#MultiTee', { replyTo: onMastodon.id });
+    const [reply] = await waitFor('the code on mastodon', () => {
+      const r = tagpayReplies(w.fake, buy);
+      return r.length > 0 && r;
+    });
+    w.fake.post('alice', `@tagpay ${codeIn(reply!.text)}`, { replyTo: reply!.id });
+    await pollOrders(w.h, (os) => os.some((x) => x.offer_id === o.body.id && x.status === 'paid'));
+    const zed = await w.h.request('POST', '/v1/local/accounts', { handle: 'zed' });
+    const card = await w.h.request('POST', '/v1/sandbox/tokens', {
+      number: CARDS.ok,
+      exp_month: 12,
+      exp_year: 2030,
+      cvc: '123',
+    });
+    const linked = await w.h.request(
+      'POST',
+      '/v1/shoppers',
+      {
+        handle: 'zed',
+        email: 'zed@example.com',
+        card_token: card.body.id,
+        shipping_address: {
+          name: 'Zed',
+          line1: '2 Elm',
+          city: 'Oslo',
+          postal_code: '0150',
+          country: 'NO',
+        },
+      },
+      ADMIN_KEY,
+    );
+    assert.equal(linked.status, 201);
+    const zedBuy = await w.h.request(
+      'POST',
+      '/v1/local/posts',
+      { text: '#MultiTee', reply_to: local[0]!.id },
+      zed.body.token,
+    );
+    await w.h.app.settle();
+    const zedReply = (await w.h.app.local.listPosts({ author: 'tagpay', limit: 20 })).find(
+      (p) => p.reply_to === zedBuy.body.id,
+    );
+    await w.h.request('POST', '/v1/local/posts', { text: codeIn(zedReply!.text) }, zed.body.token);
+    await w.h.app.settle();
+    const offer = await w.h.request('GET', `/v1/offers/${o.body.id}`, undefined, m.body.api_key);
+    assert.equal(offer.body.sold, 2, 'one sold on each network, from one stock');
+    await assertLedgerBalanced(w.h);
+  });
+
   test('a post made while the stream is down is read back once after reconnecting', async () => {
     const w = await world();
     const c = connector(w.h);

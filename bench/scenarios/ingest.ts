@@ -163,6 +163,7 @@ function buildWorld(rng: Rng): World {
       id: `mer_${m}`,
       network: BLUESKY_NETWORK,
       handle: rng.did(),
+      alsoOn: [],
       name: `${rng.pick(BRANDS)} ${m}`,
       webhookUrl: null,
       webhookSecret: `whsec_${m}`,

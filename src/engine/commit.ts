@@ -108,6 +108,17 @@ export async function commitEffects(
     ]),
     'id',
   );
+  // Every handle of a changed merchant; a handle already written is left as it is.
+  await insertNew(
+    tx,
+    'merchant_handles',
+    [
+      ['merchant_id', 'text'],
+      ['network', 'text'],
+      ['handle', 'text'],
+    ],
+    [...fx.merchants].flatMap((m) => m.alsoOn.map((h) => [m.id, h.network, h.handle])),
+  );
   await insertNew(
     tx,
     'api_keys',

@@ -173,7 +173,7 @@ export function matchPost(
     if (offer === undefined) continue;
     // The merchant's own offer post carries its hashtag: a merchant never buys from itself.
     const merchant = state.merchants.get(offer.merchantId)!;
-    if (merchant.network === network && merchant.handle === author) continue;
+    if (handlesOf(merchant).some((h) => h.network === network && h.handle === author)) continue;
     return { kind: 'buy', offer };
   }
   return { kind: 'none' };
@@ -679,6 +679,8 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
   switch (cmd.op) {
     case 'merchant.create':
       return createMerchant(state, out, cmd);
+    case 'merchant.add_handle':
+      return addMerchantHandle(state, out, cmd);
     case 'offer.create':
       return createOffer(state, out, cmd);
     case 'offer.set_status':
@@ -804,6 +806,7 @@ function createMerchant(
     id: newId('mer', out.ctx.random),
     network: cmd.network,
     handle: cmd.handle,
+    alsoOn: [],
     name: cmd.name,
     webhookUrl: cmd.webhookUrl,
     webhookSecret: cmd.webhookSecret,
@@ -883,18 +886,50 @@ function createOffer(
   ok(out, 201, offerView(offer));
 }
 
+/** Every handle of a merchant, its first one first. */
+export function handlesOf(merchant: Merchant): { network: string; handle: string }[] {
+  return [{ network: merchant.network, handle: merchant.handle }, ...merchant.alsoOn];
+}
+
+/** Posts an offer once on every network the merchant has a handle on. */
 function publish(out: Out, merchant: Merchant, offer: Offer): void {
   offer.publishedAt = out.entry.at;
   const price = { minor: offer.priceMinor, currency: offer.currency };
   const text = replies.offerPost(offer.title, price, offer.hashtag, offer.variants);
-  if (merchant.network === 'local') return out.post('local', merchant.handle, text);
-  // On an outside network tagpay holds no merchant's credentials: the offer goes out from tagpay's
-  // own account, naming the merchant.
-  out.post(
-    merchant.network,
-    out.ctx.botHandle(merchant.network),
-    `${merchant.name} (@${merchant.handle}): ${text}`,
-  );
+  for (const { network, handle } of handlesOf(merchant)) {
+    if (network === 'local') {
+      out.post('local', handle, text);
+      continue;
+    }
+    // On an outside network tagpay holds no merchant's credentials: the offer goes out from
+    // tagpay's own account there, naming the merchant.
+    out.post(network, out.ctx.botHandle(network), `${merchant.name} (@${handle}): ${text}`);
+  }
+}
+
+function addMerchantHandle(
+  state: State,
+  out: Out,
+  cmd: Extract<ApiCommand, { op: 'merchant.add_handle' }>,
+): void {
+  const merchant = state.merchants.get(cmd.merchantId);
+  if (merchant === undefined) return fail(out, 'NOT_FOUND', `No merchant ${cmd.merchantId}.`, 'id');
+  const key = handleKey(cmd.network, cmd.handle);
+  const holder = state.merchantByHandle.get(key);
+  if (holder !== undefined && holder !== merchant) {
+    return fail(
+      out,
+      'MERCHANT_EXISTS',
+      `Another merchant uses @${cmd.handle} on ${cmd.network}.`,
+      'handle',
+    );
+  }
+  if (holder === undefined) {
+    merchant.alsoOn.push({ network: cmd.network, handle: cmd.handle });
+    state.merchantByHandle.set(key, merchant);
+    out.fx.merchants.add(merchant);
+  }
+  ok(out, 200, merchantView(merchant));
 }
 
 function setOfferStatus(

@@ -73,6 +73,7 @@ export type ApiCommand =
       status: 'live' | 'paused' | 'ended';
     }
   | { op: 'order.refund'; merchantId: string | null; orderId: string; restock: boolean }
+  | { op: 'merchant.add_handle'; merchantId: string; network: string; handle: string }
   | {
       op: 'shopper.link';
       network: string;

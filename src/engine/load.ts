@@ -8,6 +8,7 @@ import {
   handleKey,
   PENDING_STATUSES,
   State,
+  type Merchant,
   type Offer,
   type Order,
   type OrderStatus,
@@ -30,10 +31,11 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   const cursor = cursorRow ? BigInt(str(cursorRow.value)) : 0n;
 
   for (const r of (await db.query<Row>('SELECT * FROM merchants')).rows) {
-    const m = {
+    const m: Merchant = {
       id: str(r.id),
       network: str(r.network),
       handle: str(r.handle),
+      alsoOn: [],
       name: str(r.name),
       webhookUrl: strOrNull(r.webhook_url),
       webhookSecret: str(r.webhook_secret),
@@ -42,6 +44,12 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
     };
     state.merchants.set(m.id, m);
     state.merchantByHandle.set(handleKey(m.network, m.handle), m);
+  }
+  for (const r of (await db.query<Row>('SELECT * FROM merchant_handles ORDER BY merchant_id'))
+    .rows) {
+    const m = state.merchants.get(str(r.merchant_id))!;
+    m.alsoOn.push({ network: str(r.network), handle: str(r.handle) });
+    state.merchantByHandle.set(handleKey(str(r.network), str(r.handle)), m);
   }
   for (const r of (
     await db.query<Row>("SELECT * FROM offers WHERE status <> 'ended' ORDER BY created_at")

@@ -8,8 +8,11 @@ import type { ShippingAddress } from './events.ts';
 
 export interface Merchant {
   id: string;
+  /** The merchant's first network and handle. */
   network: string;
   handle: string;
+  /** Its handles on other networks: an offer is published on each. */
+  alsoOn: { network: string; handle: string }[];
   name: string;
   webhookUrl: string | null;
   webhookSecret: string;

@@ -55,6 +55,7 @@ export function merchantView(m: Merchant) {
     object: 'merchant',
     network: m.network,
     handle: m.handle,
+    handles: [{ network: m.network, handle: m.handle }, ...m.alsoOn],
     name: m.name,
     webhook_url: m.webhookUrl,
     fee_bps: m.feeBps,

@@ -32,6 +32,12 @@ CREATE TABLE merchants (
   created_at bigint NOT NULL,
   UNIQUE (network, handle)
 );
+CREATE TABLE merchant_handles (
+  merchant_id text NOT NULL REFERENCES merchants(id),
+  network text NOT NULL,
+  handle text NOT NULL,
+  PRIMARY KEY (network, handle)
+);
 CREATE TABLE api_keys (
   hash text PRIMARY KEY,
   merchant_id text NOT NULL REFERENCES merchants(id),

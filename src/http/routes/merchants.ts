@@ -9,7 +9,15 @@ import { merchantView, offerView } from '../../engine/views.ts';
 import { idempotency, requireAdmin, requireMerchant, requirePrincipal, guard } from '../auth.ts';
 import { accountOf } from '../accounts.ts';
 import { checkCursor, errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
-import { CreateMerchantBody, CreateOfferBody, listOf, OfferSchema, PageQuery } from '../schemas.ts';
+import {
+  CreateMerchantBody,
+  CreateOfferBody,
+  listOf,
+  OfferSchema,
+  PageQuery,
+  NetworkSchema,
+  NetworkHandleSchema,
+} from '../schemas.ts';
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
@@ -82,6 +90,41 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
         },
         201,
       );
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/merchants/{id}/handles',
+      middleware: [guard(app, 'admin')] as const,
+      tags: ['Merchants'],
+      security,
+      summary: 'Add a handle on another network (admin key): offers are then published there too',
+      request: {
+        params: z.object({ id: z.string().max(64) }),
+        headers: IdempotencyHeaders,
+        body: {
+          required: true,
+          ...json(z.object({ network: NetworkSchema, handle: NetworkHandleSchema })),
+        },
+      },
+      responses: {
+        200: { description: 'The merchant', ...json(z.object({ id: z.string() }).passthrough()) },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      await accountOf(app, body.network, body.handle);
+      const { key, requestHash } = await idempotency(app, c);
+      const result = await submitCommand(app.log, app.engine, 'admin', key, requestHash, {
+        op: 'merchant.add_handle',
+        merchantId: c.req.valid('param').id,
+        network: body.network,
+        handle: body.handle,
+      });
+      return send(c, result.body, result.status);
     },
   );
 
