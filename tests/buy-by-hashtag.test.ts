@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { commitEffects } from '../src/engine/commit.ts';
+import { Effects } from '../src/engine/state.ts';
 import { after, afterEach, before, describe, test } from 'node:test';
 import {
   ADMIN_KEY,
@@ -532,6 +534,60 @@ for (const storage of storages()) {
         .filter((e) => e.data.object.id === order.id)
         .map((e) => e.type);
       assert.deepEqual(types, ['order.paid', 'order.refunded']);
+    });
+
+    test('a refund that failed at the processor can be asked again, and then reaches the ledger', async () => {
+      await fresh();
+      const { alice } = w.accounts;
+      const buyPost = await post(h, alice!, '#BuyAcmeTee M');
+      await post(h, alice!, codeIn((await repliesTo(h, buyPost))[0]));
+      const [order] = await orders(h, 'alice');
+      const processor = h.app.processor;
+      const refund = processor.refund.bind(processor);
+      let failures = 3;
+      processor.refund = async (...args) =>
+        failures-- > 0 ? { ok: false, message: 'processor down' } : refund(...args);
+      const first = await h.request(
+        'POST',
+        `/v1/orders/${order.id}/refund`,
+        {},
+        w.merchant.api_key,
+      );
+      assert.equal(first.status, 200);
+      for (let i = 0; i < 3; i++) {
+        h.clock.advance(10_000);
+        await h.app.settle();
+      }
+      const [back] = await orders(h, 'alice');
+      assert.equal(back.status, 'paid', 'the failed refund leaves the order paid');
+      assert.match(back.failure_reason, /refund_failed/);
+      const second = await h.request(
+        'POST',
+        `/v1/orders/${order.id}/refund`,
+        {},
+        w.merchant.api_key,
+      );
+      assert.equal(second.status, 200, JSON.stringify(second.body));
+      await h.app.settle();
+      assert.equal((await orders(h, 'alice'))[0].status, 'refunded');
+      const balances = await h.request('GET', '/v1/ledger/balances', undefined, ADMIN_KEY);
+      for (const b of balances.body.data) assert.equal(b.balance, 0, `${b.account} reversed`);
+    });
+
+    test('a batch is committed only where the engine left the cursor (no second writer, no batch twice)', async () => {
+      await fresh();
+      const { rows } = await h.app.db.query<{ value: string }>(
+        "SELECT value FROM cursors WHERE name = 'engine'",
+      );
+      const at = BigInt(rows[0]!.value);
+      await assert.rejects(
+        h.app.db.transaction((tx) => commitEffects(tx, new Effects(), at - 1n, at + 5n, [])),
+        /no longer/,
+      );
+      const later = await h.app.db.query<{ value: string }>(
+        "SELECT value FROM cursors WHERE name = 'engine'",
+      );
+      assert.equal(later.rows[0]!.value, rows[0]!.value, 'nothing moved');
     });
 
     test("a merchant handle made by tagpay can still be claimed by its owner; tagpay's cannot", async () => {

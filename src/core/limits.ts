@@ -32,6 +32,8 @@ export const WEBHOOK_TIMEOUT_MS = 10_000;
 export const DELIVERY_ATTEMPTS_MAX = 10;
 export const DELIVERY_RETRY_BASE_MS = 1_000;
 export const RETRY_DELAY_MS_MAX = 6 * 60 * 60 * 1000;
+/** First retry after a delivery threw unexpectedly (then doubling up to RETRY_DELAY_MS_MAX). */
+export const UNEXPECTED_RETRY_BASE_MS = 1_000;
 
 /** Post text the engine reads; longer posts are ignored (no network we speak allows more). */
 export const POST_TEXT_CHARS_MAX = 5_000;

@@ -89,9 +89,21 @@ const WAIT_COLUMNS: Column[] = [
 export async function commitEffects(
   tx: Sql,
   fx: Effects,
+  from: bigint,
   cursor: bigint,
   balanceRows: { account: string; currency: string; balance: bigint }[],
 ): Promise<void> {
+  // First, and only if the cursor is still where this engine left it: a second engine (or a batch
+  // written twice) fails here, before writing anything, and the row lock orders competing writers.
+  const moved = await tx.query(
+    `INSERT INTO cursors (name, value) VALUES ('engine', $1)
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE cursors.value = $2
+     RETURNING name`,
+    [cursor.toString(), from.toString()],
+  );
+  if (moved.rows.length === 0) {
+    throw new Error(`engine: the log cursor is no longer ${from}; is another engine writing?`);
+  }
   await upsertRows(
     tx,
     'merchants',
@@ -278,9 +290,5 @@ export async function commitEffects(
       ['body', 'text'],
     ],
     fx.apiResults.map((r) => [r.key, r.status, JSON.stringify(r.body)]),
-  );
-  await tx.query(
-    "INSERT INTO cursors (name, value) VALUES ('engine', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-    [cursor.toString()],
   );
 }

@@ -492,8 +492,8 @@ function confirm(state: State, out: Out, post: PostEvent, order: Order): void {
 }
 
 function cancel(state: State, out: Out, post: PostEvent, key: string): void {
-  const pending = pendingOf(state, key);
-  for (const order of pending) settle(state, out, order, 'canceled', null);
+  // Leave the waitlists first: releasing this handle's holds serves the waitlists, and must not hand
+  // the released units straight back to the same handle.
   let left = 0;
   for (const [offerId, queue] of state.waitlists) {
     if (!state.waiting.has(`${offerId}|${key}`)) continue;
@@ -507,6 +507,8 @@ function cancel(state: State, out: Out, post: PostEvent, key: string): void {
       left++;
     }
   }
+  const pending = pendingOf(state, key);
+  for (const order of pending) settle(state, out, order, 'canceled', null);
   const text =
     pending.length + left > 0 ? replies.canceled(pending.length + left) : replies.nothingToCancel();
   out.reply(post.network, post.postId, text);
@@ -585,6 +587,8 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
     return out.reply(order.network, order.postId, replies.declined(title, reason));
   }
   state.activeOrders.delete(order.id);
+  // A refund of this order later in the same batch finds it here (cleared after the batch).
+  state.fetched.set(order.id, order);
   order.status = 'paid';
   order.chargeId = result.chargeId;
   order.updatedAt = out.entry.at;
@@ -719,11 +723,15 @@ function refundOrder(
   order.status = 'refunding';
   order.updatedAt = out.entry.at;
   out.fx.orders.add(order);
+  // Each refund request is its own attempt (keyed by its log position): after a failed refund, a
+  // new request must reach the processor and the log under new keys, not be taken for a repeat.
+  const attempt = out.entry.seq.toString();
   out.fx.outbox.push({
-    key: `refund:${order.id}`,
+    key: `refund:${order.id}:${attempt}`,
     kind: 'refund',
     body: {
       order_id: order.id,
+      attempt,
       charge_id: order.chargeId,
       amount: order.amountMinor.toString(),
       restock: cmd.restock,

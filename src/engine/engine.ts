@@ -85,7 +85,8 @@ export class Engine {
    */
   runBatch(): Promise<number> {
     return this.serial.run(async () => {
-      const entries = await this.log.read(this.decidedTo, this.batchMax);
+      const from = this.decidedTo;
+      const entries = await this.log.read(from, this.batchMax);
       if (entries.length === 0) {
         await this.settleInflight();
         return 0;
@@ -107,24 +108,28 @@ export class Engine {
         this.state.balances.dirty.clear();
         this.state.fetched.clear();
       } catch (error) {
+        // The batch before may still be committing: let it finish (or fail) before the state is
+        // rebuilt, or the rebuild could read the tables and the cursor from either side of it.
+        await this.settleInflight().catch(() => {});
         await this.recover(error, entries[0]!.seq);
         throw error;
       }
       this.decidedTo = last;
       await this.settleInflight();
-      this.inflight = this.commit(fx, last, balanceRows, entries.length, started);
+      this.inflight = this.commit(fx, from, last, balanceRows, entries.length, started);
       return entries.length;
     });
   }
 
   private async commit(
     fx: Effects,
+    from: bigint,
     last: bigint,
     balanceRows: ReturnType<Balances['entries']>,
     events: number,
     started: number,
   ): Promise<void> {
-    await this.db.transaction((tx) => commitEffects(tx, fx, last, balanceRows));
+    await this.db.transaction((tx) => commitEffects(tx, fx, from, last, balanceRows));
     this.cursor = last;
     const stats = { events, ms: performance.now() - started, lastSeq: last };
     for (const l of this.batchListeners) l(stats);

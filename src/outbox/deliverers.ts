@@ -146,11 +146,12 @@ export function chargeDeliverer(processor: CardProcessor, log: InputLog): Delive
   };
 }
 
-/** Refunds through the processor; the result comes back into the log as `refund:<order id>`. */
+/** Refunds through the processor; the result comes back into the log as `refund:<order>:<attempt>`. */
 export function refundDeliverer(processor: CardProcessor, log: InputLog): Deliverer {
   return oneByOne(async (item) => {
     const body = item.body as {
       order_id: string;
+      attempt: string;
       charge_id: string;
       amount: string;
       restock: boolean;
@@ -158,7 +159,7 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
     const outcome = await processor.refund(
       body.charge_id,
       BigInt(body.amount),
-      `${body.order_id}:refund`,
+      `${body.order_id}:refund:${body.attempt}`,
     );
     if (!outcome.ok && item.attempt < CHARGE_ATTEMPTS_MAX) {
       return {
@@ -169,7 +170,7 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
     }
     await log.append([
       {
-        key: `refund:${body.order_id}`,
+        key: `refund:${body.order_id}:${body.attempt}`,
         body: {
           kind: 'refund_result',
           orderId: body.order_id,

@@ -1,5 +1,10 @@
 import type { Logger } from 'pino';
-import { OUTBOX_BATCH_MAX, OUTBOX_CONCURRENCY_MAX, RETRY_DELAY_MS_MAX } from '../core/limits.ts';
+import {
+  OUTBOX_BATCH_MAX,
+  OUTBOX_CONCURRENCY_MAX,
+  RETRY_DELAY_MS_MAX,
+  UNEXPECTED_RETRY_BASE_MS,
+} from '../core/limits.ts';
 import { Serial } from '../core/serial.ts';
 import type { Clock } from '../engine/log.ts';
 import type { Db } from '../store/db.ts';
@@ -33,7 +38,7 @@ export function oneByOne(deliver: (item: OutboxItem) => Promise<Delivery>): Deli
           outcomes[i] = {
             done: false,
             error: error instanceof Error ? error.message : String(error),
-            retryInMs: 1000,
+            retryInMs: backoffMs(UNEXPECTED_RETRY_BASE_MS, items[i]!.attempt),
           };
         }
       }
@@ -125,7 +130,13 @@ export class OutboxWorker {
                 }));
           } catch (error) {
             const message = error instanceof Error ? error.message : String(error);
-            outcomes = items.map(() => ({ done: false, error: message, retryInMs: 1000 }));
+            // An unexpected failure (the database, a bug) is retried with backoff, never given up:
+            // a charge row dropped here would leave its order charging for good.
+            outcomes = items.map((item) => ({
+              done: false,
+              error: message,
+              retryInMs: backoffMs(UNEXPECTED_RETRY_BASE_MS, item.attempt),
+            }));
           }
           items.forEach((item, i) => {
             const outcome = outcomes[i]!;

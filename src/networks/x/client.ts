@@ -38,10 +38,10 @@ export class XClient implements RemoteClient {
 
   private constructor(
     private readonly api: XApi,
-    /** tagpay's username, lower case, as PostEvent.author gives authors. */
+    /** tagpay's numeric user id, as PostEvent.author gives authors (stable across renames). */
     readonly self: string,
-    /** tagpay's numeric user id (stable across renames). */
-    readonly selfId: string,
+    /** tagpay's username, lower case (stream rules name it). */
+    readonly username: string,
   ) {
     this.bucket = new TokenBucket(X_POSTS_BURST, X_POSTS_PER_SECOND, Date.now());
   }
@@ -56,7 +56,7 @@ export class XClient implements RemoteClient {
     const username = me?.data?.username;
     if (typeof id !== 'string' || typeof username !== 'string')
       throw new Error('X answered GET /2/users/me without data.id and data.username');
-    return new XClient(api, username.toLowerCase(), id);
+    return new XClient(api, id, username.toLowerCase());
   }
 
   /** 429 answers waited out so far (the connector's and the client's: they share the API). */
@@ -65,9 +65,11 @@ export class XClient implements RemoteClient {
   }
 
   post(req: PostRequest): Promise<{ postId: string }> {
-    if (req.as.toLowerCase() !== this.self) {
+    if (req.as !== this.self) {
       // tagpay holds no other account's credentials on X: offers go out from its own account.
-      return Promise.reject(new Error(`tagpay posts on X only as @${this.self}, not @${req.as}`));
+      return Promise.reject(
+        new Error(`tagpay posts on X only as its own account (${this.self}), not as ${req.as}`),
+      );
     }
     let made = this.made.get(req.idempotencyKey);
     if (made === undefined) {
@@ -106,8 +108,9 @@ export class XClient implements RemoteClient {
   }
 
   /**
-   * The account behind a username: the username itself, lower case (see PostEvent.author), once X
-   * confirms it exists. X answers an unknown user with 200 and an `errors` list, not a 404.
+   * The account behind a username: its numeric user id (see PostEvent.author), so a username later
+   * taken over by someone else is not the linked shopper. X answers an unknown user with 200 and an
+   * `errors` list, not a 404.
    */
   async resolveAccount(handle: string): Promise<string | null> {
     const username = handle.replace(/^@/, '').toLowerCase();
@@ -118,8 +121,8 @@ export class XClient implements RemoteClient {
         `2/users/by/username/${encodeURIComponent(username)}`,
         { auth: 'app' },
       );
-      const found = res?.data?.username;
-      return typeof found === 'string' ? found.toLowerCase() : null;
+      const found = res?.data?.id;
+      return typeof found === 'string' ? found : null;
     } catch (error) {
       if (error instanceof XApiError && (error.status === 404 || error.status === 400)) return null;
       throw error;

@@ -34,5 +34,5 @@ export const connect: ConnectNetwork<XConfig> = async (config, deps) => {
     tokenSecret: config.accessSecret!,
   });
   const client = await XClient.open(api);
-  return { client, connector: new XConnector(api, deps, client.self) };
+  return { client, connector: new XConnector(api, deps, client.username) };
 };

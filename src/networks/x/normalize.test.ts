@@ -20,7 +20,7 @@ function message(data: Record<string, unknown> = {}, users?: unknown[]) {
 }
 
 describe('normalizeStreamMessage', () => {
-  test('a tweet becomes a post event: lower-case username as author, the id as post id', () => {
+  test('a tweet becomes a post event: the numeric user id as author, the tweet id as post id', () => {
     const r = normalizeStreamMessage(message());
     assert.deepEqual(r, {
       ok: true,
@@ -28,7 +28,7 @@ describe('normalizeStreamMessage', () => {
         kind: 'post',
         network: 'x',
         postId: '1860000000000000123',
-        author: 'alice_w',
+        author: '2244994945',
         text: '#BuyAcmeTee M x2',
         replyTo: null,
       },
@@ -153,7 +153,7 @@ describe('bad input never throws', () => {
     );
     const r = normalizeStreamLine(raw);
     assert.ok(r.ok);
-    assert.equal(r.event.author, 'alice_w');
+    assert.equal(r.event.author, '2244994945');
   });
 });
 

@@ -106,7 +106,9 @@ export function normalizeTweet(tweet: unknown, users: Map<string, XUser>): XResu
       kind: 'post',
       network: X_NETWORK,
       postId: id,
-      author: author.username.toLowerCase(),
+      // The numeric id, not the username: a username can be given up and taken by someone else,
+      // who must not inherit the old owner's linked card.
+      author: authorId,
       text: decoded,
       replyTo,
     },
