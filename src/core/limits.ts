@@ -21,6 +21,10 @@ export const OUTBOX_CONCURRENCY_MAX = 16;
 /** Posts a connector appends to the log in one transaction with its cursor. */
 export const CONNECTOR_BATCH_MAX = 1_000;
 
+/** A network connector reconnects after this long, doubling (with jitter) up to the maximum. */
+export const CONNECTOR_RECONNECT_MS_MIN = 250;
+export const CONNECTOR_RECONNECT_MS_MAX = 60_000;
+
 /** Attempts for a card charge that fails with a processor error, then the order fails. */
 export const CHARGE_ATTEMPTS_MAX = 3;
 export const CHARGE_RETRY_BASE_MS = 2_000;

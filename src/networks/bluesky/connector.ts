@@ -1,3 +1,4 @@
+import { CONNECTOR_RECONNECT_MS_MAX, CONNECTOR_RECONNECT_MS_MIN } from '../../core/limits.ts';
 import type { ClientRequest } from 'node:http';
 import type { IdResolver } from '@atproto/identity';
 import { Firehose, type Event as FirehoseEvent } from '@atproto/sync';
@@ -36,8 +37,6 @@ export const QUEUE_HIGH = 2_000;
 export const QUEUE_LOW = 500;
 /** A Jetstream message larger than this is refused by the socket (posts are at most a few KB). */
 export const JETSTREAM_MESSAGE_BYTES_MAX = 1024 * 1024;
-export const RECONNECT_MIN_MS = 250;
-export const RECONNECT_MAX_MS = 60_000;
 
 /** Where the connector reads from: a signed firehose (subscribeRepos) or a Jetstream. */
 export type BlueskySource = { kind: 'firehose'; url: string } | { kind: 'jetstream'; url: string };
@@ -86,7 +85,7 @@ export class BlueskyConnector implements Connector {
     private readonly idResolver: IdResolver,
     random: () => number = Math.random,
   ) {
-    this.backoff = new Backoff(RECONNECT_MIN_MS, RECONNECT_MAX_MS, random);
+    this.backoff = new Backoff(CONNECTOR_RECONNECT_MS_MIN, CONNECTOR_RECONNECT_MS_MAX, random);
   }
 
   async start(): Promise<void> {

@@ -1,3 +1,4 @@
+import { CONNECTOR_RECONNECT_MS_MAX, CONNECTOR_RECONNECT_MS_MIN } from '../../core/limits.ts';
 import WebSocket from 'ws';
 import { mayMatter } from '../../core/post-grammar.ts';
 import type { NewEvent } from '../../engine/log.ts';
@@ -24,8 +25,6 @@ const CURSOR = 'connector:mastodon';
 export const HASHTAG_CHECK_MS = 1_000;
 /** Hashtag streams one connection follows at most. */
 export const HASHTAG_STREAMS_MAX = 1_000;
-export const RECONNECT_MIN_MS = 250;
-export const RECONNECT_MAX_MS = 60_000;
 /** Statuses or notifications per REST page (Mastodon's maximum is 40), and pages per backfill. */
 export const BACKFILL_PAGE_LIMIT = 40;
 export const BACKFILL_PAGES_MAX = 50;
@@ -104,7 +103,11 @@ export class MastodonConnector implements Connector {
   private checking = false;
   private writes: Promise<void> = Promise.resolve();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly backoff = new Backoff(RECONNECT_MIN_MS, RECONNECT_MAX_MS, Math.random);
+  private readonly backoff = new Backoff(
+    CONNECTOR_RECONNECT_MS_MIN,
+    CONNECTOR_RECONNECT_MS_MAX,
+    Math.random,
+  );
 
   constructor(
     private readonly client: MastodonClient,
