@@ -590,6 +590,47 @@ for (const storage of storages()) {
       assert.equal(later.rows[0]!.value, rows[0]!.value, 'nothing moved');
     });
 
+    test('a lost merchant key is replaced: the new key works, every old one is revoked', async () => {
+      await fresh();
+      const old = w.merchant.api_key;
+      assert.equal((await h.request('GET', '/v1/merchants/me', undefined, old)).status, 200);
+      const forbidden = await h.request(
+        'POST',
+        `/v1/merchants/${w.merchant.id}/keys`,
+        undefined,
+        old,
+      );
+      assert.equal(forbidden.status, 403, 'only the operator issues keys');
+      const res = await h.request(
+        'POST',
+        `/v1/merchants/${w.merchant.id}/keys`,
+        undefined,
+        ADMIN_KEY,
+        { 'idempotency-key': 'rotate-1' },
+      );
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.match(res.body.api_key, /^sk_[a-z2-7]{40}$/);
+      const gone = await h.request('GET', '/v1/merchants/me', undefined, old);
+      assert.equal(gone.status, 401, 'the old key is revoked');
+      const me = await h.request('GET', '/v1/merchants/me', undefined, res.body.api_key);
+      assert.equal(me.status, 200);
+      assert.equal(me.body.id, w.merchant.id);
+      const replay = await h.request(
+        'POST',
+        `/v1/merchants/${w.merchant.id}/keys`,
+        undefined,
+        ADMIN_KEY,
+        { 'idempotency-key': 'rotate-1' },
+      );
+      assert.equal(replay.body.api_key, null, 'a replay never shows a key again');
+      assert.equal(
+        (await h.request('GET', '/v1/merchants/me', undefined, res.body.api_key)).status,
+        200,
+      );
+      const unknown = await h.request('POST', '/v1/merchants/mer_nope/keys', undefined, ADMIN_KEY);
+      assert.equal(unknown.status, 404);
+    });
+
     test("a merchant handle made by tagpay can still be claimed by its owner; tagpay's cannot", async () => {
       await fresh();
       const claim = await h.request('POST', '/v1/local/accounts', { handle: 'acme' });

@@ -141,6 +141,18 @@ export async function commitEffects(
     ],
     fx.apiKeys.map((k) => [k.hash, k.merchantId, k.at]),
   );
+  if (fx.revokeKeys.length > 0) {
+    await tx.query(
+      `UPDATE api_keys k SET revoked_at = u.at
+       FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(merchant_id, keep, at)
+       WHERE k.merchant_id = u.merchant_id AND k.hash <> u.keep AND k.revoked_at IS NULL`,
+      [
+        fx.revokeKeys.map((r) => r.merchantId),
+        fx.revokeKeys.map((r) => r.keep),
+        fx.revokeKeys.map((r) => r.at),
+      ],
+    );
+  }
   await upsertRows(
     tx,
     'offers',

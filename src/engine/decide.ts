@@ -685,6 +685,14 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
       return createMerchant(state, out, cmd);
     case 'merchant.add_handle':
       return addMerchantHandle(state, out, cmd);
+    case 'merchant.rotate_key': {
+      const merchant = state.merchants.get(cmd.merchantId);
+      if (merchant === undefined)
+        return fail(out, 'NOT_FOUND', `No merchant ${cmd.merchantId}.`, 'id');
+      out.fx.apiKeys.push({ hash: cmd.keyHash, merchantId: merchant.id, at: out.entry.at });
+      out.fx.revokeKeys.push({ merchantId: merchant.id, keep: cmd.keyHash, at: out.entry.at });
+      return ok(out, 200, merchantView(merchant));
+    }
     case 'offer.create':
       return createOffer(state, out, cmd);
     case 'offer.set_status':

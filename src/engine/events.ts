@@ -74,6 +74,7 @@ export type ApiCommand =
     }
   | { op: 'order.refund'; merchantId: string | null; orderId: string; restock: boolean }
   | { op: 'merchant.add_handle'; merchantId: string; network: string; handle: string }
+  | { op: 'merchant.rotate_key'; merchantId: string; keyHash: string }
   | {
       op: 'shopper.link';
       network: string;

@@ -277,4 +277,6 @@ export class Effects {
   readonly outbox: OutboxRow[] = [];
   readonly apiResults: ApiResult[] = [];
   readonly apiKeys: { hash: string; merchantId: string; at: number }[] = [];
+  /** Merchants whose other API keys are revoked, keeping one. */
+  readonly revokeKeys: { merchantId: string; keep: string; at: number }[] = [];
 }

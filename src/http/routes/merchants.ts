@@ -130,6 +130,38 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
+      method: 'post',
+      path: '/v1/merchants/{id}/keys',
+      middleware: [guard(app, 'admin')] as const,
+      tags: ['Merchants'],
+      security,
+      summary: 'Issue a new API key (admin key); every other key of the merchant is revoked',
+      description:
+        'For a lost or leaked key. The new key is shown once; a replayed request answers api_key null.',
+      request: { params: z.object({ id: z.string().max(64) }), headers: IdempotencyHeaders },
+      responses: {
+        200: {
+          description: 'The merchant and its new key',
+          ...json(MerchantCreated.omit({ webhook_secret: true })),
+        },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { key, requestHash } = await idempotency(app, c);
+      const apiKey = newSecret('sk', app.random);
+      const result = await submitCommand(app.log, app.engine, 'admin', key, requestHash, {
+        op: 'merchant.rotate_key',
+        merchantId: c.req.valid('param').id,
+        keyHash: sha256(apiKey),
+      });
+      if (result.status !== 200) return send(c, result.body, result.status);
+      return send(c, { ...(result.body as object), api_key: result.replayed ? null : apiKey });
+    },
+  );
+
+  api.openapi(
+    createRoute({
       method: 'get',
       path: '/v1/merchants/me',
       middleware: [guard(app, 'merchant')] as const,
