@@ -190,7 +190,7 @@ export class AppContext implements AsyncDisposable {
         email: emailDeliverer(db, clock, smtp, config.emailFrom),
         charge: chargeDeliverer(processor, log),
         refund: refundDeliverer(processor, log),
-        webhook: webhookDeliverer(db, clock),
+        webhook: webhookDeliverer(db, clock, config.webhookAllowPrivate),
       },
       logger,
       (kind, outcome) => metrics.deliveries.inc({ kind, outcome }),

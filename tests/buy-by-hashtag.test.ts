@@ -661,6 +661,31 @@ for (const storage of storages()) {
   });
 }
 
+test('webhook URLs on private or loopback addresses are refused unless the operator allows them', async () => {
+  const h = await openHarness('pglite', { env: { TAGPAY_WEBHOOK_ALLOW_PRIVATE: '0' } });
+  try {
+    for (const url of [
+      'http://127.0.0.1:9/hooks',
+      'http://169.254.169.254/latest',
+      'http://localhost/x',
+      'http://[::1]/x',
+    ]) {
+      const res = await h.request(
+        'POST',
+        '/v1/merchants',
+        { handle: 'probe', name: 'Probe', webhook_url: url },
+        ADMIN_KEY,
+      );
+      assert.equal(res.status, 400, url);
+      assert.equal(res.body.error.code, 'WEBHOOK_URL_NOT_ALLOWED');
+    }
+    const { rows } = await h.app.db.query('SELECT * FROM merchants');
+    assert.equal(rows.length, 0, 'nothing written');
+  } finally {
+    await h.close();
+  }
+});
+
 test('the account is created, the tokens are hashed, and the handle is validated', async () => {
   const h = await openHarness('pglite');
   try {

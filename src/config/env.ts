@@ -17,6 +17,8 @@ export interface Config {
   emailFrom: string;
   botHandle: string;
   logLevel: string;
+  /** Let webhooks target private and loopback addresses (a self-hosted setup); off: SSRF guard. */
+  webhookAllowPrivate: boolean;
   /** Networks beyond the built-in local one; each is on when its service is configured. */
   bluesky: BlueskyConfig | null;
   mastodon: MastodonConfig | null;
@@ -167,6 +169,7 @@ export function loadConfig(env: Env = process.env): Config {
     emailFrom: env.TAGPAY_EMAIL_FROM || 'tagpay <no-reply@tagpay.localhost>',
     botHandle,
     logLevel: env.LOG_LEVEL || 'info',
+    webhookAllowPrivate: bool(env, 'TAGPAY_WEBHOOK_ALLOW_PRIVATE', false),
     ...networksFrom(env),
   };
 }

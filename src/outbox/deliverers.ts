@@ -14,6 +14,7 @@ import type { Clock, InputLog } from '../engine/log.ts';
 import type { NetworkClient } from '../networks/network.ts';
 import type { CardProcessor } from '../processors/processor.ts';
 import type { Db } from '../store/db.ts';
+import { webhookTargetProblem } from './ssrf.ts';
 import { backoffMs, oneByOne, type Deliverer, type Delivery, type OutboxItem } from './worker.ts';
 
 function retryOr(item: OutboxItem, max: number, baseMs: number, error: string) {
@@ -192,9 +193,12 @@ export function signWebhook(secret: string, payload: string, unixSeconds: number
 }
 
 /** Signed webhooks to merchants; the event id lets the receiver drop a repeat. */
-export function webhookDeliverer(db: Db, clock: Clock): Deliverer {
+export function webhookDeliverer(db: Db, clock: Clock, allowPrivate: boolean): Deliverer {
   return oneByOne(async (item) => {
     const body = item.body as { merchant_id: string; url: string; event: { id: string } };
+    const refused = await webhookTargetProblem(body.url, allowPrivate);
+    if (refused !== null)
+      return { done: false, error: `target refused: ${refused}`, retryInMs: null };
     const { rows } = await db.query<{ webhook_secret: string }>(
       'SELECT webhook_secret FROM merchants WHERE id = $1',
       [body.merchant_id],

@@ -100,6 +100,8 @@ export async function openHarness(
     TAGPAY_ADMIN_KEY: ADMIN_KEY,
     TAGPAY_PUBLIC_URL: 'http://tagpay.test',
     TAGPAY_DEMO: '0',
+    // The tests' webhook receivers listen on loopback; the SSRF guard itself is tested on its own.
+    TAGPAY_WEBHOOK_ALLOW_PRIVATE: '1',
     ...opts.env,
   });
   const logger = opts.logTo

@@ -8,6 +8,7 @@ import { offerFromRow } from '../../engine/load.ts';
 import { merchantView, offerView } from '../../engine/views.ts';
 import { idempotency, requireAdmin, requireMerchant, requirePrincipal, guard } from '../auth.ts';
 import { accountOf } from '../accounts.ts';
+import { webhookTargetProblem } from '../../outbox/ssrf.ts';
 import { checkCursor, errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
 import {
   CreateMerchantBody,
@@ -66,6 +67,19 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
       const body = c.req.valid('json');
       // The merchant's handle must exist on its network (and the network be connected).
       await accountOf(app, body.network, body.handle);
+      if (body.webhook_url !== undefined) {
+        const refused = await webhookTargetProblem(
+          body.webhook_url,
+          app.config.webhookAllowPrivate,
+        );
+        if (refused !== null) {
+          throw new TagpayError(
+            'WEBHOOK_URL_NOT_ALLOWED',
+            `tagpay does not call ${refused}.`,
+            'webhook_url',
+          );
+        }
+      }
       const { key, requestHash } = await idempotency(app, c);
       // The secrets are made here, at the edge: the log and the tables only ever see the key's hash.
       const apiKey = newSecret('sk', app.random);
