@@ -1,4 +1,4 @@
-import { FEE_BPS_DEFAULT, FEE_BPS_MAX } from '../core/limits.ts';
+import { FEE_BPS_DEFAULT, FEE_BPS_MAX, RATE_LIMIT_PER_S_DEFAULT } from '../core/limits.ts';
 
 /** tagpay's whole configuration, typed, with its defaults. The environment is read here and nowhere else. */
 export interface Config {
@@ -19,6 +19,8 @@ export interface Config {
   logLevel: string;
   /** Let webhooks target private and loopback addresses (a self-hosted setup); off: SSRF guard. */
   webhookAllowPrivate: boolean;
+  /** API requests per second per key and per address (0: no limit). */
+  rateLimitPerS: number;
   /** Networks beyond the built-in local one; each is on when its service is configured. */
   bluesky: BlueskyConfig | null;
   mastodon: MastodonConfig | null;
@@ -170,6 +172,7 @@ export function loadConfig(env: Env = process.env): Config {
     botHandle,
     logLevel: env.LOG_LEVEL || 'info',
     webhookAllowPrivate: bool(env, 'TAGPAY_WEBHOOK_ALLOW_PRIVATE', false),
+    rateLimitPerS: int(env, 'TAGPAY_RATE_LIMIT_PER_S', RATE_LIMIT_PER_S_DEFAULT, 0, 100_000),
     ...networksFrom(env),
   };
 }

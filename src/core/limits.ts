@@ -75,6 +75,13 @@ export const DAY_MS = 24 * 60 * 60 * 1000;
 export const FEE_BPS_DEFAULT = 250;
 export const FEE_BPS_MAX = 5_000;
 
+/** Requests per second per API key or token and per client address, by default (0: off). */
+export const RATE_LIMIT_PER_S_DEFAULT = 50;
+/** A bucket holds this many seconds' worth of requests: the burst allowed. */
+export const RATE_LIMIT_BURST_FACTOR = 4;
+/** Rate-limit buckets kept in memory at most. */
+export const RATE_LIMIT_KEYS_MAX = 100_000;
+
 /** How long the HTTP edge waits for the engine to decide an API command. */
 export const API_RESULT_WAIT_MS = 30_000;
 /** Idempotency keys are kept with the log, forever; Stripe's promise is 24 hours. */

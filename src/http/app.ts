@@ -10,6 +10,7 @@ import { REQUEST_BODY_BYTES_MAX } from '../core/limits.ts';
 import type { AppContext } from '../app-context.ts';
 import { webRoutes } from '../web/routes.ts';
 import { errorHandler, validationHook } from './errors.ts';
+import { rateLimit } from './rate-limit.ts';
 import { localRoutes } from './routes/local.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { orderRoutes } from './routes/orders.ts';
@@ -54,6 +55,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
       },
     }),
   );
+  api.use('/v1/*', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/demo/*', rateLimit(app.config.rateLimitPerS, app.clock));
   api.use(
     '/v1/*',
     bodyLimit({

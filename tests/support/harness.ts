@@ -102,6 +102,8 @@ export async function openHarness(
     TAGPAY_DEMO: '0',
     // The tests' webhook receivers listen on loopback; the SSRF guard itself is tested on its own.
     TAGPAY_WEBHOOK_ALLOW_PRIVATE: '1',
+    // Tests send hundreds of requests a second with one key; the limiter is tested on its own.
+    TAGPAY_RATE_LIMIT_PER_S: '0',
     ...opts.env,
   });
   const logger = opts.logTo
