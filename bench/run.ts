@@ -59,7 +59,9 @@ for (const name of chosen) {
 }
 
 console.table(results.map(({ machine: _m, quick: _q, ...r }) => r));
-const file = join(here, 'results', 'latest.json');
+// Only a full run of every scenario replaces latest.json; a quick or partial run is kept apart.
+const complete = !values.quick && chosen.length === SCENARIOS.length;
+const file = join(here, 'results', complete ? 'latest.json' : 'partial.json');
 mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
 process.stderr.write(`bench: wrote ${file}\n`);

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { AppContext } from '../app-context.ts';
 import { ConfigError, loadConfig, type Config } from '../config/env.ts';
@@ -12,6 +14,7 @@ Usage: tagpay <command>
 
   start     run tagpay: API, pages, engine, outbox (PORT, default 3000)
   migrate   apply database migrations and exit
+  bench     run the benchmark suite (--quick, --only a,b); see README.md
   help      this text
 
 Configuration is read from the environment; see README.md.`;
@@ -77,6 +80,14 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE + '\n');
     return 0;
+  }
+  if (command === 'bench') {
+    // The suite runs each scenario in its own process; it lives beside the sources, not in them.
+    const run = fileURLToPath(new URL('../../bench/run.ts', import.meta.url));
+    const child = spawnSync(process.execPath, ['--import', 'tsx', run, ...argv.slice(1)], {
+      stdio: 'inherit',
+    });
+    return child.status ?? 1;
   }
   let config: Config;
   try {
