@@ -125,6 +125,30 @@ for (const storage of storages()) {
       assert.equal(charges.rows.length, 1, 'charged once');
     });
 
+    test('wrong codes: after five from one handle its codes pause for an hour, guesses get no answer', async () => {
+      await fresh({ windowS: 2 * 60 * 60 });
+      const { alice } = w.accounts;
+      const buyPost = await post(h, alice!, '#BuyAcmeTee M');
+      const code = codeIn((await repliesTo(h, buyPost))[0]);
+      const guesses = ['#TPAAAAAAAAAA', '#TPBBBBBBBBBB', '#TPCCCCCCCCCC', '#TPDDDDDDDDDD'];
+      for (const guess of guesses) {
+        const p = await post(h, alice!, guess);
+        assert.deepEqual(await repliesTo(h, p), [], 'a wrong code gets no answer');
+      }
+      const fifth = await post(h, alice!, '#TPEEEEEEEEEE');
+      assert.match((await repliesTo(h, fifth))[0]!, /codes are paused for an hour/);
+      const real = await post(h, alice!, code);
+      assert.match((await repliesTo(h, real))[0]!, /paused/);
+      assert.equal(
+        (await orders(h, 'alice'))[0].status,
+        'awaiting_confirmation',
+        'even the real code waits',
+      );
+      h.clock.advance(60 * 60 * 1000);
+      await post(h, alice!, code);
+      assert.equal((await orders(h, 'alice'))[0].status, 'paid', 'after the pause the code works');
+    });
+
     test('no confirmation in time: expiry by the injected clock releases the stock; the late code does nothing', async () => {
       await fresh();
       const { alice } = w.accounts;

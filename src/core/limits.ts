@@ -62,6 +62,12 @@ export const AMOUNT_MINOR_MAX = 1_000_000_000n;
 /** Codes no longer valid that are remembered, so their owner is told why (for DAY_MS at most). */
 export const RETIRED_CODES_MAX = 100_000;
 
+/** Wrong confirmation codes one handle may post in WRONG_CODES_WINDOW_MS before its codes pause. */
+export const WRONG_CODES_PER_WINDOW_MAX = 5;
+export const WRONG_CODES_WINDOW_MS = 60 * 60 * 1000;
+/** Handles whose wrong codes are counted at once; the oldest counts go first. */
+export const WRONG_CODE_COUNTERS_MAX = 100_000;
+
 /** Confirmation codes: characters after the prefix, from a 32-letter alphabet (5 bits each). */
 export const CODE_CHARS = 10;
 export const CODE_BITS = CODE_CHARS * 5;

@@ -57,6 +57,9 @@ export const replies = {
   codeExpired(): string {
     return 'That confirmation code has expired. Nothing was charged; post the offer hashtag again to start over.';
   },
+  codesPaused(): string {
+    return 'Too many wrong confirmation codes came from this account, so its codes are paused for an hour. If this was not you, secure your account.';
+  },
   codeUsed(): string {
     return 'That confirmation code was already used; each code works once.';
   },

@@ -9,6 +9,9 @@ import {
   QUANTITY_PER_POST_MAX,
   RETIRED_CODES_MAX,
   WAITLIST_PER_OFFER_MAX,
+  WRONG_CODE_COUNTERS_MAX,
+  WRONG_CODES_PER_WINDOW_MAX,
+  WRONG_CODES_WINDOW_MS,
 } from '../core/limits.ts';
 import { feeOf, formatMoney, minorPerMajor } from '../core/money.ts';
 import { readBuyOptions, readHashtags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
@@ -137,6 +140,7 @@ export type PostMatch =
   | { kind: 'cancel' }
   | { kind: 'confirm'; order: Order }
   | { kind: 'retired_code'; reason: RetiredCode['reason'] }
+  | { kind: 'wrong_code' }
   | { kind: 'buy'; offer: Offer };
 
 /**
@@ -158,8 +162,10 @@ export function matchPost(
   if (tags.length === 0) return { kind: 'none' };
   if (tags.includes('cancel')) return { kind: 'cancel' };
   const key = handleKey(network, author);
+  let codeShaped = false;
   for (const tag of tags) {
     if (!looksLikeCode(tag)) continue;
+    codeShaped = true;
     const order = state.orderByCode.get(hashCode(tag));
     // A code posted by any other handle does nothing: it is bound to one handle and one checkout.
     if (order !== undefined && handleKey(order.network, order.handle) === key)
@@ -176,7 +182,8 @@ export function matchPost(
     if (handlesOf(merchant).some((h) => h.network === network && h.handle === author)) continue;
     return { kind: 'buy', offer };
   }
-  return { kind: 'none' };
+  // A code-shaped hashtag that is none of this handle's codes: a guess, or someone else's code.
+  return codeShaped ? { kind: 'wrong_code' } : { kind: 'none' };
 }
 
 function onPost(state: State, out: Out, post: PostEvent): void {
@@ -186,7 +193,14 @@ function onPost(state: State, out: Out, post: PostEvent): void {
     case 'cancel':
       return cancel(state, out, post, handleKey(post.network, author));
     case 'confirm':
+      if (
+        (state.wrongCodes.get(handleKey(post.network, author))?.pausedUntil ?? 0) > out.entry.at
+      ) {
+        return out.reply(post.network, post.postId, replies.codesPaused());
+      }
       return confirm(state, out, post, match.order);
+    case 'wrong_code':
+      return countWrongCode(state, out, post, handleKey(post.network, author));
     case 'buy':
       return buy(state, out, post, author, match.offer);
     case 'retired_code': {
@@ -197,6 +211,29 @@ function onPost(state: State, out: Out, post: PostEvent): void {
       }[match.reason];
       return out.reply(post.network, post.postId, text);
     }
+  }
+}
+
+/**
+ * Counts a wrong code from a handle; at WRONG_CODES_PER_WINDOW_MAX in a window its codes pause for
+ * the window, and the handle is told once. Guesses get no answer otherwise, so they learn nothing.
+ */
+function countWrongCode(state: State, out: Out, post: PostEvent, key: string): void {
+  const at = out.entry.at;
+  let counter = state.wrongCodes.get(key);
+  if (counter === undefined || at - counter.since >= WRONG_CODES_WINDOW_MS) {
+    counter = { since: at, count: 0, pausedUntil: counter?.pausedUntil ?? 0 };
+  }
+  state.wrongCodes.delete(key);
+  state.wrongCodes.set(key, counter);
+  for (const [oldest] of state.wrongCodes) {
+    if (state.wrongCodes.size <= WRONG_CODE_COUNTERS_MAX) break;
+    state.wrongCodes.delete(oldest);
+  }
+  counter.count++;
+  if (counter.count === WRONG_CODES_PER_WINDOW_MAX) {
+    counter.pausedUntil = at + WRONG_CODES_WINDOW_MS;
+    out.reply(post.network, post.postId, replies.codesPaused());
   }
 }
 

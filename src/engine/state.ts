@@ -216,6 +216,8 @@ export class State {
   readonly orderByCode = new Map<string, Order>();
   /** Codes that no longer work, oldest first, so a late or repeated code gets an answer. */
   readonly retiredCodes = new Map<string, RetiredCode>();
+  /** Wrong codes per handle key in the current window, and until when its codes are paused. */
+  readonly wrongCodes = new Map<string, { since: number; count: number; pausedUntil: number }>();
   /**
    * Settled orders a batch needs (a refund names one), read from the database before the batch is
    * decided and dropped after it is committed: TigerBeetle's prefetch, so deciding stays pure.
