@@ -13,6 +13,7 @@ import {
   type BlueskyTestNetwork,
   type PostView,
 } from './support/bluesky.ts';
+import { CARDS, linkHandle } from './support/world.ts';
 
 const CODE_RE = /#TP[A-Z2-7]{10}/;
 const WAIT_MS = 15_000;
@@ -125,31 +126,7 @@ describe('Bluesky, on a real local PDS and PLC', () => {
       'the merchant is mentioned by DID',
     );
 
-    const token = await h.request('POST', '/v1/sandbox/tokens', {
-      number: '4242424242424242',
-      exp_month: 12,
-      exp_year: 2030,
-      cvc: '123',
-    });
-    assert.equal(token.status, 201, JSON.stringify(token.body));
-    const shopper = await h.request(
-      'POST',
-      '/v1/shoppers',
-      {
-        network: 'bluesky',
-        handle: 'alice.test',
-        email: 'alice@example.com',
-        shipping_address: {
-          name: 'Alice',
-          line1: '1 Main St',
-          city: 'Springfield',
-          postal_code: '12345',
-          country: 'US',
-        },
-        card_token: token.body.id,
-      },
-      ADMIN_KEY,
-    );
+    const shopper = await linkHandle(h, 'bluesky', 'alice.test', CARDS.ok);
     assert.ok([200, 201].includes(shopper.status), JSON.stringify(shopper.body));
 
     // Bad records on the firehose are skipped, and the connector reads on.

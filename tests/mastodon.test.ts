@@ -7,7 +7,7 @@ import type { MastodonConnector } from '../src/networks/mastodon/connector.ts';
 import { connect } from '../src/networks/mastodon/index.ts';
 import { FakeMastodon, type FakeStatus } from './support/fake-mastodon.ts';
 import { ADMIN_KEY, openHarness, type Harness } from './support/harness.ts';
-import { assertLedgerBalanced, CARDS, codeIn } from './support/world.ts';
+import { assertLedgerBalanced, CARDS, codeIn, linkHandle } from './support/world.ts';
 
 /**
  * The Mastodon network end to end, against the FAKE server in support/fake-mastodon.ts: tagpay logs
@@ -71,31 +71,7 @@ async function world(): Promise<World> {
     m.body.api_key,
   );
   assert.equal(o.status, 201, JSON.stringify(o.body));
-  const card = await h.request('POST', '/v1/sandbox/tokens', {
-    number: CARDS.ok,
-    exp_month: 12,
-    exp_year: 2030,
-    cvc: '123',
-  });
-  assert.equal(card.status, 201);
-  const shopper = await h.request(
-    'POST',
-    '/v1/shoppers',
-    {
-      network: 'mastodon',
-      handle: 'alice',
-      email: 'alice@example.com',
-      card_token: card.body.id,
-      shipping_address: {
-        name: 'Alice',
-        line1: '1 Main St',
-        city: 'Springfield',
-        postal_code: '12345',
-        country: 'US',
-      },
-    },
-    ADMIN_KEY,
-  );
+  const shopper = await linkHandle(h, 'mastodon', 'alice', CARDS.ok);
   assert.equal(shopper.status, 201, JSON.stringify(shopper.body));
   const f = fake;
   const offerPost = await waitFor('the offer post on mastodon', () =>
@@ -260,29 +236,7 @@ describe('mastodon network (fake server)', () => {
     w.fake.post('alice', `@tagpay ${codeIn(reply!.text)}`, { replyTo: reply!.id });
     await pollOrders(w.h, (os) => os.some((x) => x.offer_id === o.body.id && x.status === 'paid'));
     const zed = await w.h.request('POST', '/v1/local/accounts', { handle: 'zed' });
-    const card = await w.h.request('POST', '/v1/sandbox/tokens', {
-      number: CARDS.ok,
-      exp_month: 12,
-      exp_year: 2030,
-      cvc: '123',
-    });
-    const linked = await w.h.request(
-      'POST',
-      '/v1/shoppers',
-      {
-        handle: 'zed',
-        email: 'zed@example.com',
-        card_token: card.body.id,
-        shipping_address: {
-          name: 'Zed',
-          line1: '2 Elm',
-          city: 'Oslo',
-          postal_code: '0150',
-          country: 'NO',
-        },
-      },
-      ADMIN_KEY,
-    );
+    const linked = await linkHandle(w.h, 'local', 'zed', CARDS.ok);
     assert.equal(linked.status, 201);
     const zedBuy = await w.h.request(
       'POST',

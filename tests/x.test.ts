@@ -7,6 +7,7 @@ import type { XConnector } from '../src/networks/x/connector.ts';
 import { connect } from '../src/networks/x/index.ts';
 import { startFakeX, type FakeTweet, type FakeX } from './support/fake-x.ts';
 import { ADMIN_KEY, openHarness, type Harness } from './support/harness.ts';
+import { CARDS, linkHandle } from './support/world.ts';
 
 // tagpay on X, end to end, against a FAKE X API v2 (tests/support/fake-x.ts): not the real X.
 
@@ -82,32 +83,7 @@ describe('X (API v2) through a fake X', () => {
     );
   }
 
-  async function link(handle: string): Promise<{ status: number; body: any }> {
-    const card = await h.request('POST', '/v1/sandbox/tokens', {
-      number: '4242424242424242',
-      exp_month: 12,
-      exp_year: 2030,
-      cvc: '123',
-    });
-    return h.request(
-      'POST',
-      '/v1/shoppers',
-      {
-        network: 'x',
-        handle,
-        email: `${handle}@example.com`,
-        card_token: card.body.id,
-        shipping_address: {
-          name: handle,
-          line1: '1 Main St',
-          city: 'Springfield',
-          postal_code: '12345',
-          country: 'US',
-        },
-      },
-      ADMIN_KEY,
-    );
-  }
+  const link = (handle: string) => linkHandle(h, 'x', handle, CARDS.ok);
 
   async function ordersOf(handle: string): Promise<any[]> {
     const res = await h.request('GET', `/v1/orders?handle=${handle}`, undefined, ADMIN_KEY);

@@ -25,12 +25,17 @@ export async function createAccount(h: Harness, handle: string): Promise<Account
   return res.body;
 }
 
-export async function linkShopper(
+/**
+ * Tokenizes a test card and links a handle on a network to it with the admin key; answers the raw
+ * response, so each test asserts what it expects.
+ */
+export async function linkHandle(
   h: Harness,
-  account: Account,
+  network: string,
+  handle: string,
   card: string,
   extra: Record<string, unknown> = {},
-) {
+): Promise<{ status: number; body: any }> {
   const token = await h.request('POST', '/v1/sandbox/tokens', {
     number: card,
     exp_month: 12,
@@ -38,15 +43,15 @@ export async function linkShopper(
     cvc: '123',
   });
   assert.equal(token.status, 201, JSON.stringify(token.body));
-  const res = await h.request(
+  return h.request(
     'POST',
     '/v1/shoppers',
     {
-      handle: account.handle,
-      network: 'local',
-      email: `${account.handle}@example.com`,
+      handle,
+      network,
+      email: `${handle.replace(/@.*$/, '')}@example.com`,
       shipping_address: {
-        name: account.handle.toUpperCase(),
+        name: handle.toUpperCase(),
         line1: '1 Main St',
         city: 'Springfield',
         postal_code: '12345',
@@ -57,6 +62,16 @@ export async function linkShopper(
     },
     ADMIN_KEY,
   );
+}
+
+/** Links a local account to a card (or re-links it). */
+export async function linkShopper(
+  h: Harness,
+  account: Account,
+  card: string,
+  extra: Record<string, unknown> = {},
+) {
+  const res = await linkHandle(h, 'local', account.handle, card, extra);
   assert.ok(res.status === 201 || res.status === 200, JSON.stringify(res.body));
   return res.body;
 }
