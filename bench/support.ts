@@ -130,26 +130,7 @@ export async function openBenchApp(storage: Storage) {
               kind: 'api',
               principal: 'admin',
               requestHash: `u${i}`,
-              command: {
-                op: 'shopper.link',
-                network: 'local',
-                account: `u${i}`,
-                handle: `u${i}`,
-                email: `u${i}@example.com`,
-                shippingAddress: {
-                  name: `u${i}`,
-                  line1: '1 Main St',
-                  city: 'Springfield',
-                  postal_code: '12345',
-                  country: 'US',
-                },
-                cardToken: card.id,
-                cardBrand: card.brand,
-                cardLast4: card.last4,
-                purchaseLimitMinor: null,
-                dailyLimitMinor: null,
-                limitCurrency: null,
-              },
+              command: linkCommand(`u${i}`, card),
             },
           }) as NewEvent,
       ),
@@ -197,4 +178,31 @@ export async function withEngine<T>(app: AppContext, work: () => Promise<T>): Pr
     wake();
     await loop;
   }
+}
+
+/** The command that links bench handle `handle` to a card (the same shopper in every scenario). */
+export function linkCommand(
+  handle: string,
+  card: { id: string; brand: string; last4: string },
+): Extract<ApiCommand, { op: 'shopper.link' }> {
+  return {
+    op: 'shopper.link',
+    network: 'local',
+    account: handle,
+    handle,
+    email: `${handle}@example.com`,
+    shippingAddress: {
+      name: handle,
+      line1: '1 Main St',
+      city: 'Springfield',
+      postal_code: '12345',
+      country: 'US',
+    },
+    cardToken: card.id,
+    cardBrand: card.brand,
+    cardLast4: card.last4,
+    purchaseLimitMinor: null,
+    dailyLimitMinor: null,
+    limitCurrency: null,
+  };
 }

@@ -3,7 +3,7 @@ import { CONFIRM_WINDOW_MS_DEFAULT } from '../../src/core/limits.ts';
 import { decide, type DecideContext } from '../../src/engine/decide.ts';
 import type { LogEntry } from '../../src/engine/events.ts';
 import { Effects, State } from '../../src/engine/state.ts';
-import { rssMb, type ScenarioResult } from '../support.ts';
+import { linkCommand, rssMb, type ScenarioResult } from '../support.ts';
 
 const random = (n: number) => new Uint8Array(randomBytes(n));
 
@@ -77,33 +77,13 @@ export async function memory(opts: { quick: boolean }): Promise<ScenarioResult> 
     },
     'o',
   );
-  const address = {
-    name: 'N',
-    line1: '1 Main St',
-    city: 'Springfield',
-    postal_code: '12345',
-    country: 'US',
-  };
   for (let i = 0; i < count; i++) {
     run(
       {
         kind: 'api',
         principal: 'admin',
         requestHash: '',
-        command: {
-          op: 'shopper.link',
-          network: 'local',
-          account: `u${i}`,
-          handle: `u${i}`,
-          email: `u${i}@example.com`,
-          shippingAddress: address,
-          cardToken: 'tok_x',
-          cardBrand: 'visa',
-          cardLast4: '4242',
-          purchaseLimitMinor: null,
-          dailyLimitMinor: null,
-          limitCurrency: null,
-        },
+        command: linkCommand(`u${i}`, { id: 'tok_x', brand: 'visa', last4: '4242' }),
       },
       `s${i}`,
     );
