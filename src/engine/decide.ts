@@ -1034,6 +1034,8 @@ function linkShopper(
     updatedAt: at,
   };
   state.shoppers.set(key, shopper);
+  // A second link of the same handle in one batch replaces the first's row, never writes it twice.
+  if (existing !== undefined) out.fx.shoppers.delete(existing);
   out.fx.shoppers.add(shopper);
   ok(out, existing ? 200 : 201, shopperView(shopper));
 
