@@ -13,6 +13,7 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '1' },
     'step-ops': { type: 'string', default: '200' },
     'crash-rate': { type: 'string' },
+    'restart-rate': { type: 'string' },
   },
 });
 
@@ -34,6 +35,7 @@ for (let i = 0; i < seeds; i++) {
       ops,
       stepOps: Number(values['step-ops']),
       ...(values['crash-rate'] !== undefined && { crashRate: Number(values['crash-rate']) }),
+      ...(values['restart-rate'] !== undefined && { restartRate: Number(values['restart-rate']) }),
       progress: (line) => console.error(line),
       progressEvery: Math.max(10_000, Math.floor(ops / 20)),
     });

@@ -432,6 +432,7 @@ class Simulation {
     const posts: NewEvent[] = [];
     const apis: PendingApi[] = [];
     const flushes: { posts: NewEvent[]; apis: PendingApi[] }[] = [];
+    const crashesBefore = this.stats.crashes;
     const restart = this.faultRng.chance(this.opts.restartRate ?? 0.03);
     if (this.opts.crashRate !== 0 && this.faultRng.chance(this.opts.crashRate ?? 0.05)) {
       // The process dies at one of the statements this step runs.
@@ -467,7 +468,8 @@ class Simulation {
         link: 4,
         refund: 3,
         apiReplay: 1,
-        clockJump: 1,
+        // About four clock jumps a step whatever its size, so codes can be confirmed in time.
+        clockJump: (4 * 88) / (this.opts.stepOps ?? 200),
         faults: 1,
       });
       if (kind === 'clockJump') {
@@ -478,16 +480,19 @@ class Simulation {
       }
       this.generate(kind, posts, apis);
     }
-    let appended = await this.guarded(flush);
+    const appended = await this.guarded(flush);
     let settled = appended && (await this.guarded(() => this.app.settle()));
     // After a crash, the sources deliver again what they may not have delivered: the network redelivers
     // its posts (the connector's cursor was not saved), API clients retry with their idempotency keys.
-    for (let attempt = 0; !settled; attempt++) {
+    let redeliver = this.stats.crashes > crashesBefore;
+    for (let attempt = 0; !settled || redeliver; attempt++) {
+      redeliver = false;
       if (attempt > 20) this.violation('liveness', 'the step does not settle after 20 restarts');
       const again = flushes.flatMap((f) => f.posts);
       const againApi = flushes.flatMap((f) => f.apis);
-      appended = await this.guarded(() => this.append(again, againApi));
-      settled = appended && (await this.guarded(() => this.app.settle()));
+      settled =
+        (await this.guarded(() => this.append(again, againApi))) &&
+        (await this.guarded(() => this.app.settle()));
     }
     await this.collectAnswers(flushes.flatMap((f) => f.apis));
     if (restart) await this.restart();
@@ -501,8 +506,13 @@ class Simulation {
     if (events.length > 0) await this.app.log.append(events);
   }
 
+  /** Offers not ended, pruned as they end so the workload's picks stay cheap in long runs. */
   private openOffers(): number {
-    return this.offers.filter((o) => o.status !== 'ended').length;
+    if (this.offers.length > 2 * OPEN_OFFERS_MAX) {
+      const open = this.offers.filter((o) => o.status !== 'ended');
+      this.offers.splice(0, this.offers.length, ...open);
+    }
+    return this.offers.length;
   }
 
   private clockJump(): void {
@@ -830,8 +840,19 @@ class Simulation {
     const answers = new Map(rows.map((r) => [r.key, r]));
     for (const api of apis) {
       const answer = answers.get(api.key);
-      if (answer === undefined)
-        this.violation('api_answer', `no answer to ${api.key} after the step settled`);
+      if (answer === undefined) {
+        const logged = await this.raw.query<{ seq: unknown }>(
+          'SELECT seq FROM log WHERE key = $1',
+          [api.key],
+        );
+        const cursor = await this.raw.query<{ value: string }>(
+          "SELECT value FROM cursors WHERE name = 'engine'",
+        );
+        this.violation(
+          'api_answer',
+          `no answer to ${api.key} after the step settled (log seq ${String(logged.rows[0]?.seq)}, engine cursor ${cursor.rows[0]?.value}, crashes ${this.stats.crashes})`,
+        );
+      }
       if (api.replay) continue;
       this.stats.apiAcked++;
       this.recentApi.push(api);
