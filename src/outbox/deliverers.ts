@@ -25,25 +25,42 @@ function retryOr(item: OutboxItem, max: number, baseMs: number, error: string) {
   };
 }
 
-/** Replies and posts, through the network named in the row. */
-export function postDeliverer(networks: Map<string, NetworkClient>): Deliverer {
+/**
+ * Replies and posts, through the network named in the row. An offer post's id goes back into the log
+ * (`posted:<row key>`), so a `#cart` reply to it names the offer.
+ */
+export function postDeliverer(networks: Map<string, NetworkClient>, log?: InputLog): Deliverer {
   return oneByOne(async (item) => {
     const body = item.body as {
       network: string;
       as: string;
       text: string;
       reply_to: string | null;
+      offer_id?: string;
     };
     const network = networks.get(body.network);
     if (!network)
       return { done: false, error: `network ${body.network} is not connected`, retryInMs: null };
     try {
-      await network.post({
+      const posted = await network.post({
         as: body.as,
         text: body.text,
         replyTo: body.reply_to,
         idempotencyKey: item.key,
       });
+      if (body.offer_id !== undefined && log !== undefined) {
+        await log.append([
+          {
+            key: `posted:${item.key}`,
+            body: {
+              kind: 'offer_posted',
+              offerId: body.offer_id,
+              network: body.network,
+              postId: posted.postId,
+            },
+          },
+        ]);
+      }
       return { done: true };
     } catch (error) {
       return retryOr(
