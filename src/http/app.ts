@@ -15,6 +15,7 @@ import { localRoutes } from './routes/local.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
+import { onboardingRoutes } from './routes/onboarding.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -111,6 +112,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   localRoutes(api, app);
   merchantRoutes(api, app);
   shopperRoutes(api, app);
+  onboardingRoutes(api, app);
   orderRoutes(api, app);
 
   api.doc31('/openapi.json', {
