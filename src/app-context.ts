@@ -14,6 +14,7 @@ import type { NetworkClient } from './networks/network.ts';
 import {
   chargeDeliverer,
   emailDeliverer,
+  emailSender,
   postDeliverer,
   refundDeliverer,
   webhookDeliverer,
@@ -158,6 +159,7 @@ export class AppContext implements AsyncDisposable {
     );
     const processor = new SandboxProcessor(db, clock);
     const smtp = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : null;
+    const mailer = emailSender(db, clock, smtp, config.emailFrom);
     const networks = new Map<string, NetworkClient>([['local', local]]);
     const connectors: Connector[] = [];
     const deps: ConnectorDeps = {
@@ -192,8 +194,8 @@ export class AppContext implements AsyncDisposable {
       db,
       clock,
       {
-        post: postDeliverer(networks, log),
-        email: emailDeliverer(db, clock, smtp, config.emailFrom),
+        post: postDeliverer(networks, mailer, logger, log),
+        email: emailDeliverer(mailer),
         charge: chargeDeliverer(processor, log),
         refund: refundDeliverer(processor, log),
         webhook: webhookDeliverer(db, clock, config.webhookAllowPrivate),
