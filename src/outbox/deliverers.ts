@@ -66,17 +66,17 @@ interface PostBody {
   reply_to: string | null;
   /** The same message for the shopper answered, sent instead when the reply cannot go out in time. */
   email_fallback?: { to: string; subject: string; text: string };
-  /** An offer post: its id is reported back into the log. */
+  /** Set on an offer's own post: its post id goes back into the log so `#cart` replies name the offer. */
   offer_id?: string;
 }
 
 /**
- * Replies and posts, through the network named in the row. An offer post's id goes back into the log
- * (`posted:<row key>`), so a `#cart` reply to it names the offer. A reply to a linked shopper that would
+ * Replies and posts, through the network named in the row. A reply to a linked shopper that would
  * wait longer than REPLY_EMAIL_FALLBACK_MS (the account's token bucket or the network's rate limit),
  * whose network is not connected, or that failed REPLY_POST_ATTEMPTS_MAX times, goes to the shopper
  * by e-mail instead, once (the e-mail's key is the row's), and the row is done: it is never posted
- * late as well.
+ * late as well. An offer post's id goes back into the log (`posted:<row key>`), so a `#cart` reply
+ * to it names the offer.
  */
 export function postDeliverer(
   networks: Map<string, NetworkClient>,
