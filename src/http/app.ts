@@ -12,8 +12,10 @@ import { webRoutes } from '../web/routes.ts';
 import { errorHandler, validationHook } from './errors.ts';
 import { rateLimit } from './rate-limit.ts';
 import { localRoutes } from './routes/local.ts';
+import { localStreamRoutes } from './routes/local-stream.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { sessionRoutes } from './routes/sessions.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -44,6 +46,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   api.use(
     '*',
     secureHeaders({
+      // The web pages set a stricter policy of their own (src/web/routes.ts PAGE_CSP); keep it.
+      overwrite: false,
       contentSecurityPolicy: {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
@@ -112,6 +116,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   merchantRoutes(api, app);
   shopperRoutes(api, app);
   orderRoutes(api, app);
+  sessionRoutes(api, app);
+  localStreamRoutes(api, app);
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
