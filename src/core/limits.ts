@@ -135,6 +135,13 @@ export const PAY_DESCRIPTION_CHARS_MAX = 200;
 export const PAY_REFERENCE_CHARS_MAX = 100;
 /** Open pay requests and unexchanged payment codes kept in memory at most. */
 export const PAY_REQUESTS_OPEN_MAX = 100_000;
+/** A web session (cookie) lives this long from sign-in; signing out ends it at once. */
+export const WEB_SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** Bounds on what a sign-in form may send (handles, tokens, app passwords, API keys). */
+export const WEB_SECRET_CHARS_MAX = 512;
+/** Open live timelines (server-sent events) at once, and the comment that keeps each one open. */
+export const LOCAL_STREAMS_MAX = 1_000;
+export const LOCAL_STREAM_HEARTBEAT_MS = 15_000;
 
 function assert(condition: boolean, message: string): asserts condition {
   if (!condition) throw new Error(`limits: ${message}`);
