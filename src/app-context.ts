@@ -13,6 +13,7 @@ import type { NetworkClient } from './networks/network.ts';
 import {
   chargeDeliverer,
   emailDeliverer,
+  emailSender,
   postDeliverer,
   refundDeliverer,
   webhookDeliverer,
@@ -152,6 +153,7 @@ export class AppContext implements AsyncDisposable {
     );
     const processor = new SandboxProcessor(db, clock);
     const smtp = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : null;
+    const mailer = emailSender(db, clock, smtp, config.emailFrom);
     const networks = new Map<string, NetworkClient>([['local', local]]);
     const connectors: Connector[] = [];
     const deps: ConnectorDeps = {
@@ -186,8 +188,8 @@ export class AppContext implements AsyncDisposable {
       db,
       clock,
       {
-        post: postDeliverer(networks),
-        email: emailDeliverer(db, clock, smtp, config.emailFrom),
+        post: postDeliverer(networks, mailer, logger),
+        email: emailDeliverer(mailer),
         charge: chargeDeliverer(processor, log),
         refund: refundDeliverer(processor, log),
         webhook: webhookDeliverer(db, clock, config.webhookAllowPrivate),

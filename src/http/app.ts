@@ -17,6 +17,7 @@ import { merchantRoutes } from './routes/merchants.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
+import { onboardingRoutes } from './routes/onboarding.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -115,6 +116,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   localRoutes(api, app);
   merchantRoutes(api, app);
   shopperRoutes(api, app);
+  onboardingRoutes(api, app);
   orderRoutes(api, app);
   sessionRoutes(api, app);
   localStreamRoutes(api, app);
