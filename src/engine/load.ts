@@ -2,6 +2,8 @@ import { DAY_MS, RETIRED_CODES_MAX } from '../core/limits.ts';
 import type { Sql } from '../store/db.ts';
 import { big, num } from '../store/db.ts';
 import { spentKey } from './decide.ts';
+import { loadChainHead } from './ledger-store.ts';
+import { loadMoneyState } from './flows/money-store.ts';
 import {
   ACTIVE_STATUSES,
   addPending,
@@ -160,6 +162,10 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   }
   // The pair of the assertion made before every commit: what was read back sums to zero too.
   state.balances.assertZeroSum();
+  await loadMoneyState(db, state);
+  const head = await loadChainHead(db);
+  state.chain.n = head.n;
+  state.chain.hash = head.hash;
   return { state, cursor };
 }
 
@@ -207,5 +213,6 @@ export function orderFromRow(r: Row): Order {
     shippingAddress: r.shipping_address === null ? null : JSON.parse(str(r.shipping_address)),
     failure: strOrNull(r.failure),
     chargeId: strOrNull(r.charge_id),
+    refundedMinor: r.refunded_minor === undefined ? 0n : big(r.refunded_minor),
   };
 }

@@ -14,6 +14,7 @@ import { rateLimit } from './rate-limit.ts';
 import { localRoutes } from './routes/local.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { moneyRoutes } from './routes/money.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -112,6 +113,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   merchantRoutes(api, app);
   shopperRoutes(api, app);
   orderRoutes(api, app);
+  moneyRoutes(api, app);
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
