@@ -10,6 +10,7 @@ function chainOf(t: ChainedTransfer): [bigint, string] {
     throw new Error(`ledger: transfer ${t.id} reached the commit without its chain hash`);
   return [t.n, t.hash];
 }
+import { commitCheckout } from './flows/checkout-store.ts';
 
 const MERCHANT_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -210,6 +211,25 @@ export async function commitEffects(
     ]),
     'id',
   );
+  // A handle added to a shopper; its key is unique, and the engine never gives one to two shoppers.
+  await insertNew(
+    tx,
+    'shopper_handles',
+    [
+      ['network', 'text'],
+      ['account', 'text'],
+      ['shopper_id', 'text'],
+      ['handle', 'text'],
+      ['added_at', 'bigint'],
+    ],
+    fx.shopperHandles.map((a) => [
+      a.handle.network,
+      a.handle.account,
+      a.shopperId,
+      a.handle.handle,
+      a.handle.addedAt,
+    ]),
+  );
   await upsertRows(
     tx,
     'orders',
@@ -307,6 +327,7 @@ export async function commitEffects(
     ],
     fx.outbox.map((o) => [o.key, o.kind, JSON.stringify(o.body)]),
   );
+  await commitCheckout(tx, fx.checkout);
   await insertNew(
     tx,
     'api_results',

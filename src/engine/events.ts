@@ -3,6 +3,7 @@ import type { CardOfferCommand, CardTransactionEvent } from './flows/card-offers
 import type { PayoutCommand, PayoutResultEvent } from './flows/payouts-state.ts';
 
 export type { CardTransactionEvent, PayoutResultEvent };
+import type { CheckoutCommand, OfferPostedEvent } from './flows/checkout-events.ts';
 
 /**
  * The inputs of the engine, as they are stored in the input log. Each has a natural unique key (the
@@ -45,6 +46,7 @@ export interface ShippingAddress {
 }
 
 export type ApiCommand =
+  | CheckoutCommand
   | {
       op: 'merchant.create';
       network: string;
@@ -90,6 +92,14 @@ export type ApiCommand =
   | PayoutCommand
   | { op: 'merchant.add_handle'; merchantId: string; network: string; handle: string }
   | { op: 'merchant.rotate_key'; merchantId: string; keyHash: string }
+  | {
+      op: 'shopper.add_handle';
+      shopperId: string;
+      network: string;
+      /** The account posts come from, resolved (or proven) at the edge. */
+      account: string;
+      handle: string;
+    }
   | {
       op: 'shopper.link';
       network: string;
@@ -140,7 +150,8 @@ export type EventBody =
   | RefundResultEvent
   | TickEvent
   | CardTransactionEvent
-  | PayoutResultEvent;
+  | PayoutResultEvent
+  | OfferPostedEvent;
 
 export interface LogEntry {
   seq: bigint;
