@@ -240,6 +240,31 @@ for (const storage of storages()) {
       assert.equal(missing.status, 404);
     });
 
+    test('every endpoint of card-linked offers, refunds, payouts, reports and verify is in the OpenAPI document', async () => {
+      await fresh();
+      const doc = await h.request('GET', '/openapi.json');
+      assert.equal(doc.status, 200);
+      const paths = doc.body.paths as Record<string, Record<string, unknown>>;
+      for (const [path, method] of [
+        ['/v1/card-offers', 'post'],
+        ['/v1/card-offers', 'get'],
+        ['/v1/card-offers/{id}/end', 'post'],
+        ['/v1/processor/transactions', 'post'],
+        ['/v1/orders/{id}/refund', 'post'],
+        ['/v1/payout-runs', 'post'],
+        ['/v1/payout-runs/{id}', 'get'],
+        ['/v1/payout-runs/{id}/report', 'get'],
+        ['/v1/payouts', 'get'],
+        ['/v1/reports/fees', 'get'],
+        ['/v1/ledger/verify', 'get'],
+      ] as const) {
+        assert.ok(paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`);
+      }
+      const refundBody = JSON.stringify(paths['/v1/orders/{id}/refund']!.post);
+      assert.match(refundBody, /restock_quantity/);
+      assert.match(JSON.stringify(paths['/v1/payout-runs']!.post), /idempotency-key/);
+    });
+
     test('the platform-fee report sums fees earned and given back per day and currency, as JSON or CSV', async () => {
       await fresh();
       const { order } = await buy(h, w, w.accounts.alice!);
