@@ -22,7 +22,7 @@ import {
 import { OutboxWorker } from './outbox/worker.ts';
 import { SandboxProcessor } from './processors/sandbox/sandbox.ts';
 import { SandboxBank } from './processors/sandbox/bank.ts';
-import { cardCreditDeliverer, payoutDeliverer } from './outbox/money-deliverers.ts';
+import { statementCreditDeliverer, payoutDeliverer } from './outbox/statement-deliverers.ts';
 import { Metrics } from './metrics.ts';
 import { openPglite, openPostgres, type Db } from './store/db.ts';
 import { migrate } from './store/migrations.ts';
@@ -58,7 +58,7 @@ export const systemRandom: RandomBytes = (() => {
 })();
 
 /** Outbox lanes: money (charges, refunds) runs apart from replies, e-mails and webhooks. */
-const CHARGE_KINDS = ['charge', 'refund', 'card_credit', 'payout'];
+const CHARGE_KINDS = ['charge', 'refund', 'statement_credit', 'payout'];
 const EFFECT_KINDS = ['post', 'email', 'webhook'];
 
 /** Redacted wherever it appears in a log line: card data and secrets never reach the logs. */
@@ -206,7 +206,7 @@ export class AppContext implements AsyncDisposable {
         charge: chargeDeliverer(processor, log),
         refund: refundDeliverer(processor, log),
         webhook: webhookDeliverer(db, clock, config.webhookAllowPrivate),
-        card_credit: cardCreditDeliverer(processor),
+        statement_credit: statementCreditDeliverer(processor),
         payout: payoutDeliverer(bank, log),
       },
       logger,

@@ -2,7 +2,7 @@ import type { Sql } from '../store/db.ts';
 import { insertNew, upsertRows, type Column } from '../store/set-sql.ts';
 import type { ChainedTransfer } from '../core/ledger-chain.ts';
 import type { Effects } from './state.ts';
-import { commitMoneyEffects } from './flows/money-store.ts';
+import { commitCardPayoutEffects } from './flows/card-payout-store.ts';
 
 /** A transfer's place in the hash chain; one that was never chained is a bug, and nothing is written. */
 function chainOf(t: ChainedTransfer): [bigint, string] {
@@ -305,7 +305,7 @@ export async function commitEffects(
     ],
     postings,
   );
-  await commitMoneyEffects(tx, fx);
+  await commitCardPayoutEffects(tx, fx);
   await upsertRows(
     tx,
     'balances',

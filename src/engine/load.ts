@@ -3,7 +3,7 @@ import type { Sql } from '../store/db.ts';
 import { big, num } from '../store/db.ts';
 import { spentKey } from './decide.ts';
 import { loadChainHead } from './ledger-store.ts';
-import { loadMoneyState } from './flows/money-store.ts';
+import { loadCardPayoutState } from './flows/card-payout-store.ts';
 import { loadCheckout } from './flows/checkout-store.ts';
 import {
   ACTIVE_STATUSES,
@@ -181,7 +181,7 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   }
   // The pair of the assertion made before every commit: what was read back sums to zero too.
   state.balances.assertZeroSum();
-  await loadMoneyState(db, state);
+  await loadCardPayoutState(db, state);
   const head = await loadChainHead(db);
   state.chain.n = head.n;
   state.chain.hash = head.hash;

@@ -156,7 +156,7 @@ export interface WaitEntry {
 
 export interface OutboxRow {
   key: string;
-  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook' | 'card_credit' | 'payout';
+  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook' | 'statement_credit' | 'payout';
   body: unknown;
 }
 

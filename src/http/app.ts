@@ -17,7 +17,7 @@ import { localRoutes } from './routes/local.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { orderRoutes } from './routes/orders.ts';
-import { moneyRoutes } from './routes/money.ts';
+import { merchantMoneyRoutes } from './routes/merchant-money.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 import { onboardingRoutes } from './routes/onboarding.ts';
 
@@ -120,7 +120,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   shopperRoutes(api, app);
   onboardingRoutes(api, app);
   orderRoutes(api, app);
-  moneyRoutes(api, app);
+  merchantMoneyRoutes(api, app);
   checkoutRoutes(api, app);
   oauthRoutes(api, app);
 

@@ -45,7 +45,7 @@ export function cardOfferView(o: CardOffer) {
 export function creditView(c: CardCredit) {
   return {
     id: c.id,
-    object: 'card_credit',
+    object: 'statement_credit',
     card_offer_id: c.cardOfferId,
     transaction_id: c.txnId,
     shopper_id: c.shopperId,
@@ -317,8 +317,8 @@ function creditEffects(
   action: 'credit' | 'reverse',
 ): void {
   out.fx.outbox.push({
-    key: `card_credit:${credit.id}:${action}`,
-    kind: 'card_credit',
+    key: `statement_credit:${credit.id}:${action}`,
+    kind: 'statement_credit',
     body: {
       credit_id: credit.id,
       action,

@@ -10,7 +10,7 @@ import {
 import { OFFER_HASHTAG_RE } from '../../core/post-grammar.ts';
 import { submitCommand } from '../../engine/commands.ts';
 import { cardOfferView } from '../../engine/flows/card-offers.ts';
-import { cardOfferFromRow, payoutFromRow } from '../../engine/flows/money-store.ts';
+import { cardOfferFromRow, payoutFromRow } from '../../engine/flows/card-payout-store.ts';
 import { payoutView } from '../../engine/flows/payouts.ts';
 import { verifyLedger } from '../../engine/ledger-store.ts';
 import { readTransaction, signatureValid, transactionKey } from '../../processors/transactions.ts';
@@ -138,7 +138,7 @@ function sendCsv(c: Context, filename: string, body: string): never {
 }
 
 /** Card-linked offers, the processor's transaction webhook, payouts, reports and ledger verification. */
-export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
+export function merchantMoneyRoutes(api: OpenAPIHono, app: AppContext): void {
   api.openapi(
     createRoute({
       method: 'post',

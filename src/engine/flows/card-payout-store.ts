@@ -9,7 +9,7 @@ type Row = Record<string, unknown>;
 const str = (v: unknown) => v as string;
 
 /** Writes what a batch changed for card-linked offers and payouts, one statement per table. */
-export async function commitMoneyEffects(tx: Sql, fx: Effects): Promise<void> {
+export async function commitCardPayoutEffects(tx: Sql, fx: Effects): Promise<void> {
   await upsertRows(
     tx,
     'card_offers',
@@ -238,7 +238,7 @@ export function payoutFromRow(r: Row): Payout {
 }
 
 /** Rebuilds the card-linked offers and the payouts in flight from the tables, at start. */
-export async function loadMoneyState(db: Sql, state: State): Promise<void> {
+export async function loadCardPayoutState(db: Sql, state: State): Promise<void> {
   const cards = state.cards;
   for (const r of (await db.query<Row>('SELECT * FROM card_offers ORDER BY created_at')).rows) {
     const offer = cardOfferFromRow(r);

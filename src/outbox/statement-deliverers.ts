@@ -5,7 +5,7 @@ import type { CardProcessor } from '../processors/processor.ts';
 import { backoffMs, oneByOne, type Deliverer } from './worker.ts';
 
 /** Statement credits of card-linked offers (and their reversals), through the processor. */
-export function cardCreditDeliverer(processor: CardProcessor): Deliverer {
+export function statementCreditDeliverer(processor: CardProcessor): Deliverer {
   return oneByOne(async (item) => {
     const body = item.body as {
       credit_id: string;
