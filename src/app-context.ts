@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import pino, { type Logger } from 'pino';
 import { newSecret, sha256, type RandomBytes } from './core/codes.ts';
+import { buyLinkPath } from './core/signing.ts';
 import { CHARGE_BATCH_MAX, ENGINE_IDLE_POLL_MS, OUTBOX_IDLE_POLL_MS } from './core/limits.ts';
 import type { Config } from './config/env.ts';
 import { Engine } from './engine/engine.ts';
@@ -13,12 +14,15 @@ import type { NetworkClient } from './networks/network.ts';
 import {
   chargeDeliverer,
   emailDeliverer,
+  emailSender,
   postDeliverer,
   refundDeliverer,
   webhookDeliverer,
 } from './outbox/deliverers.ts';
 import { OutboxWorker } from './outbox/worker.ts';
 import { SandboxProcessor } from './processors/sandbox/sandbox.ts';
+import { SandboxBank } from './processors/sandbox/bank.ts';
+import { statementCreditDeliverer, payoutDeliverer } from './outbox/statement-deliverers.ts';
 import { Metrics } from './metrics.ts';
 import { openPglite, openPostgres, type Db } from './store/db.ts';
 import { migrate } from './store/migrations.ts';
@@ -54,7 +58,7 @@ export const systemRandom: RandomBytes = (() => {
 })();
 
 /** Outbox lanes: money (charges, refunds) runs apart from replies, e-mails and webhooks. */
-const CHARGE_KINDS = ['charge', 'refund'];
+const CHARGE_KINDS = ['charge', 'refund', 'statement_credit', 'payout'];
 const EFFECT_KINDS = ['post', 'email', 'webhook'];
 
 /** Redacted wherever it appears in a log line: card data and secrets never reach the logs. */
@@ -90,6 +94,8 @@ export class AppContext implements AsyncDisposable {
   private wakeConnector: () => void = () => {};
 
   private constructor(
+    /** Signs buy-now links and OAuth codes (TAGPAY_SIGNING_KEY, or one generated at the first start). */
+    readonly signingKey: string,
     readonly config: Config,
     readonly db: Db,
     readonly clock: Clock,
@@ -106,6 +112,8 @@ export class AppContext implements AsyncDisposable {
     readonly networks: Map<string, NetworkClient>,
     /** Connectors of the networks beyond the local one (which has its own, `connector`). */
     readonly connectors: Connector[],
+    /** Where payouts go (the sandbox bank). */
+    readonly bank: SandboxBank,
   ) {
     log.onAppend((added) => {
       for (const e of added) metrics.eventsIngested.inc({ kind: e.body.kind });
@@ -135,6 +143,7 @@ export class AppContext implements AsyncDisposable {
     if (applied.length > 0)
       logger.info({ migrations: applied, storage: db.kind }, 'migrations applied');
     const log = new InputLog(db, clock);
+    const signingKey = await ensureSigningKey(db, config.signingKey, random);
     const local = new LocalNetwork(db, clock);
     await local.ensureAccount(config.botHandle);
     // tagpay's own account on each network, filled in as the networks connect.
@@ -147,11 +156,15 @@ export class AppContext implements AsyncDisposable {
         feeBps: config.feeBps,
         publicUrl: config.publicUrl,
         botHandle: (network) => selves.get(network) ?? config.botHandle,
+        buyLink: (offerId, expiresAtMs) =>
+          config.publicUrl + buyLinkPath(signingKey, offerId, expiresAtMs),
       },
       logger,
     );
     const processor = new SandboxProcessor(db, clock);
+    const bank = new SandboxBank(db, clock);
     const smtp = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : null;
+    const mailer = emailSender(db, clock, smtp, config.emailFrom);
     const networks = new Map<string, NetworkClient>([['local', local]]);
     const connectors: Connector[] = [];
     const deps: ConnectorDeps = {
@@ -159,10 +172,12 @@ export class AppContext implements AsyncDisposable {
       log,
       clock,
       logger,
-      liveHashtags: () =>
-        [...engine.view.offerByTag.values()]
+      liveHashtags: () => [
+        ...[...engine.view.offerByTag.values()]
           .filter((o) => o.status === 'live')
           .map((o) => o.hashtag.toLowerCase()),
+        ...[...engine.view.cards.byTag.keys()],
+      ],
     };
     const remotes = [
       ['bluesky', config.bluesky, () => import('./networks/bluesky/index.ts')],
@@ -186,16 +201,19 @@ export class AppContext implements AsyncDisposable {
       db,
       clock,
       {
-        post: postDeliverer(networks),
-        email: emailDeliverer(db, clock, smtp, config.emailFrom),
+        post: postDeliverer(networks, mailer, logger, log),
+        email: emailDeliverer(mailer),
         charge: chargeDeliverer(processor, log),
         refund: refundDeliverer(processor, log),
         webhook: webhookDeliverer(db, clock, config.webhookAllowPrivate),
+        statement_credit: statementCreditDeliverer(processor),
+        payout: payoutDeliverer(bank, log),
       },
       logger,
       (kind, outcome) => metrics.deliveries.inc({ kind, outcome }),
     );
     return new AppContext(
+      signingKey,
       config,
       db,
       clock,
@@ -210,6 +228,7 @@ export class AppContext implements AsyncDisposable {
       metrics,
       networks,
       connectors,
+      bank,
     );
   }
 
@@ -370,4 +389,25 @@ export class AppContext implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * The key that signs buy-now links and OAuth codes: TAGPAY_SIGNING_KEY when set, otherwise one
+ * generated at the first start and kept in the settings table, so links outlive a restart.
+ */
+async function ensureSigningKey(db: Db, configured: string | null, random: RandomBytes) {
+  if (configured !== null) return configured;
+  const { rows } = await db.query<{ value: string }>(
+    "SELECT value FROM settings WHERE name = 'signing_key'",
+  );
+  if (rows[0]) return rows[0].value;
+  const key = newSecret('sk_sign', random);
+  await db.query(
+    "INSERT INTO settings (name, value) VALUES ('signing_key', $1) ON CONFLICT (name) DO NOTHING",
+    [key],
+  );
+  const stored = await db.query<{ value: string }>(
+    "SELECT value FROM settings WHERE name = 'signing_key'",
+  );
+  return stored.rows[0]!.value;
 }

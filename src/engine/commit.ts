@@ -1,6 +1,16 @@
 import type { Sql } from '../store/db.ts';
 import { insertNew, upsertRows, type Column } from '../store/set-sql.ts';
+import type { ChainedTransfer } from '../core/ledger-chain.ts';
 import type { Effects } from './state.ts';
+import { commitCardPayoutEffects } from './flows/card-payout-store.ts';
+
+/** A transfer's place in the hash chain; one that was never chained is a bug, and nothing is written. */
+function chainOf(t: ChainedTransfer): [bigint, string] {
+  if (t.n === undefined || t.hash === undefined)
+    throw new Error(`ledger: transfer ${t.id} reached the commit without its chain hash`);
+  return [t.n, t.hash];
+}
+import { commitCheckout } from './flows/checkout-store.ts';
 
 const MERCHANT_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -68,6 +78,7 @@ const ORDER_COLUMNS: Column[] = [
   ['shipping_address', 'text'],
   ['failure', 'text'],
   ['charge_id', 'text'],
+  ['refunded_minor', 'bigint'],
 ];
 const WAIT_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -200,6 +211,25 @@ export async function commitEffects(
     ]),
     'id',
   );
+  // A handle added to a shopper; its key is unique, and the engine never gives one to two shoppers.
+  await insertNew(
+    tx,
+    'shopper_handles',
+    [
+      ['network', 'text'],
+      ['account', 'text'],
+      ['shopper_id', 'text'],
+      ['handle', 'text'],
+      ['added_at', 'bigint'],
+    ],
+    fx.shopperHandles.map((a) => [
+      a.handle.network,
+      a.handle.account,
+      a.shopperId,
+      a.handle.handle,
+      a.handle.addedAt,
+    ]),
+  );
   await upsertRows(
     tx,
     'orders',
@@ -225,6 +255,7 @@ export async function commitEffects(
       o.shippingAddress === null ? null : JSON.stringify(o.shippingAddress),
       o.failure,
       o.chargeId,
+      o.refundedMinor,
     ]),
     'id',
   );
@@ -253,8 +284,10 @@ export async function commitEffects(
       ['id', 'text'],
       ['ref', 'text'],
       ['at', 'bigint'],
+      ['n', 'bigint'],
+      ['hash', 'text'],
     ],
-    fx.transfers.map((t) => [t.id, t.ref, t.at]),
+    fx.transfers.map((t) => [t.id, t.ref, t.at, ...chainOf(t)]),
   );
   const postings = fx.transfers.flatMap((t) =>
     t.postings.map((p, n) => [t.id, n, p.from, p.to, p.minor, p.currency]),
@@ -272,6 +305,7 @@ export async function commitEffects(
     ],
     postings,
   );
+  await commitCardPayoutEffects(tx, fx);
   await upsertRows(
     tx,
     'balances',
@@ -293,6 +327,7 @@ export async function commitEffects(
     ],
     fx.outbox.map((o) => [o.key, o.kind, JSON.stringify(o.body)]),
   );
+  await commitCheckout(tx, fx.checkout);
   await insertNew(
     tx,
     'api_results',

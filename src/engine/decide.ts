@@ -2,6 +2,7 @@ import { hashCode, looksLikeCode, newCode, newId, type RandomBytes } from '../co
 import { errorBody, type ErrorCode, ERROR_STATUS } from '../core/errors.ts';
 import { accounts } from '../core/ledger.ts';
 import {
+  BUY_LINK_TTL_MS,
   DAILY_LIMIT_MAJOR_DEFAULT,
   DAY_MS,
   POST_TEXT_CHARS_MAX,
@@ -15,7 +16,13 @@ import {
 } from '../core/limits.ts';
 import { feeOf, formatMoney, minorPerMajor } from '../core/money.ts';
 import { readBuyOptions, readHashtags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
-import { emails, replies, type DeclineReason, type RefusalReason } from '../core/replies.ts';
+import {
+  checkoutReplies,
+  emails,
+  replies,
+  type DeclineReason,
+  type RefusalReason,
+} from '../core/replies.ts';
 import type {
   ApiCommand,
   ApiEvent,
@@ -33,6 +40,7 @@ import {
   pendingOf,
   PENDING_STATUSES,
   removePending,
+  shopperHandles,
   State,
   type Merchant,
   type Offer,
@@ -43,6 +51,25 @@ import {
   type WaitEntry,
 } from './state.ts';
 import { merchantView, offerView, orderView, shopperView } from './views.ts';
+import { partialRefund, refundShare } from './flows/refunds.ts';
+import {
+  cardOfferHoldsTag,
+  cardOfferCommand,
+  enrolByPost,
+  onCardTransaction,
+} from './flows/card-offers.ts';
+import { onPayoutResult, runPayouts } from './flows/payouts.ts';
+import {
+  addToCart,
+  checkoutByPost,
+  confirmPayment,
+  expirePayments,
+  onCheckoutApi,
+  onOfferPosted,
+  onPaymentResult,
+} from './flows/checkout.ts';
+import { isCheckoutCommand } from './flows/checkout-events.ts';
+import type { Payment } from './flows/checkout-state.ts';
 
 /**
  * The engine's decisions: pure functions of (state, log entry) that change the in-memory state and
@@ -58,31 +85,62 @@ export interface DecideContext {
   publicUrl: string;
   /** tagpay's own handle on each network; its own posts are never read as commands. */
   botHandle: (network: string) => string;
+  /** The signed buy-now link of an offer, expiring at the given time (src/core/signing.ts). */
+  buyLink?: (offerId: string, expiresAtMs: number) => string;
 }
 
 /** Emits the effects of one log entry under keys derived from the entry's key, so replay repeats them exactly. */
-class Out {
+export class Out {
   private n = 0;
   constructor(
     readonly entry: LogEntry,
     readonly fx: Effects,
     readonly ctx: DecideContext,
+    private readonly state: State,
   ) {}
   private key(kind: string): string {
     return `${kind}:${this.entry.key}:${this.n++}`;
   }
-  reply(network: string, replyTo: string | null, text: string): void {
+  /**
+   * A reply from tagpay. When it answers a linked shopper (`to`, or the author of the post being
+   * answered), the row carries the same message as an e-mail to them: the outbox sends that instead
+   * when the reply cannot go out in time (see src/outbox/deliverers.ts, REPLY_EMAIL_FALLBACK_MS).
+   */
+  reply(network: string, replyTo: string | null, text: string, to?: string | null): void {
+    const post = this.entry.body.kind === 'post' ? this.entry.body : null;
+    const account =
+      to ??
+      (post !== null && post.network === network && post.postId === replyTo ? post.author : null);
+    const shopper =
+      account === null
+        ? undefined
+        : this.state.shoppers.get(handleKey(network, account.toLowerCase()));
     this.fx.outbox.push({
       key: this.key('post'),
       kind: 'post',
-      body: { network, as: this.ctx.botHandle(network), text, reply_to: replyTo },
+      body: {
+        network,
+        as: this.ctx.botHandle(network),
+        text,
+        reply_to: replyTo,
+        ...(shopper !== undefined && {
+          email_fallback: { to: shopper.email, ...emails.replyByEmail(network, text) },
+        }),
+      },
     });
   }
-  post(network: string, as: string, text: string): void {
+  post(network: string, as: string, text: string, offerId?: string): void {
     this.fx.outbox.push({
       key: this.key('post'),
       kind: 'post',
-      body: { network, as, text, reply_to: null },
+      // An offer post names its offer: the deliverer reports the post id back (`#cart` replies).
+      body: {
+        network,
+        as,
+        text,
+        reply_to: null,
+        ...(offerId !== undefined && { offer_id: offerId }),
+      },
     });
   }
   email(to: string, message: { subject: string; text: string }): void {
@@ -110,7 +168,7 @@ class Out {
 }
 
 export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideContext): void {
-  const out = new Out(entry, fx, ctx);
+  const out = new Out(entry, fx, ctx, state);
   const body = entry.body;
   switch (body.kind) {
     case 'post':
@@ -118,11 +176,20 @@ export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideCo
     case 'api':
       return onApi(state, out, body);
     case 'charge_result':
+      // A payment (buy-now, cart, pay with tagpay) is charged once for all its orders.
+      if (body.orderId.startsWith('pay_')) return onPaymentResult(state, out, body);
       return onChargeResult(state, out, body);
     case 'refund_result':
       return onRefundResult(state, out, body);
     case 'tick':
-      return expireDue(state, out);
+      expireDue(state, out);
+      return expirePayments(state, out);
+    case 'offer_posted':
+      return onOfferPosted(state, out, body);
+    case 'card_transaction':
+      return onCardTransaction(state, out, body);
+    case 'payout_result':
+      return onPayoutResult(state, out, body);
   }
 }
 
@@ -139,6 +206,9 @@ export type PostMatch =
   | { kind: 'none' }
   | { kind: 'cancel' }
   | { kind: 'confirm'; order: Order }
+  | { kind: 'confirm_payment'; payment: Payment }
+  | { kind: 'cart' }
+  | { kind: 'checkout' }
   | { kind: 'retired_code'; reason: RetiredCode['reason'] }
   | { kind: 'wrong_code' }
   | { kind: 'buy'; offer: Offer };
@@ -161,6 +231,8 @@ export function matchPost(
   const tags = known ?? readHashtags(text).tags;
   if (tags.length === 0) return { kind: 'none' };
   if (tags.includes('cancel')) return { kind: 'cancel' };
+  if (tags.includes('cart')) return { kind: 'cart' };
+  if (tags.includes('checkout')) return { kind: 'checkout' };
   const key = handleKey(network, author);
   let codeShaped = false;
   for (const tag of tags) {
@@ -173,6 +245,10 @@ export function matchPost(
     const retired = order === undefined ? state.retiredCodes.get(hashCode(tag)) : undefined;
     if (retired !== undefined && retired.handleKey === key)
       return { kind: 'retired_code', reason: retired.reason };
+    const payment =
+      order === undefined ? state.checkout.paymentByCode.get(hashCode(tag)) : undefined;
+    if (payment !== undefined && handleKey(payment.network, payment.account) === key)
+      return { kind: 'confirm_payment', payment };
   }
   for (const tag of tags) {
     const offer = state.offerByTag.get(tag);
@@ -199,6 +275,19 @@ function onPost(state: State, out: Out, post: PostEvent): void {
         return out.reply(post.network, post.postId, replies.codesPaused());
       }
       return confirm(state, out, post, match.order);
+    case 'none':
+      return enrolByPost(state, out, post, author);
+    case 'confirm_payment':
+      if (
+        (state.wrongCodes.get(handleKey(post.network, author))?.pausedUntil ?? 0) > out.entry.at
+      ) {
+        return out.reply(post.network, post.postId, replies.codesPaused());
+      }
+      return confirmPayment(state, out, post, match.payment);
+    case 'cart':
+      return addToCart(state, out, post, author);
+    case 'checkout':
+      return checkoutByPost(state, out, post, author);
     case 'wrong_code':
       return countWrongCode(state, out, post, handleKey(post.network, author));
     case 'buy':
@@ -258,7 +347,7 @@ export function retireCode(
   }
 }
 
-function isOnSale(offer: Offer, at: number): boolean {
+export function isOnSale(offer: Offer, at: number): boolean {
   return (
     offer.status === 'live' && offer.startsAt <= at && (offer.endsAt === null || at < offer.endsAt)
   );
@@ -367,6 +456,7 @@ function openCheckout(
       req.network,
       req.postId,
       replies.refused(offer.title, refused.reason, refused.detail),
+      req.handle,
     );
     return;
   }
@@ -392,6 +482,7 @@ function openCheckout(
     shippingAddress: null,
     failure: null,
     chargeId: null,
+    refundedMinor: 0n,
   };
   offer.available -= req.quantity;
   if (offer.available < 0) throw new Error(`engine: offer ${offer.id} oversold`);
@@ -417,11 +508,11 @@ function openCheckout(
   }
 }
 
-function windowMinutes(offer: Offer): number {
+export function windowMinutes(offer: Offer): number {
   return Math.max(1, Math.round(offer.windowMs / 60_000));
 }
 
-function titleOf(offer: Offer, order: Order): string {
+export function titleOf(offer: Offer, order: Order): string {
   const variant = order.variant === null ? '' : ` (${order.variant})`;
   return order.quantity === 1
     ? `${offer.title}${variant}`
@@ -444,10 +535,12 @@ function issueCode(
   out.fx.orders.add(order);
   const total = { minor: order.amountMinor, currency: order.currency };
   const title = titleOf(offer, order);
+  // No e-mail fallback: the code goes by e-mail anyway, just below.
   out.reply(
     order.network,
     order.postId,
     lead + replies.confirm(title, total, code, windowMinutes(offer)),
+    null,
   );
   out.email(shopper.email, emails.confirm(title, total, code, windowMinutes(offer)));
 }
@@ -460,7 +553,7 @@ function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): vo
     ? queue.findIndex((w) => w.network === req.network && w.handle === req.handle) + 1
     : 0;
   if (position === 0 && queue.length >= WAITLIST_PER_OFFER_MAX) {
-    return out.reply(req.network, req.postId, replies.soldOutWaitlistFull(offer.title));
+    return out.reply(req.network, req.postId, replies.soldOutWaitlistFull(offer.title), req.handle);
   }
   if (position === 0) {
     state.waiting.add(waitKey);
@@ -480,11 +573,11 @@ function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): vo
     out.fx.waitlist.add(entry);
     position = queue.length;
   }
-  out.reply(req.network, req.postId, replies.soldOut(offer.title, position));
+  out.reply(req.network, req.postId, replies.soldOut(offer.title, position), req.handle);
 }
 
 /** Serves the waitlist first in, first out while the stock returned covers the first in line. */
-function serveWaitlist(state: State, out: Out, offer: Offer): void {
+export function serveWaitlist(state: State, out: Out, offer: Offer): void {
   const queue = state.waitlists.get(offer.id);
   if (queue === undefined) return;
   while (
@@ -555,7 +648,7 @@ function cancel(state: State, out: Out, post: PostEvent, key: string): void {
  * Ends an order that did not get paid: its reservation is released, the spend it counted is given
  * back, and the waitlist is served from the returned stock.
  */
-function settle(
+export function settle(
   state: State,
   out: Out,
   order: Order,
@@ -605,6 +698,7 @@ function expireDue(state: State, out: Out): void {
       order.network,
       order.postId,
       replies.expired(titleOf(state.offers.get(order.offerId)!, order)),
+      order.handle,
     );
   }
 }
@@ -621,7 +715,7 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   if (!result.ok) {
     const reason: DeclineReason = result.reason ?? 'card_declined';
     settle(state, out, order, 'failed', reason);
-    return out.reply(order.network, order.postId, replies.declined(title, reason));
+    return out.reply(order.network, order.postId, replies.declined(title, reason), order.handle);
   }
   state.activeOrders.delete(order.id);
   // A refund of this order later in the same batch finds it here (cleared after the batch).
@@ -657,7 +751,7 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   out.fx.transfers.push(transfer);
 
   const total = { minor: order.amountMinor, currency: order.currency };
-  out.reply(order.network, order.postId, replies.paid(title, total, order.id));
+  out.reply(order.network, order.postId, replies.paid(title, total, order.id), order.handle);
   const shopper = state.shoppers.get(handleKey(order.network, order.handle));
   if (shopper)
     out.email(
@@ -703,11 +797,11 @@ export function formatAddress(a: ShippingAddress): string {
 // ---------------------------------------------------------------------------------------------
 // API commands
 
-function ok(out: Out, status: number, body: unknown): void {
+export function ok(out: Out, status: number, body: unknown): void {
   out.fx.apiResults.push({ key: out.entry.key, status, body });
 }
 
-function fail(out: Out, code: ErrorCode, message: string, param?: string): void {
+export function fail(out: Out, code: ErrorCode, message: string, param?: string): void {
   out.fx.apiResults.push({
     key: out.entry.key,
     status: ERROR_STATUS[code],
@@ -717,6 +811,7 @@ function fail(out: Out, code: ErrorCode, message: string, param?: string): void 
 
 function onApi(state: State, out: Out, event: ApiEvent): void {
   const cmd = event.command;
+  if (isCheckoutCommand(cmd)) return onCheckoutApi(state, out, cmd);
   switch (cmd.op) {
     case 'merchant.create':
       return createMerchant(state, out, cmd);
@@ -736,8 +831,15 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
       return setOfferStatus(state, out, cmd);
     case 'shopper.link':
       return linkShopper(state, out, cmd);
+    case 'shopper.add_handle':
+      return addShopperHandle(state, out, cmd);
     case 'order.refund':
       return refundOrder(state, out, cmd);
+    case 'card_offer.create':
+    case 'card_offer.end':
+      return cardOfferCommand(state, out, cmd);
+    case 'payout.run':
+      return runPayouts(state, out, cmd);
   }
 }
 
@@ -765,6 +867,8 @@ function refundOrder(
       `Order ${order.id} is ${order.status}; only a paid order can be refunded.`,
     );
   }
+  const partial = partialRefund(order, cmd);
+  if (!partial.ok) return fail(out, partial.code, partial.message, partial.param);
   order.status = 'refunding';
   order.updatedAt = out.entry.at;
   out.fx.orders.add(order);
@@ -778,8 +882,9 @@ function refundOrder(
       order_id: order.id,
       attempt,
       charge_id: order.chargeId,
-      amount: order.amountMinor.toString(),
+      amount: partial.amountMinor.toString(),
       restock: cmd.restock,
+      restock_quantity: partial.restockQuantity,
     },
   });
   ok(out, 200, orderView(order));
@@ -801,9 +906,11 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
     out.webhook(merchant, 'order.refund_failed', orderView(order));
     return;
   }
-  order.status = 'refunded';
+  const share = refundShare(order, result);
+  order.refundedMinor += share.amountMinor;
+  order.status = order.refundedMinor === order.amountMinor ? 'refunded' : 'paid';
   const shopperId = order.shopperId!;
-  const net = order.amountMinor - order.feeMinor;
+  const net = share.amountMinor - share.feeMinor;
   const postings = [];
   if (net > 0n)
     postings.push({
@@ -812,11 +919,11 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
       minor: net,
       currency: order.currency,
     });
-  if (order.feeMinor > 0n)
+  if (share.feeMinor > 0n)
     postings.push({
       from: accounts.fees(),
       to: accounts.funding(shopperId),
-      minor: order.feeMinor,
+      minor: share.feeMinor,
       currency: order.currency,
     });
   const transfer = { id: newId('trf', out.ctx.random), ref: order.id, at: out.entry.at, postings };
@@ -824,17 +931,21 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
   out.fx.transfers.push(transfer);
   const offer = state.offers.get(order.offerId);
   const key = handleKey(order.network, order.handle);
-  if (offer !== undefined) addHeld(state, offer, key, -order.quantity);
-  if (offer !== undefined && result.restock) {
-    offer.sold -= order.quantity;
-    offer.available += order.quantity;
+  if (offer !== undefined && order.status === 'refunded')
+    addHeld(state, offer, key, -order.quantity);
+  const units = Math.min(share.restockQuantity, offer?.sold ?? 0);
+  if (offer !== undefined && result.restock && units > 0) {
+    offer.sold -= units;
+    offer.available += units;
     if (offer.sold < 0) throw new Error(`engine: offer ${offer.id} sold below zero`);
     out.fx.offers.add(offer);
     serveWaitlist(state, out, offer);
   }
   const title = offer ? titleOf(offer, order) : order.id;
-  const total = { minor: order.amountMinor, currency: order.currency };
-  out.reply(order.network, order.postId, replies.refunded(title, total));
+  const total = { minor: share.amountMinor, currency: order.currency };
+  // An order bought on the web (buy-now) has no post to answer under: the e-mail says it.
+  if (order.postId !== '')
+    out.reply(order.network, order.postId, replies.refunded(title, total), order.handle);
   const shopper = state.shoppers.get(key);
   if (shopper)
     out.email(shopper.email, { subject: `Refund: ${title}`, text: replies.refunded(title, total) });
@@ -874,7 +985,7 @@ function createMerchant(
 }
 
 /** True when the offer still holds its hashtag: not ended by status or by its end time. */
-function holdsTag(offer: Offer, at: number): boolean {
+export function holdsTag(offer: Offer, at: number): boolean {
   return offer.status !== 'ended' && (offer.endsAt === null || at < offer.endsAt);
 }
 
@@ -905,7 +1016,7 @@ function createOffer(
     );
   }
   const holder = state.offerByTag.get(tag);
-  if (holder !== undefined && holdsTag(holder, at)) {
+  if ((holder !== undefined && holdsTag(holder, at)) || cardOfferHoldsTag(state, tag, at)) {
     return fail(
       out,
       'HASHTAG_TAKEN',
@@ -948,15 +1059,25 @@ export function handlesOf(merchant: Merchant): { network: string; handle: string
 function publish(out: Out, merchant: Merchant, offer: Offer): void {
   offer.publishedAt = out.entry.at;
   const price = { minor: offer.priceMinor, currency: offer.currency };
-  const text = replies.offerPost(offer.title, price, offer.hashtag, offer.variants);
+  let text = replies.offerPost(offer.title, price, offer.hashtag, offer.variants);
+  if (out.ctx.buyLink !== undefined) {
+    // The buy-now (ticket) button: a signed link that expires with the offer, or after BUY_LINK_TTL_MS.
+    const link = out.ctx.buyLink(offer.id, offer.endsAt ?? out.entry.at + BUY_LINK_TTL_MS);
+    text += ' ' + checkoutReplies.buyNow(link);
+  }
   for (const { network, handle } of handlesOf(merchant)) {
     if (network === 'local') {
-      out.post('local', handle, text);
+      out.post('local', handle, text, offer.id);
       continue;
     }
     // On an outside network tagpay holds no merchant's credentials: the offer goes out from
     // tagpay's own account there, naming the merchant.
-    out.post(network, out.ctx.botHandle(network), `${merchant.name} (@${handle}): ${text}`);
+    out.post(
+      network,
+      out.ctx.botHandle(network),
+      `${merchant.name} (@${handle}): ${text}`,
+      offer.id,
+    );
   }
 }
 
@@ -1017,11 +1138,17 @@ function linkShopper(
   const at = out.entry.at;
   const key = handleKey(cmd.network, cmd.account);
   const existing = state.shoppers.get(key);
+  // Re-linked through any of its handles, a shopper keeps its id and first handle: only what the
+  // form holds (e-mail, address, card, limits) changes, and the handle's shown form when it is the first.
+  const first =
+    existing === undefined ||
+    (existing.network === cmd.network && existing.account === cmd.account);
   const shopper: Shopper = {
     id: existing?.id ?? newId('shp', out.ctx.random),
-    network: cmd.network,
-    account: cmd.account,
-    handle: cmd.handle,
+    network: existing?.network ?? cmd.network,
+    account: existing?.account ?? cmd.account,
+    handle: first ? cmd.handle : existing.handle,
+    alsoOn: existing?.alsoOn ?? [],
     email: cmd.email,
     shippingAddress: cmd.shippingAddress,
     cardToken: cmd.cardToken,
@@ -1033,13 +1160,56 @@ function linkShopper(
     createdAt: existing?.createdAt ?? at,
     updatedAt: at,
   };
-  state.shoppers.set(key, shopper);
-  // A second link of the same handle in one batch replaces the first's row, never writes it twice.
+  for (const h of shopperHandles(shopper))
+    state.shoppers.set(handleKey(h.network, h.account), shopper);
+  state.shopperById.set(shopper.id, shopper);
+  // A second link of the same shopper in one batch replaces the first's row, never writes it twice.
   if (existing !== undefined) out.fx.shoppers.delete(existing);
   out.fx.shoppers.add(shopper);
   ok(out, existing ? 200 : 201, shopperView(shopper));
+  for (const h of shopperHandles(shopper))
+    serveSignups(state, out, handleKey(h.network, h.account), shopper);
+}
 
-  // Checkouts that waited for this sign-up get their code now, if they are still in their window.
+/**
+ * Adds a proven handle to a shopper: posts from it are the shopper's from now on. A handle already
+ * linked to another shopper is refused (that shopper must let it go first); a repeat changes nothing.
+ */
+function addShopperHandle(
+  state: State,
+  out: Out,
+  cmd: Extract<ApiCommand, { op: 'shopper.add_handle' }>,
+): void {
+  const shopper = state.shopperById.get(cmd.shopperId);
+  if (shopper === undefined) return fail(out, 'NOT_FOUND', `No shopper ${cmd.shopperId}.`, 'id');
+  const key = handleKey(cmd.network, cmd.account);
+  const holder = state.shoppers.get(key);
+  if (holder !== undefined && holder !== shopper) {
+    return fail(
+      out,
+      'HANDLE_LINKED',
+      `${cmd.handle} on ${cmd.network} is linked to another shopper.`,
+      'handle',
+    );
+  }
+  if (holder === undefined) {
+    const handle = {
+      network: cmd.network,
+      account: cmd.account,
+      handle: cmd.handle,
+      addedAt: out.entry.at,
+    };
+    shopper.alsoOn.push(handle);
+    state.shoppers.set(key, shopper);
+    out.fx.shopperHandles.push({ shopperId: shopper.id, handle });
+    serveSignups(state, out, key, shopper);
+  }
+  ok(out, 200, shopperView(shopper));
+}
+
+/** Checkouts of a handle that waited for its sign-up get their code now, if still in their window. */
+function serveSignups(state: State, out: Out, key: string, shopper: Shopper): void {
+  const at = out.entry.at;
   for (const order of pendingOf(state, key)) {
     if (order.status !== 'awaiting_signup' || order.expiresAt < at) continue;
     const offer = state.offers.get(order.offerId)!;
@@ -1059,6 +1229,7 @@ function linkShopper(
           reason,
           formatMoney({ minor: limit, currency: order.currency }),
         ),
+        order.handle,
       );
       continue;
     }

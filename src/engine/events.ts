@@ -1,4 +1,9 @@
 import type { DeclineReason } from '../core/replies.ts';
+import type { CardOfferCommand, CardTransactionEvent } from './flows/card-offers-state.ts';
+import type { PayoutCommand, PayoutResultEvent } from './flows/payouts-state.ts';
+
+export type { CardTransactionEvent, PayoutResultEvent };
+import type { CheckoutCommand, OfferPostedEvent } from './flows/checkout-events.ts';
 
 /**
  * The inputs of the engine, as they are stored in the input log. Each has a natural unique key (the
@@ -41,6 +46,7 @@ export interface ShippingAddress {
 }
 
 export type ApiCommand =
+  | CheckoutCommand
   | {
       op: 'merchant.create';
       network: string;
@@ -72,9 +78,28 @@ export type ApiCommand =
       offerId: string;
       status: 'live' | 'paused' | 'ended';
     }
-  | { op: 'order.refund'; merchantId: string | null; orderId: string; restock: boolean }
+  | {
+      op: 'order.refund';
+      merchantId: string | null;
+      orderId: string;
+      restock: boolean;
+      /** A partial refund's amount; absent or null: whatever is left to refund. */
+      amountMinor?: string | null;
+      /** Units to put back on sale when `restock` (absent: the order's whole quantity). */
+      restockQuantity?: number | null;
+    }
+  | CardOfferCommand
+  | PayoutCommand
   | { op: 'merchant.add_handle'; merchantId: string; network: string; handle: string }
   | { op: 'merchant.rotate_key'; merchantId: string; keyHash: string }
+  | {
+      op: 'shopper.add_handle';
+      shopperId: string;
+      network: string;
+      /** The account posts come from, resolved (or proven) at the edge. */
+      account: string;
+      handle: string;
+    }
   | {
       op: 'shopper.link';
       network: string;
@@ -108,6 +133,9 @@ export interface RefundResultEvent {
   refundId: string | null;
   restock: boolean;
   error: string | null;
+  /** The refunded amount, for partial refunds (absent: the order's whole amount). */
+  amountMinor?: string;
+  restockQuantity?: number;
 }
 
 /** The clock passing a deadline. Key: `tick:<at>`. */
@@ -115,7 +143,15 @@ export interface TickEvent {
   kind: 'tick';
 }
 
-export type EventBody = PostEvent | ApiEvent | ChargeResultEvent | RefundResultEvent | TickEvent;
+export type EventBody =
+  | PostEvent
+  | ApiEvent
+  | ChargeResultEvent
+  | RefundResultEvent
+  | TickEvent
+  | CardTransactionEvent
+  | PayoutResultEvent
+  | OfferPostedEvent;
 
 export interface LogEntry {
   seq: bigint;

@@ -2,6 +2,9 @@ import { DAY_MS, RETIRED_CODES_MAX } from '../core/limits.ts';
 import type { Sql } from '../store/db.ts';
 import { big, num } from '../store/db.ts';
 import { spentKey } from './decide.ts';
+import { loadChainHead } from './ledger-store.ts';
+import { loadCardPayoutState } from './flows/card-payout-store.ts';
+import { loadCheckout } from './flows/checkout-store.ts';
 import {
   ACTIVE_STATUSES,
   addPending,
@@ -12,6 +15,7 @@ import {
   type Offer,
   type Order,
   type OrderStatus,
+  type Shopper,
 } from './state.ts';
 
 type Row = Record<string, unknown>;
@@ -59,11 +63,12 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
     state.offerByTag.set(o.hashtag.toLowerCase(), o);
   }
   for (const r of (await db.query<Row>('SELECT * FROM shoppers')).rows) {
-    state.shoppers.set(handleKey(str(r.network), str(r.account)), {
+    const shopper: Shopper = {
       id: str(r.id),
       network: str(r.network),
       account: str(r.account),
       handle: str(r.handle),
+      alsoOn: [],
       email: str(r.email),
       shippingAddress: JSON.parse(str(r.shipping_address)),
       cardToken: str(r.card_token),
@@ -74,7 +79,22 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
       limitCurrency: strOrNull(r.limit_currency),
       createdAt: num(r.created_at),
       updatedAt: num(r.updated_at),
-    });
+    };
+    state.shoppers.set(handleKey(shopper.network, shopper.account), shopper);
+    state.shopperById.set(shopper.id, shopper);
+  }
+  for (const r of (
+    await db.query<Row>('SELECT * FROM shopper_handles ORDER BY shopper_id, added_at')
+  ).rows) {
+    const shopper = state.shopperById.get(str(r.shopper_id))!;
+    const handle = {
+      network: str(r.network),
+      account: str(r.account),
+      handle: str(r.handle),
+      addedAt: num(r.added_at),
+    };
+    shopper.alsoOn.push(handle);
+    state.shoppers.set(handleKey(handle.network, handle.account), shopper);
   }
   const active = await db.query<Row>(
     'SELECT * FROM orders WHERE status = ANY($1::text[]) ORDER BY created_at',
@@ -153,6 +173,7 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
       at: num(r.updated_at),
     });
   }
+  await loadCheckout(db, state, lastAt === null || lastAt === undefined ? 0 : num(lastAt));
   for (const r of (
     await db.query<Row>('SELECT account, currency, balance::text AS b FROM balances')
   ).rows) {
@@ -160,6 +181,10 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   }
   // The pair of the assertion made before every commit: what was read back sums to zero too.
   state.balances.assertZeroSum();
+  await loadCardPayoutState(db, state);
+  const head = await loadChainHead(db);
+  state.chain.n = head.n;
+  state.chain.hash = head.hash;
   return { state, cursor };
 }
 
@@ -207,5 +232,6 @@ export function orderFromRow(r: Row): Order {
     shippingAddress: r.shipping_address === null ? null : JSON.parse(str(r.shipping_address)),
     failure: strOrNull(r.failure),
     chargeId: strOrNull(r.charge_id),
+    refundedMinor: r.refunded_minor === undefined ? 0n : big(r.refunded_minor),
   };
 }

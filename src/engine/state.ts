@@ -1,5 +1,9 @@
 import { Balances, type Transfer } from '../core/ledger.ts';
+import { GENESIS_HASH, type ChainHead } from '../core/ledger-chain.ts';
 import type { ShippingAddress } from './events.ts';
+import { CardEffects, CardLinkedState } from './flows/card-offers-state.ts';
+import { PayoutEffects, PayoutState } from './flows/payouts-state.ts';
+import { CheckoutEffects, CheckoutState } from './flows/checkout-state.ts';
 
 /**
  * The engine's in-memory state and the effects of one batch. Pure data: no I/O here. The state is
@@ -52,6 +56,8 @@ export interface Shopper {
   account: string;
   /** The handle people see. */
   handle: string;
+  /** The same person's handles on other networks (or other accounts), each proven like the first. */
+  alsoOn: ShopperHandle[];
   email: string;
   shippingAddress: ShippingAddress;
   cardToken: string;
@@ -62,6 +68,19 @@ export interface Shopper {
   limitCurrency: string | null;
   createdAt: number;
   updatedAt: number;
+}
+
+/** One more handle of a shopper: posts from (network, account) are that shopper's. */
+export interface ShopperHandle {
+  network: string;
+  account: string;
+  handle: string;
+  addedAt: number;
+}
+
+/** Every (network, account) a shopper posts from, its first one first. */
+export function shopperHandles(s: Shopper): { network: string; account: string; handle: string }[] {
+  return [{ network: s.network, account: s.account, handle: s.handle }, ...s.alsoOn];
 }
 
 /**
@@ -111,6 +130,8 @@ export interface Order {
   shippingAddress: ShippingAddress | null;
   failure: string | null;
   chargeId: string | null;
+  /** Refunded so far (partial refunds); the order is `refunded` when it reaches the amount. */
+  refundedMinor: bigint;
 }
 
 export interface RetiredCode {
@@ -135,7 +156,7 @@ export interface WaitEntry {
 
 export interface OutboxRow {
   key: string;
-  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook';
+  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook' | 'statement_credit' | 'payout';
   body: unknown;
 }
 
@@ -210,7 +231,9 @@ export class State {
   readonly offers = new Map<string, Offer>();
   /** Offers not ended, by lower-cased hashtag: a hashtag is unique among them. */
   readonly offerByTag = new Map<string, Offer>();
+  /** Shoppers by the handle key of each of their handles (several keys can name one shopper). */
   readonly shoppers = new Map<string, Shopper>();
+  readonly shopperById = new Map<string, Shopper>();
   /** Orders not yet settled (awaiting sign-up or confirmation, or charging). */
   readonly activeOrders = new Map<string, Order>();
   readonly orderByCode = new Map<string, Order>();
@@ -234,6 +257,12 @@ export class State {
   /** Spend per `handleKey|currency|utcDay` (reserved, charging or paid), for the daily limit. */
   readonly spent = new Map<string, bigint>();
   readonly balances = new Balances();
+  /** The ledger's hash chain head: every committed transfer is chained after it (core/ledger-chain.ts). */
+  readonly chain: ChainHead = { n: 0n, hash: GENESIS_HASH };
+  readonly cards = new CardLinkedState();
+  readonly payouts = new PayoutState();
+  /** Buy-now, cart and pay-with-tagpay (src/engine/flows/checkout.ts). */
+  readonly checkout = new CheckoutState();
 }
 
 /** The pending checkouts of a handle key. */
@@ -273,6 +302,8 @@ export class Effects {
   readonly merchants = new Set<Merchant>();
   readonly offers = new Set<Offer>();
   readonly shoppers = new Set<Shopper>();
+  /** Handles added to shoppers (shopper_handles rows). */
+  readonly shopperHandles: { shopperId: string; handle: ShopperHandle }[] = [];
   readonly orders = new Set<Order>();
   readonly waitlist = new Set<WaitEntry>();
   readonly transfers: Transfer[] = [];
@@ -281,4 +312,7 @@ export class Effects {
   readonly apiKeys: { hash: string; merchantId: string; at: number }[] = [];
   /** Merchants whose other API keys are revoked, keeping one. */
   readonly revokeKeys: { merchantId: string; keep: string; at: number }[] = [];
+  readonly cards = new CardEffects();
+  readonly payouts = new PayoutEffects();
+  readonly checkout = new CheckoutEffects();
 }

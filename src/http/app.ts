@@ -9,12 +9,19 @@ import { errorBody } from '../core/errors.ts';
 import { REQUEST_BODY_BYTES_MAX } from '../core/limits.ts';
 import type { AppContext } from '../app-context.ts';
 import { webRoutes } from '../web/routes.ts';
+import { checkoutPages } from '../web/checkout-pages.ts';
 import { errorHandler, validationHook } from './errors.ts';
 import { rateLimit } from './rate-limit.ts';
+import { checkoutRoutes } from './routes/checkout.ts';
 import { localRoutes } from './routes/local.ts';
+import { localStreamRoutes } from './routes/local-stream.ts';
 import { merchantRoutes } from './routes/merchants.ts';
+import { oauthRoutes } from './routes/oauth.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { merchantMoneyRoutes } from './routes/merchant-money.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
+import { onboardingRoutes } from './routes/onboarding.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -44,6 +51,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   api.use(
     '*',
     secureHeaders({
+      // The web pages set a stricter policy of their own (src/web/routes.ts PAGE_CSP); keep it.
+      overwrite: false,
       contentSecurityPolicy: {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
@@ -57,6 +66,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   );
   api.use('/v1/*', rateLimit(app.config.rateLimitPerS, app.clock));
   api.use('/demo/*', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/oauth/*', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/oauth/*', bodyLimit({ maxSize: REQUEST_BODY_BYTES_MAX }));
   api.use(
     '/v1/*',
     bodyLimit({
@@ -111,7 +122,13 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   localRoutes(api, app);
   merchantRoutes(api, app);
   shopperRoutes(api, app);
+  onboardingRoutes(api, app);
   orderRoutes(api, app);
+  merchantMoneyRoutes(api, app);
+  checkoutRoutes(api, app);
+  oauthRoutes(api, app);
+  sessionRoutes(api, app);
+  localStreamRoutes(api, app);
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -132,5 +149,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
     );
   }
   webRoutes(api, app);
+  // Until the web app serves the checkout pages, a valid link opens the timeline page.
+  checkoutPages(api, app, () => readFileSync(join(here, '../web/index.html'), 'utf8'));
   return api;
 }

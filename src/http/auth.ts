@@ -3,6 +3,8 @@ import { newSecret, sha256 } from '../core/codes.ts';
 import { TagpayError } from '../core/errors.ts';
 import { IDEMPOTENCY_KEY_CHARS_MAX } from '../core/limits.ts';
 import type { AppContext } from '../app-context.ts';
+import { looksLikeProof, readProof, type Ownership } from './ownership.ts';
+import { sessionOf } from './session.ts';
 
 export type Principal = { kind: 'admin' } | { kind: 'merchant'; merchantId: string };
 
@@ -19,10 +21,25 @@ const principals = new WeakMap<Request, Promise<Principal | null>>();
 export function principalOf(app: AppContext, c: Context): Promise<Principal | null> {
   let found = principals.get(c.req.raw);
   if (found === undefined) {
-    found = lookUp(app, bearer(c));
+    const token = bearer(c);
+    found = token === null ? fromSession(app, c) : lookUp(app, token);
     principals.set(c.req.raw, found);
   }
   return found;
+}
+
+/** Without a bearer token, a web session signed in as a merchant acts as that merchant's key. */
+async function fromSession(app: AppContext, c: Context): Promise<Principal | null> {
+  const session = await sessionOf(app, c);
+  return session?.merchantId ? { kind: 'merchant', merchantId: session.merchantId } : null;
+}
+
+/** The local handle a request acts for: its bearer token's, or its web session's. */
+async function localHandleOf(app: AppContext, c: Context): Promise<string | null> {
+  const token = bearer(c);
+  if (token !== null) return app.local.authenticate(token);
+  const session = await sessionOf(app, c);
+  return session?.network === 'local' ? session.handle : null;
 }
 
 async function lookUp(app: AppContext, token: string | null): Promise<Principal | null> {
@@ -36,7 +53,8 @@ async function lookUp(app: AppContext, token: string | null): Promise<Principal 
 }
 
 /** Who may call a route: checked before the body is validated, so a caller without a key learns nothing. */
-export type Need = 'admin' | 'merchant' | 'principal' | 'local' | 'admin-or-local';
+export type Need =
+  'admin' | 'merchant' | 'principal' | 'local' | 'admin-or-local' | 'admin-or-owner';
 
 /** Route middleware: 401 for missing or unknown credentials, 403 for credentials without the right. */
 export function guard(app: AppContext, need: Need): MiddlewareHandler {
@@ -57,6 +75,9 @@ export function guard(app: AppContext, need: Need): MiddlewareHandler {
       case 'admin-or-local':
         await requireAdminOrLocal(app, c);
         break;
+      case 'admin-or-owner':
+        await requireAdminOrOwner(app, c);
+        break;
     }
     await next();
   };
@@ -69,7 +90,7 @@ export async function requireAdminOrLocal(app: AppContext, c: Context): Promise<
   if (principal?.kind === 'merchant')
     throw new TagpayError('FORBIDDEN', 'A merchant key cannot act for shoppers.');
   const token = bearer(c);
-  const owner = token === null ? null : await app.local.authenticate(token);
+  const owner = await localHandleOf(app, c);
   if (owner === null) {
     throw new TagpayError(
       'UNAUTHENTICATED',
@@ -79,6 +100,22 @@ export async function requireAdminOrLocal(app: AppContext, c: Context): Promise<
     );
   }
   return owner;
+}
+
+/**
+ * The admin key, a local network token, or a proof of ownership (src/http/ownership.ts): `null` for
+ * the admin, otherwise the handle the caller proved they control.
+ */
+export async function requireAdminOrOwner(app: AppContext, c: Context): Promise<Ownership | null> {
+  const token = bearer(c);
+  if (token !== null && looksLikeProof(token)) return readProof(app, token);
+  const owner = await requireAdminOrLocal(app, c);
+  return owner === null ? null : { network: 'local', account: owner, handle: owner };
+}
+
+/** The principal an API command is logged under: who proved what. */
+export function callerOf(owner: Ownership | null): string {
+  return owner === null ? 'admin' : `${owner.network}:${owner.account}`;
 }
 
 export async function requireAdmin(app: AppContext, c: Context): Promise<void> {
@@ -112,7 +149,7 @@ export async function requirePrincipal(app: AppContext, c: Context): Promise<Pri
 /** The handle of a local network bearer token: the proof that the caller owns that account. */
 export async function requireLocalAccount(app: AppContext, c: Context): Promise<string> {
   const token = bearer(c);
-  const handle = token === null ? null : await app.local.authenticate(token);
+  const handle = await localHandleOf(app, c);
   if (handle === null) {
     throw new TagpayError(
       'UNAUTHENTICATED',
