@@ -65,13 +65,15 @@ const CHECKS: { invariant: string; sql: string; final?: boolean }[] = [
             AND (o.id IS NULL OR o.status NOT IN ('charging','paid','refunding','refunded'))`,
   },
   {
-    // The processor's refunds and the orders agree: paid means nothing refunded, refunded means all.
+    // The processor's refunds and the orders agree: a settled order's refunds are the processor's
+    // (partial refunds included); one being refunded has at most its amount back.
     invariant: 'refund_matches_order',
-    sql: `SELECT o.id, o.status, c.refunded_minor::text AS refunded, c.amount_minor::text AS amount
+    sql: `SELECT o.id, o.status, o.refunded_minor::text AS order_refunded,
+                 c.refunded_minor::text AS processor_refunded, c.amount_minor::text AS amount
           FROM orders o JOIN sandbox_charges c ON c.idem_key = o.id || ':charge'
-          WHERE (o.status = 'paid' AND c.refunded_minor <> 0)
-             OR (o.status = 'refunded' AND c.refunded_minor <> c.amount_minor)
-             OR c.refunded_minor > c.amount_minor`,
+          WHERE (o.status IN ('paid', 'refunded') AND c.refunded_minor <> o.refunded_minor)
+             OR (o.status = 'refunded' AND o.refunded_minor <> o.amount_minor)
+             OR c.refunded_minor < o.refunded_minor OR c.refunded_minor > c.amount_minor`,
   },
   {
     // A confirmation code belongs to one checkout.
@@ -81,14 +83,14 @@ const CHECKS: { invariant: string; sql: string; final?: boolean }[] = [
   },
   {
     // The ledger tells the orders' story: a paid order took its amount from the shopper's funding
-    // account, a refunded one gave it all back, any other took nothing.
+    // account less what was refunded, a refunded one gave it all back, any other took nothing.
     invariant: 'ledger_matches_orders',
     sql: `SELECT o.id, o.status, o.amount_minor::text AS amount, coalesce(x.net, 0)::text AS ledger
           FROM orders o LEFT JOIN (
             SELECT t.ref, sum(CASE WHEN p.debit LIKE 'funding:%' THEN p.minor ELSE 0 END
                             - CASE WHEN p.credit LIKE 'funding:%' THEN p.minor ELSE 0 END) AS net
             FROM transfers t JOIN postings p ON p.transfer_id = t.id GROUP BY t.ref) x ON x.ref = o.id
-          WHERE coalesce(x.net, 0) <> CASE WHEN o.status IN ('paid','refunding') THEN o.amount_minor ELSE 0 END`,
+          WHERE coalesce(x.net, 0) <> CASE WHEN o.status IN ('paid','refunding') THEN o.amount_minor - o.refunded_minor ELSE 0 END`,
   },
   {
     // Liveness at the end, with the clock days ahead and no faults: nothing is left half-way.

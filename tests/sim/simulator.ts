@@ -811,6 +811,8 @@ class Simulation {
       merchantId,
       orderId: paid.orderId,
       restock: this.rng.chance(0.5),
+      // A partial refund now and then; more than is left is refused.
+      amountMinor: this.rng.chance(0.3) ? String(this.rng.range(1, 2_000)) : null,
     });
     apis.push({
       ...event,
