@@ -50,8 +50,9 @@ async function readTransfers(
  * yet) are chained first, after the last chained one, in (at, id) order, and written back.
  */
 export async function loadChainHead(db: Sql): Promise<ChainHead> {
+  // Ordered by the column, not the text alias: as text, '9' sorts after '13'.
   const last = await db.query<Row>(
-    'SELECT n::text AS n, hash FROM transfers WHERE n IS NOT NULL ORDER BY n DESC LIMIT 1',
+    'SELECT n::text AS n, hash FROM transfers WHERE n IS NOT NULL ORDER BY transfers.n DESC LIMIT 1',
   );
   const head: ChainHead = last.rows[0]
     ? { n: BigInt(last.rows[0].n as string), hash: last.rows[0].hash as string }
