@@ -146,8 +146,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
       c.body(body, 200, { 'content-type': type, 'cache-control': 'public, max-age=3600' }),
     );
   }
+  // Checked on the server before the app is served (signed links, OAuth requests).
+  checkoutPages(api, app);
   webRoutes(api, app);
-  // Until the web app serves the checkout pages, a valid link opens the timeline page.
-  checkoutPages(api, app, () => readFileSync(join(here, '../web/index.html'), 'utf8'));
   return api;
 }

@@ -5,6 +5,9 @@ import { Link, match, useLocation } from './router.tsx';
 import { SessionProvider } from './session.tsx';
 import { SignInPage } from './pages/sign-in.tsx';
 import { TimelinePage } from './pages/timeline.tsx';
+import { BuyNowPage } from './pages/buy-now.tsx';
+import { CartPage } from './pages/cart.tsx';
+import { PayApprovePage } from './pages/pay-approve.tsx';
 import './styles.css';
 
 /** Every page of the app, by path. Other helpers add theirs here (buy-now, cart, pay-with-tagpay). */
@@ -12,6 +15,9 @@ const ROUTES: { path: string; page: (params: Record<string, string>) => ReactNod
   { path: '/', page: () => <TimelinePage /> },
   { path: '/signin', page: () => <SignInPage /> },
   { path: '/tags/:tag', page: (p) => <TimelinePage tag={p.tag!} /> },
+  { path: '/buy/:offer', page: (p) => <BuyNowPage offerId={p.offer!} /> },
+  { path: '/cart', page: () => <CartPage /> },
+  { path: '/oauth/authorize', page: () => <PayApprovePage /> },
 ];
 
 function App() {
