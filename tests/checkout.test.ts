@@ -336,6 +336,50 @@ for (const storage of storages()) {
       assert.equal(empty.body.error.code, 'CART_EMPTY');
     });
 
+    test('a cart payment charging across a restart is paid once; an OAuth code survives it too', async () => {
+      await fresh();
+      const { alice } = w.accounts;
+      const mug = await addMug(h, w, 3);
+      await post(h, alice!, '#cart M', (await offerPost(h, 'BuyAcmeTee')).id);
+      await post(h, alice!, '#cart', (await offerPost(h, 'AcmeMug')).id);
+      h.app.outbox.paused = true;
+      const res = await h.request('POST', '/v1/cart/checkout', {}, alice!.token, {
+        'idempotency-key': 'cart-1',
+      });
+      assert.equal(res.status, 201);
+      const replay = await h.request('POST', '/v1/cart/checkout', {}, alice!.token, {
+        'idempotency-key': 'cart-1',
+      });
+      assert.deepEqual(replay.body, res.body, 'the same key gives the same payment');
+      await h.restart();
+      assert.equal(await available(h, w, mug.id), 2, 'still reserved after the restart');
+      await h.app.settle();
+      const paid = await h.request('GET', `/v1/payments/${res.body.id}`, undefined, alice!.token);
+      assert.equal(paid.body.status, 'paid');
+      assert.equal((await charges(h)).length, 1);
+      assert.deepEqual(
+        (await h.request('GET', '/v1/cart', undefined, alice!.token)).body.items,
+        [],
+      );
+
+      // A declined charge after a restart puts the items back in the cart.
+      const { dave } = w.accounts;
+      await post(h, dave!, '#cart S', (await offerPost(h, 'BuyAcmeTee')).id);
+      h.app.outbox.paused = true;
+      const declined = await h.request('POST', '/v1/cart/checkout', {}, dave!.token);
+      await h.restart();
+      await h.app.settle();
+      assert.equal(
+        (await h.request('GET', `/v1/payments/${declined.body.id}`, undefined, dave!.token)).body
+          .status,
+        'failed',
+      );
+      assert.equal(
+        (await h.request('GET', '/v1/cart', undefined, dave!.token)).body.items.length,
+        1,
+      );
+    });
+
     test('#checkout by post: a confirmation code, then one charge; unconfirmed carts release their units', async () => {
       await fresh();
       const { alice, bob, carol } = w.accounts;
