@@ -336,7 +336,7 @@ for (const storage of storages()) {
       assert.equal(empty.body.error.code, 'CART_EMPTY');
     });
 
-    test('a cart payment charging across a restart is paid once; an OAuth code survives it too', async () => {
+    test('a cart payment charging across a restart is paid once; a declined one puts the items back', async () => {
       await fresh();
       const { alice } = w.accounts;
       const mug = await addMug(h, w, 3);
