@@ -639,6 +639,29 @@ for (const storage of storages()) {
         assert.equal(failed.body.payment.failure_reason, 'card_declined');
         assert.ok(shopHooks.received.some((r) => JSON.parse(r.body).type === 'payment.failed'));
 
+        // An approved payment's code still works after a restart (the payment is state like any other).
+        const prq4 = await h.request(
+          'POST',
+          '/v1/pay_requests',
+          { amount: 900, currency: 'USD', description: 'Cable' },
+          undefined,
+          { authorization: basic },
+        );
+        const approved4 = await h.request(
+          'POST',
+          '/v1/oauth/authorize',
+          { ...params, pay_request: prq4.body.id, decision: 'approve' },
+          alice!.token,
+        );
+        await h.restart();
+        await h.app.settle();
+        const afterRestart = await token({
+          ...form,
+          code: new URL(approved4.body.redirect_to).searchParams.get('code')!,
+        });
+        assert.equal(afterRestart.status, 200, JSON.stringify(afterRestart.body));
+        assert.equal(afterRestart.body.payment.status, 'paid');
+
         // A code not exchanged within 10 minutes no longer works.
         const prq3 = await h.request(
           'POST',
