@@ -19,6 +19,7 @@ import { merchantRoutes } from './routes/merchants.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { merchantMoneyRoutes } from './routes/merchant-money.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 import { onboardingRoutes } from './routes/onboarding.ts';
 
@@ -123,6 +124,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   shopperRoutes(api, app);
   onboardingRoutes(api, app);
   orderRoutes(api, app);
+  merchantMoneyRoutes(api, app);
   checkoutRoutes(api, app);
   oauthRoutes(api, app);
   sessionRoutes(api, app);
