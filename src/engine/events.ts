@@ -1,4 +1,5 @@
 import type { DeclineReason } from '../core/replies.ts';
+import type { CheckoutCommand, OfferPostedEvent } from './flows/checkout-events.ts';
 
 /**
  * The inputs of the engine, as they are stored in the input log. Each has a natural unique key (the
@@ -41,6 +42,7 @@ export interface ShippingAddress {
 }
 
 export type ApiCommand =
+  | CheckoutCommand
   | {
       op: 'merchant.create';
       network: string;
@@ -123,7 +125,8 @@ export interface TickEvent {
   kind: 'tick';
 }
 
-export type EventBody = PostEvent | ApiEvent | ChargeResultEvent | RefundResultEvent | TickEvent;
+export type EventBody =
+  PostEvent | ApiEvent | ChargeResultEvent | RefundResultEvent | TickEvent | OfferPostedEvent;
 
 export interface LogEntry {
   seq: bigint;
