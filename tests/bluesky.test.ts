@@ -186,6 +186,44 @@ describe('Bluesky, on a real local PDS and PLC', () => {
     assert.equal(posted.reply!.root.uri, offerPost.uri);
   });
 
+  test('replaying never re-posts: every delivery repeated and the firehose read again from seq 0', async () => {
+    const botPosts = (await postsOf(net.pdsUrl, bot.did)).map((p) => p.uri);
+    assert.ok(botPosts.length >= 3, 'the offer, the code reply and the paid reply are there');
+    const count = async (table: string) =>
+      (await h.app.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
+    const logBefore = await count('log');
+    const chargesBefore = await count('sandbox_charges');
+    // A crash after the PDS took every post and before the outbox marked it; the cursor rewound.
+    await h.app.db.query(
+      "UPDATE outbox SET status = 0, next_at = 0, attempts = 0 WHERE kind IN ('post', 'email')",
+    );
+    await h.app.db.query("UPDATE cursors SET value = '0' WHERE name = 'connector:bluesky'");
+    await h.restart();
+    const marker = await alice.post('a marker after the replay, no hashtag');
+    await until(h, 'the firehose to read up to the marker again', async () => {
+      const saved = await h.app.db.query<{ value: string }>(
+        "SELECT value FROM cursors WHERE name = 'connector:bluesky'",
+      );
+      // The buy post and the code post are read again (and dropped at the door as duplicates).
+      return connector().health().events >= 2 && Number(saved.rows[0]?.value) > 0
+        ? (
+            await h.app.db.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM outbox WHERE kind IN ('post', 'email') AND status <> 1",
+            )
+          ).rows[0]!.n === 0
+        : null;
+    });
+    assert.ok(marker.uri);
+    assert.deepEqual(
+      (await postsOf(net.pdsUrl, bot.did)).map((p) => p.uri),
+      botPosts,
+      'not one post more on the PDS',
+    );
+    assert.equal(await count('sandbox_charges'), chargesBefore);
+    // Posts without a hashtag stop at the door, so the log holds what it held before.
+    assert.equal(await count('log'), logBefore);
+  });
+
   test('onboarding: handle + app password → a session on the own PDS → a proof that links the handle; a wrong password proves nothing', async () => {
     const carol = await net.account('carol.test');
     const right = await h.request('POST', '/v1/onboarding/bluesky', {
