@@ -206,6 +206,22 @@ describe('X (API v2) through a fake X', () => {
     await waitFor('the stream after the restart', () => connector.health().state === 'live');
   });
 
+  test('an edited tweet changes nothing: X sends it as a new id, tagpay keeps the first version', async () => {
+    const before = (await ordersOf('alice')).length;
+    const buy = fake.tweet('alice', '#BuyAcmeTee L');
+    await seen(buy);
+    await waitFor('the code reply', () => repliesTo(buy)[0]);
+    const skipped = connector.skipped.get('edit') ?? 0;
+    const edited = fake.edit(buy, '#BuyAcmeTee L x5');
+    await waitFor('the edit to be read', () => (connector.skipped.get('edit') ?? 0) > skipped);
+    await h.app.settle();
+    assert.equal(await h.app.log.findByKey(`post:x:${edited}`), null, 'the edit is not a post');
+    const after = await ordersOf('alice');
+    assert.equal(after.length, before + 1, 'one order for the tweet, none for its edit');
+    assert.equal(after[0].quantity, 1);
+    assert.equal(repliesTo(edited).length, 0);
+  });
+
   test('a dropped stream reconnects and backfills what it missed, once', async () => {
     assert.equal((await link('bob')).status, 201);
     const reconnects = connector.health().reconnects;

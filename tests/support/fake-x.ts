@@ -69,6 +69,11 @@ export interface FakeX {
   user(username: string): FakeUser;
   /** Tweets as `username` (a reply when `replyTo` is given); delivered to streams whose rules match. */
   tweet(username: string, text: string, opts?: { replyTo?: string; retweetOf?: string }): string;
+  /**
+   * Edits a tweet as X does: a new tweet (new id) with the same author and references, whose
+   * `edit_history_tweet_ids` lists every version, the original first; delivered to the streams.
+   */
+  edit(id: string, text: string): string;
   /** Tweets by a user, oldest first. */
   tweetsBy(username: string): FakeTweet[];
   /** Writes a raw line down every open stream (malformed input). */
@@ -555,6 +560,23 @@ export async function startFakeX(opts: FakeXOptions): Promise<FakeX> {
     },
     sendRaw(line) {
       for (const s of streams) s.res.write(line + '\r\n');
+    },
+    edit(id, text) {
+      const original = tweets.find((t) => t.id === id);
+      if (!original) throw new Error(`fake X: no tweet ${id} to edit`);
+      const newId = String(nextTweet++);
+      const t: FakeTweet = {
+        ...original,
+        id: newId,
+        text,
+        edit_history_tweet_ids: [...original.edit_history_tweet_ids, newId],
+      };
+      const entities = entitiesOf(text, users);
+      if (entities.hashtags || entities.mentions) t.entities = entities;
+      else delete t.entities;
+      tweets.push(t);
+      deliver(t);
+      return newId;
     },
     dropAfterCreate(n) {
       dropAfter = n;
