@@ -14,9 +14,12 @@ import { errorHandler, validationHook } from './errors.ts';
 import { rateLimit } from './rate-limit.ts';
 import { checkoutRoutes } from './routes/checkout.ts';
 import { localRoutes } from './routes/local.ts';
+import { localStreamRoutes } from './routes/local-stream.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { merchantMoneyRoutes } from './routes/merchant-money.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 import { onboardingRoutes } from './routes/onboarding.ts';
 
@@ -48,6 +51,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   api.use(
     '*',
     secureHeaders({
+      // The web pages set a stricter policy of their own (src/web/routes.ts PAGE_CSP); keep it.
+      overwrite: false,
       contentSecurityPolicy: {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
@@ -119,8 +124,11 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   shopperRoutes(api, app);
   onboardingRoutes(api, app);
   orderRoutes(api, app);
+  merchantMoneyRoutes(api, app);
   checkoutRoutes(api, app);
   oauthRoutes(api, app);
+  sessionRoutes(api, app);
+  localStreamRoutes(api, app);
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
