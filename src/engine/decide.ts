@@ -935,6 +935,7 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
     addHeld(state, offer, key, -order.quantity);
   const units = Math.min(share.restockQuantity, offer?.sold ?? 0);
   if (offer !== undefined && result.restock && units > 0) {
+    order.restocked = (order.restocked ?? 0) + units;
     offer.sold -= units;
     offer.available += units;
     if (offer.sold < 0) throw new Error(`engine: offer ${offer.id} sold below zero`);
