@@ -44,6 +44,7 @@ import {
   type WaitEntry,
 } from './state.ts';
 import { merchantView, offerView, orderView, shopperView } from './views.ts';
+import { updateOffer } from './flows/offer-edit.ts';
 
 /**
  * The engine's decisions: pure functions of (state, log entry) that change the in-memory state and
@@ -62,7 +63,7 @@ export interface DecideContext {
 }
 
 /** Emits the effects of one log entry under keys derived from the entry's key, so replay repeats them exactly. */
-class Out {
+export class Out {
   private n = 0;
   constructor(
     readonly entry: LogEntry,
@@ -761,6 +762,8 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
       return createOffer(state, out, cmd);
     case 'offer.set_status':
       return setOfferStatus(state, out, cmd);
+    case 'offer.update':
+      return updateOffer(state, out, cmd, serveWaitlist);
     case 'shopper.link':
       return linkShopper(state, out, cmd);
     case 'shopper.add_handle':

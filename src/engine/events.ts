@@ -1,4 +1,5 @@
 import type { DeclineReason } from '../core/replies.ts';
+import type { OfferEditCommand } from './flows/offer-edit.ts';
 
 /**
  * The inputs of the engine, as they are stored in the input log. Each has a natural unique key (the
@@ -41,6 +42,7 @@ export interface ShippingAddress {
 }
 
 export type ApiCommand =
+  | OfferEditCommand
   | {
       op: 'merchant.create';
       network: string;

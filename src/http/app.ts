@@ -16,6 +16,8 @@ import { localStreamRoutes } from './routes/local-stream.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { webDataRoutes } from './routes/web-data.ts';
+import { offerEditRoutes } from './routes/offer-edit.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 import { onboardingRoutes } from './routes/onboarding.ts';
 
@@ -120,6 +122,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   orderRoutes(api, app);
   sessionRoutes(api, app);
   localStreamRoutes(api, app);
+  webDataRoutes(api, app);
+  offerEditRoutes(api, app);
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
