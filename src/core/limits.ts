@@ -113,6 +113,28 @@ export const PAGE_LIMIT_MAX = 100;
 export const ENGINE_IDLE_POLL_MS = 250;
 export const OUTBOX_IDLE_POLL_MS = 250;
 
+/** A buy-now link in an offer post works this long when the offer has no end (ticket buttons: DESIGN flow 5). */
+export const BUY_LINK_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** Items one cart holds (#AmazonCart: DESIGN flow 4). */
+export const CART_ITEMS_MAX = 20;
+/** Offer post ids remembered for `#cart` replies; the oldest go first. */
+export const OFFER_POSTS_MAX = 100_000;
+/** A pay request from an outside shop can be approved within this (pay with tagpay: DESIGN flow 6). */
+export const PAY_REQUEST_TTL_MS = 60 * 60 * 1000;
+/** An OAuth authorization code works once, within this of its approval (RFC 6749 §4.1.2: 10 minutes at most). */
+export const OAUTH_CODE_TTL_MS = 10 * 60 * 1000;
+/** The access token a code is exchanged for reads that one payment, this long. */
+export const OAUTH_ACCESS_TOKEN_TTL_MS = 60 * 60 * 1000;
+/** Redirect URIs one shop client may register, and their length. */
+export const OAUTH_REDIRECT_URIS_MAX = 5;
+export const OAUTH_REDIRECT_URI_CHARS_MAX = 512;
+/** The `state` a shop sends through the authorization request (echoed back as is). */
+export const OAUTH_STATE_CHARS_MAX = 512;
+/** A pay request's description and the shop's own reference. */
+export const PAY_DESCRIPTION_CHARS_MAX = 200;
+export const PAY_REFERENCE_CHARS_MAX = 100;
+/** Open pay requests and unexchanged payment codes kept in memory at most. */
+export const PAY_REQUESTS_OPEN_MAX = 100_000;
 /** A web session (cookie) lives this long from sign-in; signing out ends it at once. */
 export const WEB_SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 /** Bounds on what a sign-in form may send (handles, tokens, app passwords, API keys). */
@@ -143,3 +165,8 @@ assert(
   AMOUNT_MINOR_MAX * BigInt(QUANTITY_PER_POST_MAX) < 2n ** 62n,
   'an order total fits a Postgres bigint',
 );
+assert(
+  OAUTH_CODE_TTL_MS <= 10 * 60 * 1000,
+  'RFC 6749 §4.1.2: authorization codes live 10 minutes at most',
+);
+assert(CART_ITEMS_MAX <= BATCH_EVENTS_MAX, 'a cart checks out within one decision');

@@ -1,6 +1,7 @@
 import type { Sql } from '../store/db.ts';
 import { insertNew, upsertRows, type Column } from '../store/set-sql.ts';
 import type { Effects } from './state.ts';
+import { commitCheckout } from './flows/checkout-store.ts';
 
 const MERCHANT_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -312,6 +313,7 @@ export async function commitEffects(
     ],
     fx.outbox.map((o) => [o.key, o.kind, JSON.stringify(o.body)]),
   );
+  await commitCheckout(tx, fx.checkout);
   await insertNew(
     tx,
     'api_results',

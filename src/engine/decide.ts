@@ -2,6 +2,7 @@ import { hashCode, looksLikeCode, newCode, newId, type RandomBytes } from '../co
 import { errorBody, type ErrorCode, ERROR_STATUS } from '../core/errors.ts';
 import { accounts } from '../core/ledger.ts';
 import {
+  BUY_LINK_TTL_MS,
   DAILY_LIMIT_MAJOR_DEFAULT,
   DAY_MS,
   POST_TEXT_CHARS_MAX,
@@ -15,7 +16,13 @@ import {
 } from '../core/limits.ts';
 import { feeOf, formatMoney, minorPerMajor } from '../core/money.ts';
 import { readBuyOptions, readHashtags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
-import { emails, replies, type DeclineReason, type RefusalReason } from '../core/replies.ts';
+import {
+  checkoutReplies,
+  emails,
+  replies,
+  type DeclineReason,
+  type RefusalReason,
+} from '../core/replies.ts';
 import type {
   ApiCommand,
   ApiEvent,
@@ -45,6 +52,17 @@ import {
 } from './state.ts';
 import { merchantView, offerView, orderView, shopperView } from './views.ts';
 import { updateOffer } from './flows/offer-edit.ts';
+import {
+  addToCart,
+  checkoutByPost,
+  confirmPayment,
+  expirePayments,
+  onCheckoutApi,
+  onOfferPosted,
+  onPaymentResult,
+} from './flows/checkout.ts';
+import { isCheckoutCommand } from './flows/checkout-events.ts';
+import type { Payment } from './flows/checkout-state.ts';
 
 /**
  * The engine's decisions: pure functions of (state, log entry) that change the in-memory state and
@@ -60,6 +78,8 @@ export interface DecideContext {
   publicUrl: string;
   /** tagpay's own handle on each network; its own posts are never read as commands. */
   botHandle: (network: string) => string;
+  /** The signed buy-now link of an offer, expiring at the given time (src/core/signing.ts). */
+  buyLink?: (offerId: string, expiresAtMs: number) => string;
 }
 
 /** Emits the effects of one log entry under keys derived from the entry's key, so replay repeats them exactly. */
@@ -102,11 +122,18 @@ export class Out {
       },
     });
   }
-  post(network: string, as: string, text: string): void {
+  post(network: string, as: string, text: string, offerId?: string): void {
     this.fx.outbox.push({
       key: this.key('post'),
       kind: 'post',
-      body: { network, as, text, reply_to: null },
+      // An offer post names its offer: the deliverer reports the post id back (`#cart` replies).
+      body: {
+        network,
+        as,
+        text,
+        reply_to: null,
+        ...(offerId !== undefined && { offer_id: offerId }),
+      },
     });
   }
   email(to: string, message: { subject: string; text: string }): void {
@@ -142,11 +169,16 @@ export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideCo
     case 'api':
       return onApi(state, out, body);
     case 'charge_result':
+      // A payment (buy-now, cart, pay with tagpay) is charged once for all its orders.
+      if (body.orderId.startsWith('pay_')) return onPaymentResult(state, out, body);
       return onChargeResult(state, out, body);
     case 'refund_result':
       return onRefundResult(state, out, body);
     case 'tick':
-      return expireDue(state, out);
+      expireDue(state, out);
+      return expirePayments(state, out);
+    case 'offer_posted':
+      return onOfferPosted(state, out, body);
   }
 }
 
@@ -163,6 +195,9 @@ export type PostMatch =
   | { kind: 'none' }
   | { kind: 'cancel' }
   | { kind: 'confirm'; order: Order }
+  | { kind: 'confirm_payment'; payment: Payment }
+  | { kind: 'cart' }
+  | { kind: 'checkout' }
   | { kind: 'retired_code'; reason: RetiredCode['reason'] }
   | { kind: 'wrong_code' }
   | { kind: 'buy'; offer: Offer };
@@ -185,6 +220,8 @@ export function matchPost(
   const tags = known ?? readHashtags(text).tags;
   if (tags.length === 0) return { kind: 'none' };
   if (tags.includes('cancel')) return { kind: 'cancel' };
+  if (tags.includes('cart')) return { kind: 'cart' };
+  if (tags.includes('checkout')) return { kind: 'checkout' };
   const key = handleKey(network, author);
   let codeShaped = false;
   for (const tag of tags) {
@@ -197,6 +234,10 @@ export function matchPost(
     const retired = order === undefined ? state.retiredCodes.get(hashCode(tag)) : undefined;
     if (retired !== undefined && retired.handleKey === key)
       return { kind: 'retired_code', reason: retired.reason };
+    const payment =
+      order === undefined ? state.checkout.paymentByCode.get(hashCode(tag)) : undefined;
+    if (payment !== undefined && handleKey(payment.network, payment.account) === key)
+      return { kind: 'confirm_payment', payment };
   }
   for (const tag of tags) {
     const offer = state.offerByTag.get(tag);
@@ -223,6 +264,17 @@ function onPost(state: State, out: Out, post: PostEvent): void {
         return out.reply(post.network, post.postId, replies.codesPaused());
       }
       return confirm(state, out, post, match.order);
+    case 'confirm_payment':
+      if (
+        (state.wrongCodes.get(handleKey(post.network, author))?.pausedUntil ?? 0) > out.entry.at
+      ) {
+        return out.reply(post.network, post.postId, replies.codesPaused());
+      }
+      return confirmPayment(state, out, post, match.payment);
+    case 'cart':
+      return addToCart(state, out, post, author);
+    case 'checkout':
+      return checkoutByPost(state, out, post, author);
     case 'wrong_code':
       return countWrongCode(state, out, post, handleKey(post.network, author));
     case 'buy':
@@ -282,7 +334,7 @@ export function retireCode(
   }
 }
 
-function isOnSale(offer: Offer, at: number): boolean {
+export function isOnSale(offer: Offer, at: number): boolean {
   return (
     offer.status === 'live' && offer.startsAt <= at && (offer.endsAt === null || at < offer.endsAt)
   );
@@ -442,11 +494,11 @@ function openCheckout(
   }
 }
 
-function windowMinutes(offer: Offer): number {
+export function windowMinutes(offer: Offer): number {
   return Math.max(1, Math.round(offer.windowMs / 60_000));
 }
 
-function titleOf(offer: Offer, order: Order): string {
+export function titleOf(offer: Offer, order: Order): string {
   const variant = order.variant === null ? '' : ` (${order.variant})`;
   return order.quantity === 1
     ? `${offer.title}${variant}`
@@ -582,7 +634,7 @@ function cancel(state: State, out: Out, post: PostEvent, key: string): void {
  * Ends an order that did not get paid: its reservation is released, the spend it counted is given
  * back, and the waitlist is served from the returned stock.
  */
-function settle(
+export function settle(
   state: State,
   out: Out,
   order: Order,
@@ -731,11 +783,11 @@ export function formatAddress(a: ShippingAddress): string {
 // ---------------------------------------------------------------------------------------------
 // API commands
 
-function ok(out: Out, status: number, body: unknown): void {
+export function ok(out: Out, status: number, body: unknown): void {
   out.fx.apiResults.push({ key: out.entry.key, status, body });
 }
 
-function fail(out: Out, code: ErrorCode, message: string, param?: string): void {
+export function fail(out: Out, code: ErrorCode, message: string, param?: string): void {
   out.fx.apiResults.push({
     key: out.entry.key,
     status: ERROR_STATUS[code],
@@ -745,6 +797,7 @@ function fail(out: Out, code: ErrorCode, message: string, param?: string): void 
 
 function onApi(state: State, out: Out, event: ApiEvent): void {
   const cmd = event.command;
+  if (isCheckoutCommand(cmd)) return onCheckoutApi(state, out, cmd);
   switch (cmd.op) {
     case 'merchant.create':
       return createMerchant(state, out, cmd);
@@ -866,7 +919,9 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
   }
   const title = offer ? titleOf(offer, order) : order.id;
   const total = { minor: order.amountMinor, currency: order.currency };
-  out.reply(order.network, order.postId, replies.refunded(title, total), order.handle);
+  // An order bought on the web (buy-now) has no post to answer under: the e-mail says it.
+  if (order.postId !== '')
+    out.reply(order.network, order.postId, replies.refunded(title, total), order.handle);
   const shopper = state.shoppers.get(key);
   if (shopper)
     out.email(shopper.email, { subject: `Refund: ${title}`, text: replies.refunded(title, total) });
@@ -980,15 +1035,25 @@ export function handlesOf(merchant: Merchant): { network: string; handle: string
 function publish(out: Out, merchant: Merchant, offer: Offer): void {
   offer.publishedAt = out.entry.at;
   const price = { minor: offer.priceMinor, currency: offer.currency };
-  const text = replies.offerPost(offer.title, price, offer.hashtag, offer.variants);
+  let text = replies.offerPost(offer.title, price, offer.hashtag, offer.variants);
+  if (out.ctx.buyLink !== undefined) {
+    // The buy-now (ticket) button: a signed link that expires with the offer, or after BUY_LINK_TTL_MS.
+    const link = out.ctx.buyLink(offer.id, offer.endsAt ?? out.entry.at + BUY_LINK_TTL_MS);
+    text += ' ' + checkoutReplies.buyNow(link);
+  }
   for (const { network, handle } of handlesOf(merchant)) {
     if (network === 'local') {
-      out.post('local', handle, text);
+      out.post('local', handle, text, offer.id);
       continue;
     }
     // On an outside network tagpay holds no merchant's credentials: the offer goes out from
     // tagpay's own account there, naming the merchant.
-    out.post(network, out.ctx.botHandle(network), `${merchant.name} (@${handle}): ${text}`);
+    out.post(
+      network,
+      out.ctx.botHandle(network),
+      `${merchant.name} (@${handle}): ${text}`,
+      offer.id,
+    );
   }
 }
 

@@ -1,5 +1,6 @@
 import type { DeclineReason } from '../core/replies.ts';
 import type { OfferEditCommand } from './flows/offer-edit.ts';
+import type { CheckoutCommand, OfferPostedEvent } from './flows/checkout-events.ts';
 
 /**
  * The inputs of the engine, as they are stored in the input log. Each has a natural unique key (the
@@ -43,6 +44,7 @@ export interface ShippingAddress {
 
 export type ApiCommand =
   | OfferEditCommand
+  | CheckoutCommand
   | {
       op: 'merchant.create';
       network: string;
@@ -125,7 +127,8 @@ export interface TickEvent {
   kind: 'tick';
 }
 
-export type EventBody = PostEvent | ApiEvent | ChargeResultEvent | RefundResultEvent | TickEvent;
+export type EventBody =
+  PostEvent | ApiEvent | ChargeResultEvent | RefundResultEvent | TickEvent | OfferPostedEvent;
 
 export interface LogEntry {
   seq: bigint;

@@ -2,6 +2,7 @@ import { DAY_MS, RETIRED_CODES_MAX } from '../core/limits.ts';
 import type { Sql } from '../store/db.ts';
 import { big, num } from '../store/db.ts';
 import { spentKey } from './decide.ts';
+import { loadCheckout } from './flows/checkout-store.ts';
 import {
   ACTIVE_STATUSES,
   addPending,
@@ -170,6 +171,7 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
       at: num(r.updated_at),
     });
   }
+  await loadCheckout(db, state, lastAt === null || lastAt === undefined ? 0 : num(lastAt));
   for (const r of (
     await db.query<Row>('SELECT account, currency, balance::text AS b FROM balances')
   ).rows) {

@@ -1,5 +1,6 @@
 import { Balances, type Transfer } from '../core/ledger.ts';
 import type { ShippingAddress } from './events.ts';
+import { CheckoutEffects, CheckoutState } from './flows/checkout-state.ts';
 
 /**
  * The engine's in-memory state and the effects of one batch. Pure data: no I/O here. The state is
@@ -251,6 +252,8 @@ export class State {
   /** Spend per `handleKey|currency|utcDay` (reserved, charging or paid), for the daily limit. */
   readonly spent = new Map<string, bigint>();
   readonly balances = new Balances();
+  /** Buy-now, cart and pay-with-tagpay (src/engine/flows/checkout.ts). */
+  readonly checkout = new CheckoutState();
 }
 
 /** The pending checkouts of a handle key. */
@@ -300,4 +303,5 @@ export class Effects {
   readonly apiKeys: { hash: string; merchantId: string; at: number }[] = [];
   /** Merchants whose other API keys are revoked, keeping one. */
   readonly revokeKeys: { merchantId: string; keep: string; at: number }[] = [];
+  readonly checkout = new CheckoutEffects();
 }

@@ -9,11 +9,14 @@ import { errorBody } from '../core/errors.ts';
 import { REQUEST_BODY_BYTES_MAX } from '../core/limits.ts';
 import type { AppContext } from '../app-context.ts';
 import { webRoutes } from '../web/routes.ts';
+import { checkoutPages } from '../web/checkout-pages.ts';
 import { errorHandler, validationHook } from './errors.ts';
 import { rateLimit } from './rate-limit.ts';
+import { checkoutRoutes } from './routes/checkout.ts';
 import { localRoutes } from './routes/local.ts';
 import { localStreamRoutes } from './routes/local-stream.ts';
 import { merchantRoutes } from './routes/merchants.ts';
+import { oauthRoutes } from './routes/oauth.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { webDataRoutes } from './routes/web-data.ts';
@@ -64,6 +67,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   );
   api.use('/v1/*', rateLimit(app.config.rateLimitPerS, app.clock));
   api.use('/demo/*', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/oauth/*', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/oauth/*', bodyLimit({ maxSize: REQUEST_BODY_BYTES_MAX }));
   api.use(
     '/v1/*',
     bodyLimit({
@@ -120,6 +125,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   shopperRoutes(api, app);
   onboardingRoutes(api, app);
   orderRoutes(api, app);
+  checkoutRoutes(api, app);
+  oauthRoutes(api, app);
   sessionRoutes(api, app);
   localStreamRoutes(api, app);
   webDataRoutes(api, app);
@@ -144,5 +151,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
     );
   }
   webRoutes(api, app);
+  // Until the web app serves the checkout pages, a valid link opens the timeline page.
+  checkoutPages(api, app, () => readFileSync(join(here, '../web/index.html'), 'utf8'));
   return api;
 }

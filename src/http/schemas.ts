@@ -203,13 +203,9 @@ export const AddShopperHandleBody = z
   .object({
     network: NetworkSchema,
     handle: NetworkHandleSchema,
-    proof: z
-      .string()
-      .max(4096)
-      .optional()
-      .openapi({
-        description: 'A proof of ownership of the new handle (`own_…`, from onboarding).',
-      }),
+    proof: z.string().max(4096).optional().openapi({
+      description: 'A proof of ownership of the new handle (`own_…`, from onboarding).',
+    }),
   })
   .openapi('AddShopperHandle');
 

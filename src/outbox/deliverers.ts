@@ -66,6 +66,8 @@ interface PostBody {
   reply_to: string | null;
   /** The same message for the shopper answered, sent instead when the reply cannot go out in time. */
   email_fallback?: { to: string; subject: string; text: string };
+  /** Set on an offer's own post: its post id goes back into the log so `#cart` replies name the offer. */
+  offer_id?: string;
 }
 
 /**
@@ -73,12 +75,14 @@ interface PostBody {
  * wait longer than REPLY_EMAIL_FALLBACK_MS (the account's token bucket or the network's rate limit),
  * whose network is not connected, or that failed REPLY_POST_ATTEMPTS_MAX times, goes to the shopper
  * by e-mail instead, once (the e-mail's key is the row's), and the row is done: it is never posted
- * late as well.
+ * late as well. An offer post's id goes back into the log (`posted:<row key>`), so a `#cart` reply
+ * to it names the offer.
  */
 export function postDeliverer(
   networks: Map<string, NetworkClient>,
   sendEmail: SendEmail,
   logger?: Logger,
+  log?: InputLog,
 ): Deliverer {
   return oneByOne(async (item) => {
     const body = item.body as PostBody;
@@ -93,12 +97,25 @@ export function postDeliverer(
       return { done: false, error: `network ${body.network} is not connected`, retryInMs: null };
     }
     try {
-      await network.post({
+      const posted = await network.post({
         as: body.as,
         text: body.text,
         replyTo: body.reply_to,
         idempotencyKey: item.key,
       });
+      if (body.offer_id !== undefined && log !== undefined) {
+        await log.append([
+          {
+            key: `posted:${item.key}`,
+            body: {
+              kind: 'offer_posted',
+              offerId: body.offer_id,
+              network: body.network,
+              postId: posted.postId,
+            },
+          },
+        ]);
+      }
       return { done: true };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
