@@ -169,7 +169,7 @@ function OffersTable({ offers, onChange }: { offers: Offer[]; onChange: () => vo
     <>
       {error ? <Notice kind="error">{error}</Notice> : null}
       <div className="table-wrap">
-        <table>
+        <table className="stack">
           <caption className="sr-only">Your offers</caption>
           <thead>
             <tr>
@@ -201,25 +201,27 @@ function OffersTable({ offers, onChange }: { offers: Offer[]; onChange: () => vo
                 </tr>
               ) : (
                 <tr key={o.id}>
-                  <td>
+                  <td data-label="Offer">
                     <Link to={`/merchant/offers/${o.id}`}>{o.title}</Link>
                     {o.variants.length ? (
                       <div className="muted small">{o.variants.join(', ')}</div>
                     ) : null}
                   </td>
-                  <td>#{o.hashtag}</td>
-                  <td className="num">{formatMoney(o.price.amount, o.price.currency)}</td>
-                  <td className="num">
+                  <td data-label="Hashtag">#{o.hashtag}</td>
+                  <td data-label="Price" className="num">
+                    {formatMoney(o.price.amount, o.price.currency)}
+                  </td>
+                  <td data-label="Left / total" className="num">
                     {o.available} / {o.quantity}
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <span className={`badge ${o.status === 'live' ? 'badge-good' : ''}`}>
                       {o.status === 'paused' && o.sold === 0 && o.available === o.quantity
                         ? 'draft / paused'
                         : o.status}
                     </span>
                   </td>
-                  <td>
+                  <td data-label="Actions">
                     <div className="actions">
                       {o.status === 'live' ? (
                         <button
@@ -503,7 +505,7 @@ function OrdersTable(props: {
     <>
       {message ? <Notice kind={message.kind}>{message.text}</Notice> : null}
       <div className="table-wrap">
-        <table>
+        <table className="stack">
           <caption className="sr-only">Orders, newest first</caption>
           <thead>
             <tr>
@@ -521,21 +523,21 @@ function OrdersTable(props: {
               const f = props.fulfilled.get(o.id);
               return (
                 <tr key={o.id}>
-                  <td>
+                  <td data-label="Order">
                     {props.titles.get(o.offer_id) ?? o.offer_id}
                     {o.variant ? ` (${o.variant})` : ''} × {o.quantity}
                     <div className="muted small">
                       {o.id} · {new Date(o.created_at).toLocaleString()}
                     </div>
                   </td>
-                  <td>
+                  <td data-label="Buyer">
                     {o.network === 'local' ? '@' : ''}
                     {o.handle}
                     {o.network !== 'local' ? (
                       <span className="muted small"> ({o.network})</span>
                     ) : null}
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <span
                       className={`badge ${o.status === 'paid' ? 'badge-good' : o.status.startsWith('refund') || o.status === 'failed' ? 'badge-bad' : ''}`}
                     >
@@ -548,8 +550,10 @@ function OrdersTable(props: {
                       </div>
                     ) : null}
                   </td>
-                  <td className="num">{formatMoney(o.amount, o.currency)}</td>
-                  <td>
+                  <td data-label="Amount" className="num">
+                    {formatMoney(o.amount, o.currency)}
+                  </td>
+                  <td data-label="Actions">
                     {shipping === o.id ? (
                       <Fulfil
                         order={o}

@@ -116,7 +116,7 @@ function WalletOf({ network, handle }: { network: string; handle: string }) {
         ) : null}
         {orders && orders.length > 0 ? (
           <div className="table-wrap">
-            <table>
+            <table className="stack">
               <caption className="sr-only">Your orders, newest first</caption>
               <thead>
                 <tr>
@@ -133,8 +133,8 @@ function WalletOf({ network, handle }: { network: string; handle: string }) {
                   const [label, cls] = STATUS[o.status] ?? [o.status, ''];
                   return (
                     <tr key={o.id}>
-                      <td>{new Date(o.created_at).toLocaleDateString()}</td>
-                      <td>
+                      <td data-label="Date">{new Date(o.created_at).toLocaleDateString()}</td>
+                      <td data-label="What">
                         {o.offer_title ?? 'Order'}
                         {o.variant ? ` (${o.variant})` : ''}
                         {o.quantity > 1 ? ` × ${o.quantity}` : ''}
@@ -146,10 +146,10 @@ function WalletOf({ network, handle }: { network: string; handle: string }) {
                           {o.failure_reason ? ` · ${o.failure_reason.replace(/_/g, ' ')}` : ''}
                         </div>
                       </td>
-                      <td>
+                      <td data-label="Status">
                         <span className={`badge ${cls}`}>{label}</span>
                       </td>
-                      <td className="num">
+                      <td data-label="Amount" className="num">
                         {o.status === 'refunded' ? '+' : o.status === 'paid' ? '−' : ''}
                         {formatMoney(o.amount, o.currency)}
                       </td>
