@@ -23,6 +23,8 @@ export interface Config {
   signingKey: string | null;
   /** API requests per second per key and per address (0: no limit). */
   rateLimitPerS: number;
+  /** Signs the card processor's transaction webhooks (card-linked offers); null: the endpoint is off. */
+  processorWebhookSecret: string | null;
   /** Networks beyond the built-in local one; each is on when its service is configured. */
   bluesky: BlueskyConfig | null;
   mastodon: MastodonConfig | null;
@@ -182,6 +184,16 @@ export function loadConfig(env: Env = process.env): Config {
     webhookAllowPrivate: bool(env, 'TAGPAY_WEBHOOK_ALLOW_PRIVATE', false),
     signingKey,
     rateLimitPerS: int(env, 'TAGPAY_RATE_LIMIT_PER_S', RATE_LIMIT_PER_S_DEFAULT, 0, 100_000),
+    processorWebhookSecret: processorSecret(env),
     ...networksFrom(env),
   };
+}
+
+/** The processor's webhook signing secret: at least 24 characters, like the admin key. */
+function processorSecret(env: Env): string | null {
+  const value = env.TAGPAY_PROCESSOR_WEBHOOK_SECRET;
+  if (value === undefined || value === '') return null;
+  if (value.length < 24)
+    throw new ConfigError('TAGPAY_PROCESSOR_WEBHOOK_SECRET must be 24 characters or more');
+  return value;
 }

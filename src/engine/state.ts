@@ -1,5 +1,8 @@
 import { Balances, type Transfer } from '../core/ledger.ts';
+import { GENESIS_HASH, type ChainHead } from '../core/ledger-chain.ts';
 import type { ShippingAddress } from './events.ts';
+import { CardEffects, CardLinkedState } from './flows/card-offers-state.ts';
+import { PayoutEffects, PayoutState } from './flows/payouts-state.ts';
 import { CheckoutEffects, CheckoutState } from './flows/checkout-state.ts';
 
 /**
@@ -127,6 +130,8 @@ export interface Order {
   shippingAddress: ShippingAddress | null;
   failure: string | null;
   chargeId: string | null;
+  /** Refunded so far (partial refunds); the order is `refunded` when it reaches the amount. */
+  refundedMinor: bigint;
 }
 
 export interface RetiredCode {
@@ -151,7 +156,7 @@ export interface WaitEntry {
 
 export interface OutboxRow {
   key: string;
-  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook';
+  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook' | 'statement_credit' | 'payout';
   body: unknown;
 }
 
@@ -252,6 +257,10 @@ export class State {
   /** Spend per `handleKey|currency|utcDay` (reserved, charging or paid), for the daily limit. */
   readonly spent = new Map<string, bigint>();
   readonly balances = new Balances();
+  /** The ledger's hash chain head: every committed transfer is chained after it (core/ledger-chain.ts). */
+  readonly chain: ChainHead = { n: 0n, hash: GENESIS_HASH };
+  readonly cards = new CardLinkedState();
+  readonly payouts = new PayoutState();
   /** Buy-now, cart and pay-with-tagpay (src/engine/flows/checkout.ts). */
   readonly checkout = new CheckoutState();
 }
@@ -303,5 +312,7 @@ export class Effects {
   readonly apiKeys: { hash: string; merchantId: string; at: number }[] = [];
   /** Merchants whose other API keys are revoked, keeping one. */
   readonly revokeKeys: { merchantId: string; keep: string; at: number }[] = [];
+  readonly cards = new CardEffects();
+  readonly payouts = new PayoutEffects();
   readonly checkout = new CheckoutEffects();
 }

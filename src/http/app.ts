@@ -21,6 +21,7 @@ import { orderRoutes } from './routes/orders.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { webDataRoutes } from './routes/web-data.ts';
 import { offerEditRoutes } from './routes/offer-edit.ts';
+import { merchantMoneyRoutes } from './routes/merchant-money.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 import { onboardingRoutes } from './routes/onboarding.ts';
 
@@ -125,6 +126,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   shopperRoutes(api, app);
   onboardingRoutes(api, app);
   orderRoutes(api, app);
+  merchantMoneyRoutes(api, app);
   checkoutRoutes(api, app);
   oauthRoutes(api, app);
   sessionRoutes(api, app);

@@ -341,6 +341,7 @@ function reserve(
       shippingAddress: status === 'charging' ? shopper.shippingAddress : null,
       failure: null,
       chargeId: null,
+      refundedMinor: 0n,
     };
     offer.available -= w.quantity;
     if (offer.available < 0) throw new Error(`engine: offer ${offer.id} oversold`);
