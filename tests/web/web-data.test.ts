@@ -136,6 +136,33 @@ for (const storage of storages()) {
       assert.equal(merchant.status, 403);
     });
 
+    test("a shopper's card-linked offers: enrolled by posting the hashtag, nobody else's", async () => {
+      const created = await h.request(
+        'POST',
+        '/v1/card-offers',
+        {
+          title: '$10 off $50 at Acme',
+          hashtag: 'AcmeSave10',
+          credit: { amount: 1000, currency: 'USD' },
+          min_spend: { amount: 5000, currency: 'USD' },
+          ends_at: '2027-12-31T23:59:59Z',
+          max_enrolments: 10,
+        },
+        key,
+      );
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await post(h, w.accounts.alice!, '#AcmeSave10');
+      const mine = await h.request('GET', '/v1/me/card-offers', undefined, w.accounts.alice!.token);
+      assert.equal(mine.status, 200);
+      assert.deepEqual(
+        mine.body.enrolments.map((e: any) => [e.title, e.credit, e.min_spend, e.currency]),
+        [['$10 off $50 at Acme', 1000, 5000, 'USD']],
+      );
+      assert.deepEqual(mine.body.credits, []);
+      const bob = await h.request('GET', '/v1/me/card-offers', undefined, w.accounts.bob!.token);
+      assert.deepEqual(bob.body.enrolments, []);
+    });
+
     test('e-mail verification: a link for the address, a forged or altered link does nothing', async () => {
       const carol = w.accounts.carol!.token;
       const sent = await h.request(

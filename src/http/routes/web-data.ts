@@ -4,6 +4,7 @@ import { DASHBOARD_DAYS_MAX, DASHBOARD_ROWS_MAX, EMAIL_VERIFY_TTL_MS } from '../
 import { emails } from '../../core/replies.ts';
 import type { AppContext } from '../../app-context.ts';
 import { orderFromRow } from '../../engine/load.ts';
+import { handleKey } from '../../engine/state.ts';
 import { orderView } from '../../engine/views.ts';
 import type { Context } from 'hono';
 import { bearer, guard, requireAdminOrOwner, requireMerchant } from '../auth.ts';
@@ -94,6 +95,95 @@ export function webDataRoutes(api: OpenAPIHono, app: AppContext): void {
       );
       const data = await ordersWithFulfilment(app, rows.slice(0, DASHBOARD_ROWS_MAX));
       return send(c, { object: 'list', data, has_more: rows.length > DASHBOARD_ROWS_MAX });
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/me/card-offers',
+      middleware: [guard(app, 'admin-or-owner')] as const,
+      tags: ['Card-linked offers'],
+      security,
+      summary: "The caller's enrolled card-linked offers and the statement credits they earned",
+      responses: {
+        200: {
+          description: 'Enrolments and credits',
+          ...json(
+            z.object({
+              enrolments: z.array(
+                z.object({
+                  id: z.string(),
+                  card_offer_id: z.string(),
+                  title: z.string(),
+                  hashtag: z.string(),
+                  credit: z.number().int(),
+                  min_spend: z.number().int(),
+                  currency: z.string(),
+                  ends_at: z.string(),
+                  status: z.string(),
+                  enrolled_at: z.string(),
+                }),
+              ),
+              credits: z.array(
+                z.object({
+                  id: z.string(),
+                  card_offer_id: z.string(),
+                  title: z.string(),
+                  credit: z.number().int(),
+                  currency: z.string(),
+                  status: z.string(),
+                  created_at: z.string(),
+                }),
+              ),
+            }),
+          ),
+        },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const owner = await requireAdminOrOwner(app, c);
+      if (owner === null) throw new TagpayError('FORBIDDEN', 'Only the handle itself.');
+      const shopper = app.engine.view.shoppers.get(handleKey(owner.network, owner.account));
+      if (!shopper) return send(c, { enrolments: [], credits: [] });
+      const enrolments = await app.db.query<Record<string, unknown>>(
+        `SELECT e.id, e.card_offer_id, o.title, o.hashtag, o.credit_minor, o.min_spend_minor, o.currency,
+                o.ends_at, e.status, e.enrolled_at
+           FROM card_enrolments e JOIN card_offers o ON o.id = e.card_offer_id
+          WHERE e.shopper_id = $1 ORDER BY e.enrolled_at DESC LIMIT $2`,
+        [shopper.id, DASHBOARD_ROWS_MAX],
+      );
+      const credits = await app.db.query<Record<string, unknown>>(
+        `SELECT c.id, c.card_offer_id, o.title, c.credit_minor, o.currency, c.status, c.created_at
+           FROM card_credits c JOIN card_offers o ON o.id = c.card_offer_id
+          WHERE c.shopper_id = $1 ORDER BY c.created_at DESC LIMIT $2`,
+        [shopper.id, DASHBOARD_ROWS_MAX],
+      );
+      const iso = (v: unknown) => new Date(Number(v)).toISOString();
+      return send(c, {
+        enrolments: enrolments.rows.map((r) => ({
+          id: r.id,
+          card_offer_id: r.card_offer_id,
+          title: r.title,
+          hashtag: r.hashtag,
+          credit: Number(r.credit_minor),
+          min_spend: Number(r.min_spend_minor),
+          currency: r.currency,
+          ends_at: iso(r.ends_at),
+          status: r.status,
+          enrolled_at: iso(r.enrolled_at),
+        })),
+        credits: credits.rows.map((r) => ({
+          id: r.id,
+          card_offer_id: r.card_offer_id,
+          title: r.title,
+          credit: Number(r.credit_minor),
+          currency: r.currency,
+          status: r.status,
+          created_at: iso(r.created_at),
+        })),
+      });
     },
   );
 

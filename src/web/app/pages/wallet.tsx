@@ -103,6 +103,7 @@ function WalletOf({ network, handle }: { network: string; handle: string }) {
           ) : null}
         </section>
         <GiftCards onRedeemed={load} />
+        <CardOffers />
         <FreezeAccount network={network} handle={handle} />
       </div>
       <section className="panel" aria-labelledby="history-title">
@@ -264,6 +265,75 @@ function FreezeAccount({ network, handle }: { network: string; handle: string })
           Freeze my account
         </button>
       )}
+    </section>
+  );
+}
+
+interface CardOffersList {
+  enrolments: {
+    id: string;
+    title: string;
+    hashtag: string;
+    credit: number;
+    min_spend: number;
+    currency: string;
+    ends_at: string;
+    status: string;
+  }[];
+  credits: {
+    id: string;
+    title: string;
+    credit: number;
+    currency: string;
+    status: string;
+    created_at: string;
+  }[];
+}
+
+/** Card-linked offers the handle added to its card by posting their hashtag, and credits earned. */
+function CardOffers() {
+  const [list, setList] = useState<CardOffersList | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api<CardOffersList>('GET', '/v1/me/card-offers').then(setList, (e: Error) =>
+      setError(e.message),
+    );
+  }, []);
+  return (
+    <section className="panel" aria-labelledby="card-offers-title">
+      <h2 id="card-offers-title">Card-linked offers</h2>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {list && list.enrolments.length === 0 ? (
+        <p className="muted">
+          None yet. Post a card-linked offer's hashtag to add it to your card; the credit comes by
+          itself when you pay with the card.
+        </p>
+      ) : null}
+      {list && list.enrolments.length > 0 ? (
+        <ul className="plain">
+          {list.enrolments.map((e) => (
+            <li key={e.id}>
+              <strong>{e.title}</strong> (#{e.hashtag}): {formatMoney(e.credit, e.currency)} back on{' '}
+              {formatMoney(e.min_spend, e.currency)} or more, until{' '}
+              {new Date(e.ends_at).toLocaleDateString()} <span className="badge">{e.status}</span>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {list && list.credits.length > 0 ? (
+        <>
+          <h3>Statement credits</h3>
+          <ul className="plain">
+            {list.credits.map((c) => (
+              <li key={c.id}>
+                +{formatMoney(c.credit, c.currency)} · {c.title} ·{' '}
+                {new Date(c.created_at).toLocaleDateString()}{' '}
+                <span className="badge">{c.status}</span>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
     </section>
   );
 }
