@@ -51,6 +51,7 @@ import {
   type WaitEntry,
 } from './state.ts';
 import { merchantView, offerView, orderView, shopperView } from './views.ts';
+import { updateOffer } from './flows/offer-edit.ts';
 import { partialRefund, refundShare } from './flows/refunds.ts';
 import {
   cardOfferHoldsTag,
@@ -829,6 +830,8 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
       return createOffer(state, out, cmd);
     case 'offer.set_status':
       return setOfferStatus(state, out, cmd);
+    case 'offer.update':
+      return updateOffer(state, out, cmd, serveWaitlist);
     case 'shopper.link':
       return linkShopper(state, out, cmd);
     case 'shopper.add_handle':
