@@ -1167,6 +1167,8 @@ function linkShopper(
   for (const h of shopperHandles(shopper))
     state.shoppers.set(handleKey(h.network, h.account), shopper);
   state.shopperById.set(shopper.id, shopper);
+  // A second link of the same shopper in one batch replaces the first's row, never writes it twice.
+  if (existing !== undefined) out.fx.shoppers.delete(existing);
   out.fx.shoppers.add(shopper);
   ok(out, existing ? 200 : 201, shopperView(shopper));
   for (const h of shopperHandles(shopper))
