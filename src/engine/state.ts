@@ -1,5 +1,6 @@
 import { Balances, type Transfer } from '../core/ledger.ts';
 import type { ShippingAddress } from './events.ts';
+import { SafetyEffects, SafetyState } from './flows/safety-state.ts';
 
 /**
  * The engine's in-memory state and the effects of one batch. Pure data: no I/O here. The state is
@@ -18,6 +19,11 @@ export interface Merchant {
   webhookSecret: string;
   feeBps: number | null;
   createdAt: number;
+  /** Set by the operator; offers of an unverified merchant say so. */
+  verified: boolean;
+  /** After a rotation, the previous webhook secret signs too until this time. */
+  webhookSecretPrevious: string | null;
+  webhookPreviousUntil: number | null;
 }
 
 export type OfferStatus = 'live' | 'paused' | 'ended';
@@ -71,6 +77,7 @@ export interface Shopper {
 export type OrderStatus =
   | 'awaiting_signup'
   | 'awaiting_confirmation'
+  | 'awaiting_step_up'
   | 'charging'
   | 'paid'
   | 'failed'
@@ -82,11 +89,13 @@ export type OrderStatus =
 export const ACTIVE_STATUSES: readonly OrderStatus[] = [
   'awaiting_signup',
   'awaiting_confirmation',
+  'awaiting_step_up',
   'charging',
 ];
 export const PENDING_STATUSES: readonly OrderStatus[] = [
   'awaiting_signup',
   'awaiting_confirmation',
+  'awaiting_step_up',
 ];
 
 export interface Order {
@@ -234,6 +243,8 @@ export class State {
   /** Spend per `handleKey|currency|utcDay` (reserved, charging or paid), for the daily limit. */
   readonly spent = new Map<string, bigint>();
   readonly balances = new Balances();
+  /** Fraud controls: guards, velocity, card spend (src/engine/flows/safety.ts). */
+  readonly safety = new SafetyState();
 }
 
 /** The pending checkouts of a handle key. */
@@ -278,7 +289,15 @@ export class Effects {
   readonly transfers: Transfer[] = [];
   readonly outbox: OutboxRow[] = [];
   readonly apiResults: ApiResult[] = [];
-  readonly apiKeys: { hash: string; merchantId: string; at: number }[] = [];
+  readonly apiKeys: {
+    hash: string;
+    merchantId: string;
+    at: number;
+    scopes?: readonly string[];
+    name?: string | null;
+  }[] = [];
   /** Merchants whose other API keys are revoked, keeping one. */
   readonly revokeKeys: { merchantId: string; keep: string; at: number }[] = [];
+  /** Guards, the audit log, wrong-code counters, single key revocations. */
+  readonly safety = new SafetyEffects();
 }

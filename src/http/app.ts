@@ -14,6 +14,7 @@ import { rateLimit } from './rate-limit.ts';
 import { localRoutes } from './routes/local.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { securityRoutes } from './routes/security.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -57,6 +58,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   );
   api.use('/v1/*', rateLimit(app.config.rateLimitPerS, app.clock));
   api.use('/demo/*', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/step-up', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/not-me', rateLimit(app.config.rateLimitPerS, app.clock));
   api.use(
     '/v1/*',
     bodyLimit({
@@ -112,6 +115,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   merchantRoutes(api, app);
   shopperRoutes(api, app);
   orderRoutes(api, app);
+  securityRoutes(api, app);
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
