@@ -35,10 +35,10 @@ export interface Overrides {
  * e-mailed step-up and "not me" links, so it never enters the input log.
  */
 export async function settingSecret(db: Db, name: string, random: RandomBytes): Promise<string> {
-  await db.query('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [
-    name,
-    newSecret('ls', random),
-  ]);
+  await db.query(
+    'INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING',
+    [name, newSecret('ls', random)],
+  );
   const { rows } = await db.query<{ value: string }>('SELECT value FROM settings WHERE name = $1', [
     name,
   ]);

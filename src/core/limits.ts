@@ -153,7 +153,10 @@ assert(HASHTAG_CHARS_MIN <= HASHTAG_CHARS_MAX, 'hashtag bounds');
   let lastAttemptAtMs = 0;
   for (let attempt = 1; attempt < WEBHOOK_ATTEMPTS_MAX; attempt++)
     lastAttemptAtMs += Math.min(RETRY_DELAY_MS_MAX, WEBHOOK_RETRY_BASE_MS * 2 ** (attempt - 1));
-  assert(lastAttemptAtMs <= WEBHOOK_RETRY_WINDOW_MS, 'the last webhook attempt is within the window');
+  assert(
+    lastAttemptAtMs <= WEBHOOK_RETRY_WINDOW_MS,
+    'the last webhook attempt is within the window',
+  );
   assert(
     lastAttemptAtMs + RETRY_DELAY_MS_MAX > WEBHOOK_RETRY_WINDOW_MS,
     'webhooks are retried until the end of the window',

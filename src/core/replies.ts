@@ -32,11 +32,7 @@ export type RefusalReason =
 
 /** Why a purchase asks for a step-up by e-mail (src/engine/flows/safety.ts). */
 export type StepUpReason =
-  | 'threshold'
-  | 'new_link'
-  | 'owner_changed'
-  | 'new_address'
-  | 'unusual_amount';
+  'threshold' | 'new_link' | 'owner_changed' | 'new_address' | 'unusual_amount';
 
 const STEP_UP_TEXT: Record<StepUpReason, string> = {
   threshold: 'it is above the amount you asked us to double-check',

@@ -560,7 +560,6 @@ function serveWaitlist(state: State, out: Out, offer: Offer): void {
 
 function confirm(state: State, out: Out, post: PostEvent, order: Order): void {
   if (order.status !== 'awaiting_confirmation') return;
-  const offer = state.offers.get(order.offerId)!;
   if (out.entry.at > order.expiresAt) {
     settle(state, out, order, 'expired', null);
     return out.reply(post.network, post.postId, replies.codeExpired());

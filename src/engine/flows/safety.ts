@@ -14,12 +14,7 @@ import {
   API_KEYS_PER_MERCHANT_MAX,
 } from '../../core/limits.ts';
 import { formatMoney, minorPerMajor } from '../../core/money.ts';
-import {
-  emails,
-  replies,
-  type RefusalReason,
-  type StepUpReason,
-} from '../../core/replies.ts';
+import { emails, replies, type RefusalReason, type StepUpReason } from '../../core/replies.ts';
 import type { Sql } from '../../store/db.ts';
 import { big, num } from '../../store/db.ts';
 import { upsertRows, type Column } from '../../store/set-sql.ts';
@@ -58,8 +53,7 @@ export interface SafetyConfig {
 
 /** The answer of the spending check: refuse (with the reply's reason), or go on, maybe with a step-up. */
 export type SpendCheck =
-  | { ok: false; reason: RefusalReason; detail: string }
-  | { ok: true; stepUp: StepUpReason[] };
+  { ok: false; reason: RefusalReason; detail: string } | { ok: true; stepUp: StepUpReason[] };
 
 export interface SpendRequest {
   /** The spender's handle key (`network:account`). */
@@ -153,7 +147,15 @@ export function guardOf(state: State, shopper: Shopper): Guard {
 
 function sameAddress(a: Shopper['shippingAddress'], b: Shopper['shippingAddress']): boolean {
   const norm = (x: Shopper['shippingAddress']) =>
-    JSON.stringify([x.name, x.line1, x.line2 ?? '', x.city, x.region ?? '', x.postal_code, x.country]);
+    JSON.stringify([
+      x.name,
+      x.line1,
+      x.line2 ?? '',
+      x.city,
+      x.region ?? '',
+      x.postal_code,
+      x.country,
+    ]);
   return norm(a) === norm(b);
 }
 
@@ -204,13 +206,16 @@ export function onLinked(
     return;
   }
   const changed: string[] = [];
-  if (fingerprint !== null && guard.cardFingerprint !== null && fingerprint !== guard.cardFingerprint)
+  if (
+    fingerprint !== null &&
+    guard.cardFingerprint !== null &&
+    fingerprint !== guard.cardFingerprint
+  )
     changed.push('card');
   else if (fingerprint === null && existing.cardToken !== shopper.cardToken) changed.push('card');
   if (existing.email !== shopper.email) changed.push('e-mail');
   guard.cardFingerprint = fingerprint ?? guard.cardFingerprint;
-  if (!sameAddress(existing.shippingAddress, shopper.shippingAddress))
-    guard.addressChangedAt = at;
+  if (!sameAddress(existing.shippingAddress, shopper.shippingAddress)) guard.addressChangedAt = at;
   if (changed.length > 0) {
     guard.coolDownUntil = at + RELINK_COOL_DOWN_MS;
     // The old address hears of it: if the change was not theirs, they can freeze the account.
@@ -280,7 +285,11 @@ export function checkSpend(state: State, config: SafetyConfig, req: SpendRequest
   if (config.anomalyStepUp) {
     const history = state.safety.history.get(`${req.shopper.id}|${req.currency}`);
     // The first spend (in this currency) soon after the link.
-    if ((history?.count ?? 0) === 0 && at - guard.linkedAt < NEW_LINK_STEP_UP_MS && guard.trustedAt < guard.linkedAt)
+    if (
+      (history?.count ?? 0) === 0 &&
+      at - guard.linkedAt < NEW_LINK_STEP_UP_MS &&
+      guard.trustedAt < guard.linkedAt
+    )
       stepUp.push('new_link');
     if (
       guard.ownerChangedAt !== null &&
@@ -443,8 +452,7 @@ export function onSafetyCommand(
       const guard = guardOf(state, shopper);
       out.fx.safety.guards.add(guard);
       if (cmd.op === 'shopper.unfreeze') {
-        if (guard.frozenAt !== null)
-          audit(out.fx, at, 'shopper.unfrozen', actor, shopper.id, {});
+        if (guard.frozenAt !== null) audit(out.fx, at, 'shopper.unfrozen', actor, shopper.id, {});
         guard.frozenAt = null;
         guard.frozenBy = null;
         return ok(out, 200, freezeView(shopper, guard));
@@ -468,13 +476,20 @@ export function onSafetyCommand(
       if (merchant.verified !== cmd.verified) {
         merchant.verified = cmd.verified;
         out.fx.merchants.add(merchant);
-        audit(out.fx, at, cmd.verified ? 'merchant.verified' : 'merchant.unverified', actor, merchant.id);
+        audit(
+          out.fx,
+          at,
+          cmd.verified ? 'merchant.verified' : 'merchant.unverified',
+          actor,
+          merchant.id,
+        );
       }
       return ok(out, 200, merchantView(merchant));
     }
     case 'api_key.create': {
       const merchant = state.merchants.get(cmd.merchantId);
-      if (merchant === undefined) return fail(out, 'FORBIDDEN', 'The merchant of this key no longer exists.');
+      if (merchant === undefined)
+        return fail(out, 'FORBIDDEN', 'The merchant of this key no longer exists.');
       out.fx.apiKeys.push({
         hash: cmd.keyHash,
         merchantId: merchant.id,
@@ -499,11 +514,16 @@ export function onSafetyCommand(
     case 'api_key.revoke': {
       out.fx.safety.revokeKeyIds.push({ merchantId: cmd.merchantId, id: cmd.keyId, at });
       audit(out.fx, at, 'api_key.revoked', actor, cmd.keyId, { merchant_id: cmd.merchantId });
-      return ok(out, 200, { id: cmd.keyId, object: 'api_key', revoked_at: new Date(at).toISOString() });
+      return ok(out, 200, {
+        id: cmd.keyId,
+        object: 'api_key',
+        revoked_at: new Date(at).toISOString(),
+      });
     }
     case 'merchant.rotate_webhook_secret': {
       const merchant = state.merchants.get(cmd.merchantId);
-      if (merchant === undefined) return fail(out, 'FORBIDDEN', 'The merchant of this key no longer exists.');
+      if (merchant === undefined)
+        return fail(out, 'FORBIDDEN', 'The merchant of this key no longer exists.');
       const keepMs = Math.min(Math.max(0, cmd.previousForMs), WEBHOOK_SECRET_OVERLAP_MS_MAX);
       merchant.webhookSecretPrevious = keepMs > 0 ? merchant.webhookSecret : null;
       merchant.webhookPreviousUntil = keepMs > 0 ? at + keepMs : null;
@@ -516,7 +536,8 @@ export function onSafetyCommand(
     }
     case 'merchant.retire_webhook_secret': {
       const merchant = state.merchants.get(cmd.merchantId);
-      if (merchant === undefined) return fail(out, 'FORBIDDEN', 'The merchant of this key no longer exists.');
+      if (merchant === undefined)
+        return fail(out, 'FORBIDDEN', 'The merchant of this key no longer exists.');
       if (merchant.webhookSecretPrevious !== null)
         audit(out.fx, at, 'webhook_secret.previous_retired', actor, merchant.id);
       merchant.webhookSecretPrevious = null;
@@ -669,7 +690,10 @@ export async function loadSafety(db: Sql, state: State, lastAt: number): Promise
   for (const r of (
     await db.query<Row>('SELECT network, handle, account FROM shoppers ORDER BY updated_at')
   ).rows) {
-    state.safety.handleOwner.set(`${r.network as string}:${(r.handle as string).toLowerCase()}`, r.account as string);
+    state.safety.handleOwner.set(
+      `${r.network as string}:${(r.handle as string).toLowerCase()}`,
+      r.account as string,
+    );
   }
   const recent = await db.query<Row>(
     `SELECT o.network, o.handle, o.created_at, g.card_fingerprint FROM orders o

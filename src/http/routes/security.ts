@@ -96,10 +96,15 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
   api.get('/step-up', async (c) => {
     const token = (c.req.query('t') ?? '').slice(0, 200);
     const subject = readLinkToken(await linkSecret(app), 'step-up', token);
-    if (subject === null) return page(c, 'Link not valid', '<p>This approval link is not valid.</p>', 400);
+    if (subject === null)
+      return page(c, 'Link not valid', '<p>This approval link is not valid.</p>', 400);
     const order = app.engine.view.activeOrders.get(subject);
     if (order === undefined || order.status !== 'awaiting_step_up') {
-      return page(c, 'Nothing to approve', '<p>This purchase is no longer waiting for approval.</p>');
+      return page(
+        c,
+        'Nothing to approve',
+        '<p>This purchase is no longer waiting for approval.</p>',
+      );
     }
     const offer = app.engine.view.offers.get(order.offerId);
     const merchant = app.engine.view.merchants.get(order.merchantId);
@@ -112,9 +117,22 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
   });
   api.post('/step-up', async (c) => {
     const result = await approveStepUp(app, await formToken(c)).catch((e: unknown) => e);
-    if (result instanceof TagpayError || result instanceof Error || (result as { status: number }).status !== 200)
-      return page(c, 'Not approved', '<p>This purchase is no longer waiting for approval (approved, canceled or expired).</p>', 409);
-    return page(c, 'Approved', '<p>Thank you. Your purchase is being paid; the receipt follows by e-mail.</p>');
+    if (
+      result instanceof TagpayError ||
+      result instanceof Error ||
+      (result as { status: number }).status !== 200
+    )
+      return page(
+        c,
+        'Not approved',
+        '<p>This purchase is no longer waiting for approval (approved, canceled or expired).</p>',
+        409,
+      );
+    return page(
+      c,
+      'Approved',
+      '<p>Thank you. Your purchase is being paid; the receipt follows by e-mail.</p>',
+    );
   });
   api.get('/not-me', async (c) => {
     const token = (c.req.query('t') ?? '').slice(0, 200);
@@ -134,7 +152,11 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
     );
     if (result instanceof Error || (result as { status: number }).status !== 200)
       return page(c, 'Not frozen', '<p>This link is not valid.</p>', 400);
-    return page(c, 'Account frozen', '<p>Your account is frozen; pending purchases are canceled.</p>');
+    return page(
+      c,
+      'Account frozen',
+      '<p>Your account is frozen; pending purchases are canceled.</p>',
+    );
   });
 
   api.openapi(
@@ -270,7 +292,11 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
         200: {
           description: 'Entries',
           ...json(
-            z.object({ object: z.literal('list'), data: z.array(AuditEntry), has_more: z.boolean() }),
+            z.object({
+              object: z.literal('list'),
+              data: z.array(AuditEntry),
+              has_more: z.boolean(),
+            }),
           ),
         },
         ...errorResponses,
@@ -315,7 +341,8 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
       revoked_at: z.string().nullable(),
     })
     .openapi('ApiKey');
-  const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(Number(v)).toISOString());
+  const iso = (v: unknown) =>
+    v === null || v === undefined ? null : new Date(Number(v)).toISOString();
   api.openapi(
     createRoute({
       method: 'get',
@@ -327,7 +354,9 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
       responses: {
         200: {
           description: 'Keys',
-          ...json(z.object({ object: z.literal('list'), data: z.array(ApiKey), has_more: z.boolean() })),
+          ...json(
+            z.object({ object: z.literal('list'), data: z.array(ApiKey), has_more: z.boolean() }),
+          ),
         },
         ...errorResponses,
       },
@@ -551,7 +580,8 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
       middleware: [guard(app, 'merchant')] as const,
       tags: ['Webhooks'],
       security,
-      summary: "The merchant's webhook deliveries, newest first; status=dead is the dead-letter list",
+      summary:
+        "The merchant's webhook deliveries, newest first; status=dead is the dead-letter list",
       request: {
         query: z.object({
           status: z.enum(NAMES).optional(),
