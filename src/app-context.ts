@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import pino, { type Logger } from 'pino';
 import { newSecret, sha256, type RandomBytes } from './core/codes.ts';
+import { buyLinkPath } from './core/signing.ts';
 import { CHARGE_BATCH_MAX, ENGINE_IDLE_POLL_MS, OUTBOX_IDLE_POLL_MS } from './core/limits.ts';
 import type { Config } from './config/env.ts';
 import { Engine } from './engine/engine.ts';
@@ -13,6 +14,7 @@ import type { NetworkClient } from './networks/network.ts';
 import {
   chargeDeliverer,
   emailDeliverer,
+  emailSender,
   postDeliverer,
   refundDeliverer,
   webhookDeliverer,
@@ -105,6 +107,8 @@ export class AppContext implements AsyncDisposable {
   private wakeConnector: () => void = () => {};
 
   private constructor(
+    /** Signs buy-now links and OAuth codes (TAGPAY_SIGNING_KEY, or one generated at the first start). */
+    readonly signingKey: string,
     readonly config: Config,
     readonly db: Db,
     readonly clock: Clock,
@@ -150,6 +154,7 @@ export class AppContext implements AsyncDisposable {
     if (applied.length > 0)
       logger.info({ migrations: applied, storage: db.kind }, 'migrations applied');
     const log = new InputLog(db, clock);
+    const signingKey = await ensureSigningKey(db, config.signingKey, random);
     const local = new LocalNetwork(db, clock);
     await local.ensureAccount(config.botHandle);
     // tagpay's own account on each network, filled in as the networks connect.
@@ -168,11 +173,14 @@ export class AppContext implements AsyncDisposable {
           anomalyStepUp: config.anomalyStepUp,
           linkSecret: await settingSecret(db, 'link_secret', random),
         },
+        buyLink: (offerId, expiresAtMs) =>
+          config.publicUrl + buyLinkPath(signingKey, offerId, expiresAtMs),
       },
       logger,
     );
     const processor = new SandboxProcessor(db, clock);
     const smtp = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : null;
+    const mailer = emailSender(db, clock, smtp, config.emailFrom);
     const networks = new Map<string, NetworkClient>([['local', local]]);
     const connectors: Connector[] = [];
     const deps: ConnectorDeps = {
@@ -207,8 +215,8 @@ export class AppContext implements AsyncDisposable {
       db,
       clock,
       {
-        post: postDeliverer(networks),
-        email: emailDeliverer(db, clock, smtp, config.emailFrom),
+        post: postDeliverer(networks, mailer, logger, log),
+        email: emailDeliverer(mailer),
         charge: chargeDeliverer(processor, log),
         refund: refundDeliverer(processor, log),
         webhook: webhookDeliverer(db, clock, config.webhookAllowPrivate),
@@ -217,6 +225,7 @@ export class AppContext implements AsyncDisposable {
       (kind, outcome) => metrics.deliveries.inc({ kind, outcome }),
     );
     return new AppContext(
+      signingKey,
       config,
       db,
       clock,
@@ -391,4 +400,25 @@ export class AppContext implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * The key that signs buy-now links and OAuth codes: TAGPAY_SIGNING_KEY when set, otherwise one
+ * generated at the first start and kept in the settings table, so links outlive a restart.
+ */
+async function ensureSigningKey(db: Db, configured: string | null, random: RandomBytes) {
+  if (configured !== null) return configured;
+  const { rows } = await db.query<{ value: string }>(
+    "SELECT value FROM settings WHERE name = 'signing_key'",
+  );
+  if (rows[0]) return rows[0].value;
+  const key = newSecret('sk_sign', random);
+  await db.query(
+    "INSERT INTO settings (name, value) VALUES ('signing_key', $1) ON CONFLICT (name) DO NOTHING",
+    [key],
+  );
+  const stored = await db.query<{ value: string }>(
+    "SELECT value FROM settings WHERE name = 'signing_key'",
+  );
+  return stored.rows[0]!.value;
 }

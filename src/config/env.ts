@@ -25,6 +25,8 @@ export interface Config {
   logLevel: string;
   /** Let webhooks target private and loopback addresses (a self-hosted setup); off: SSRF guard. */
   webhookAllowPrivate: boolean;
+  /** Signs buy-now links and OAuth codes; null: generated once and kept in the database. */
+  signingKey: string | null;
   /** API requests per second per key and per address (0: no limit). */
   rateLimitPerS: number;
   /** Checkouts one handle, or one card, may open per hour (0: no limit). */
@@ -167,6 +169,12 @@ export function loadConfig(env: Env = process.env): Config {
   const publicUrl = (
     url(env, 'TAGPAY_PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`
   ).replace(/\/+$/, '');
+  const signingKey = env.TAGPAY_SIGNING_KEY || null;
+  if (signingKey !== null && signingKey.length < 32) {
+    throw new ConfigError(
+      'TAGPAY_SIGNING_KEY must be at least 32 characters; leave it unset to have one generated',
+    );
+  }
   const botHandle = (env.TAGPAY_BOT_HANDLE || 'tagpay').toLowerCase();
   if (!/^[a-z0-9_][a-z0-9_.-]{1,31}$/.test(botHandle))
     throw new ConfigError('TAGPAY_BOT_HANDLE is not a valid handle');
@@ -184,6 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
     botHandle,
     logLevel: env.LOG_LEVEL || 'info',
     webhookAllowPrivate: bool(env, 'TAGPAY_WEBHOOK_ALLOW_PRIVATE', false),
+    signingKey,
     rateLimitPerS: int(env, 'TAGPAY_RATE_LIMIT_PER_S', RATE_LIMIT_PER_S_DEFAULT, 0, 100_000),
     purchasesPerHourMax: int(
       env,

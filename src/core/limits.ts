@@ -44,6 +44,19 @@ export const WEBHOOK_TIMEOUT_MS = 10_000;
 /** Attempts for a reply post or an e-mail. */
 export const DELIVERY_ATTEMPTS_MAX = 10;
 export const DELIVERY_RETRY_BASE_MS = 1_000;
+/**
+ * The longest a reply to a linked shopper may wait for its network (the account's token bucket or
+ * the network's rate limit); a reply that would wait longer goes to the shopper by e-mail instead.
+ */
+export const REPLY_EMAIL_FALLBACK_MS = 5 * 60 * 1000;
+/** Failed attempts at posting a reply to a linked shopper before it goes by e-mail instead. */
+export const REPLY_POST_ATTEMPTS_MAX = 4;
+/** How long a proof of ownership of a handle (onboarding) is accepted by the API. */
+export const OWNERSHIP_PROOF_TTL_MS = 30 * 60 * 1000;
+/** How long a shopper has to approve tagpay on their Mastodon server (the OAuth `state`'s life). */
+export const OAUTH_STATE_TTL_MS = 15 * 60 * 1000;
+/** Every request to a shopper's own server (PDS, Mastodon) during onboarding gives up after this. */
+export const ONBOARDING_REQUEST_TIMEOUT_MS = 10_000;
 export const RETRY_DELAY_MS_MAX = 6 * 60 * 60 * 1000;
 /** First retry after a delivery threw unexpectedly (then doubling up to RETRY_DELAY_MS_MAX). */
 export const UNEXPECTED_RETRY_BASE_MS = 1_000;
@@ -137,9 +150,33 @@ export const PAGE_LIMIT_MAX = 100;
 export const ENGINE_IDLE_POLL_MS = 250;
 export const OUTBOX_IDLE_POLL_MS = 250;
 
+/** A buy-now link in an offer post works this long when the offer has no end (ticket buttons: DESIGN flow 5). */
+export const BUY_LINK_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** Items one cart holds (#AmazonCart: DESIGN flow 4). */
+export const CART_ITEMS_MAX = 20;
+/** Offer post ids remembered for `#cart` replies; the oldest go first. */
+export const OFFER_POSTS_MAX = 100_000;
+/** A pay request from an outside shop can be approved within this (pay with tagpay: DESIGN flow 6). */
+export const PAY_REQUEST_TTL_MS = 60 * 60 * 1000;
+/** An OAuth authorization code works once, within this of its approval (RFC 6749 §4.1.2: 10 minutes at most). */
+export const OAUTH_CODE_TTL_MS = 10 * 60 * 1000;
+/** The access token a code is exchanged for reads that one payment, this long. */
+export const OAUTH_ACCESS_TOKEN_TTL_MS = 60 * 60 * 1000;
+/** Redirect URIs one shop client may register, and their length. */
+export const OAUTH_REDIRECT_URIS_MAX = 5;
+export const OAUTH_REDIRECT_URI_CHARS_MAX = 512;
+/** The `state` a shop sends through the authorization request (echoed back as is). */
+export const OAUTH_STATE_CHARS_MAX = 512;
+/** A pay request's description and the shop's own reference. */
+export const PAY_DESCRIPTION_CHARS_MAX = 200;
+export const PAY_REFERENCE_CHARS_MAX = 100;
+/** Open pay requests and unexchanged payment codes kept in memory at most. */
+export const PAY_REQUESTS_OPEN_MAX = 100_000;
+
 function assert(condition: boolean, message: string): asserts condition {
   if (!condition) throw new Error(`limits: ${message}`);
 }
+assert(REPLY_POST_ATTEMPTS_MAX < DELIVERY_ATTEMPTS_MAX, 'a reply falls back before it is given up');
 assert(CODE_BITS >= 40, 'confirmation codes carry at least 40 bits of randomness');
 assert(CONFIRM_WINDOW_MS_MIN <= CONFIRM_WINDOW_MS_DEFAULT, 'default window within bounds');
 assert(CONFIRM_WINDOW_MS_DEFAULT <= CONFIRM_WINDOW_MS_MAX, 'default window within bounds');
@@ -167,3 +204,8 @@ assert(
   AMOUNT_MINOR_MAX * BigInt(QUANTITY_PER_POST_MAX) < 2n ** 62n,
   'an order total fits a Postgres bigint',
 );
+assert(
+  OAUTH_CODE_TTL_MS <= 10 * 60 * 1000,
+  'RFC 6749 §4.1.2: authorization codes live 10 minutes at most',
+);
+assert(CART_ITEMS_MAX <= BATCH_EVENTS_MAX, 'a cart checks out within one decision');

@@ -180,4 +180,59 @@ export const emails = {
       text: `You paid ${formatMoney(total)} for ${title}.\nOrder: ${orderId}\nShips to:\n${address}\n`,
     };
   },
+  /** A reply that could not be posted on its network in time, sent by e-mail instead (once). */
+  replyByEmail(network: string, reply: string) {
+    return {
+      subject: `tagpay: our reply on ${network}`,
+      text: `We could not post our reply to you on ${network} in time, so here it is:\n\n${reply}\n`,
+    };
+  },
+};
+
+/** Texts of buy-now links, the cart (#cart, #checkout) and the receipts of web payments. */
+export const checkoutReplies = {
+  /** Appended to an offer post: the signed one-tap checkout link (a buy-now or ticket button). */
+  buyNow(link: string): string {
+    return `Buy now: ${link}`;
+  },
+  cartAdded(title: string, items: number, link: string): string {
+    const count = items === 1 ? '1 item' : `${items} items`;
+    return `Added ${title} to your cart (${count}). Check out at ${link} or post #checkout.`;
+  },
+  cartNoOffer(): string {
+    return 'Reply #cart to an offer post (or post #cart with the offer hashtag) to add it to your cart.';
+  },
+  cartFull(max: number): string {
+    return `Your cart is full (${max} items). Check out or remove something first.`;
+  },
+  cartEmpty(): string {
+    return 'Your cart is empty. Reply #cart to an offer post to add it.';
+  },
+  checkoutSignup(link: string): string {
+    return `Link your card and address once at ${link}, then post #checkout again.`;
+  },
+  checkoutConfirm(items: number, total: Money, code: string, windowMin: number): string {
+    return `To buy the ${items === 1 ? 'item' : `${items} items`} in your cart for ${formatMoney(total)}, reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account. Reply #cancel to drop it.`;
+  },
+  checkoutRefused(message: string): string {
+    return `We could not check out your cart: ${message}`;
+  },
+  checkoutPaid(items: number, total: Money, orderIds: readonly string[]): string {
+    return `Paid: ${items === 1 ? '1 item' : `${items} items`}, ${formatMoney(total)}. Orders ${orderIds.join(', ')} ship to the address on your profile.`;
+  },
+  checkoutDeclined(reason: string): string {
+    return `We could not check out your cart: ${reason}. Nothing was charged and your cart is as it was.`;
+  },
+  checkoutExpired(): string {
+    return 'Your cart checkout expired before it was confirmed. Nothing was charged; post #checkout to start over.';
+  },
+};
+
+export const checkoutEmails = {
+  receipt(lines: readonly string[], total: Money, paymentId: string, address: string | null) {
+    return {
+      subject: `Receipt: ${formatMoney(total)} paid with tagpay`,
+      text: `You paid ${formatMoney(total)}.\n${lines.join('\n')}\nPayment: ${paymentId}\n${address === null ? '' : `Ships to:\n${address}\n`}`,
+    };
+  },
 };

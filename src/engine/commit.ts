@@ -2,6 +2,7 @@ import type { Sql } from '../store/db.ts';
 import { insertNew, upsertRows, type Column } from '../store/set-sql.ts';
 import { commitSafety, keyIdOf } from './flows/safety.ts';
 import type { Effects, State } from './state.ts';
+import { commitCheckout } from './flows/checkout-store.ts';
 
 const MERCHANT_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -219,6 +220,25 @@ export async function commitEffects(
     ]),
     'id',
   );
+  // A handle added to a shopper; its key is unique, and the engine never gives one to two shoppers.
+  await insertNew(
+    tx,
+    'shopper_handles',
+    [
+      ['network', 'text'],
+      ['account', 'text'],
+      ['shopper_id', 'text'],
+      ['handle', 'text'],
+      ['added_at', 'bigint'],
+    ],
+    fx.shopperHandles.map((a) => [
+      a.handle.network,
+      a.handle.account,
+      a.shopperId,
+      a.handle.handle,
+      a.handle.addedAt,
+    ]),
+  );
   await upsertRows(
     tx,
     'orders',
@@ -312,6 +332,7 @@ export async function commitEffects(
     ],
     fx.outbox.map((o) => [o.key, o.kind, JSON.stringify(o.body)]),
   );
+  await commitCheckout(tx, fx.checkout);
   await insertNew(
     tx,
     'api_results',

@@ -2,6 +2,7 @@ import { hashCode, looksLikeCode, newCode, newId, type RandomBytes } from '../co
 import { errorBody, type ErrorCode, ERROR_STATUS } from '../core/errors.ts';
 import { accounts } from '../core/ledger.ts';
 import {
+  BUY_LINK_TTL_MS,
   DAILY_LIMIT_MAJOR_DEFAULT,
   DAY_MS,
   POST_TEXT_CHARS_MAX,
@@ -16,6 +17,7 @@ import {
 import { feeOf, formatMoney, minorPerMajor } from '../core/money.ts';
 import { readBuyOptions, readHashtags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
 import {
+  checkoutReplies,
   emails,
   replies,
   UNVERIFIED_NOTE,
@@ -54,6 +56,7 @@ import {
   pendingOf,
   PENDING_STATUSES,
   removePending,
+  shopperHandles,
   State,
   type Merchant,
   type Offer,
@@ -64,6 +67,17 @@ import {
   type WaitEntry,
 } from './state.ts';
 import { merchantView, offerView, orderView, shopperView } from './views.ts';
+import {
+  addToCart,
+  checkoutByPost,
+  confirmPayment,
+  expirePayments,
+  onCheckoutApi,
+  onOfferPosted,
+  onPaymentResult,
+} from './flows/checkout.ts';
+import { isCheckoutCommand } from './flows/checkout-events.ts';
+import type { Payment } from './flows/checkout-state.ts';
 
 /**
  * The engine's decisions: pure functions of (state, log entry) that change the in-memory state and
@@ -81,6 +95,8 @@ export interface DecideContext {
   botHandle: (network: string) => string;
   /** Fraud controls: velocity limits, anomaly step-up, the secret that signs e-mailed links. */
   safety: SafetyConfig;
+  /** The signed buy-now link of an offer, expiring at the given time (src/core/signing.ts). */
+  buyLink?: (offerId: string, expiresAtMs: number) => string;
 }
 
 /** Emits the effects of one log entry under keys derived from the entry's key, so replay repeats them exactly. */
@@ -90,22 +106,51 @@ export class Out {
     readonly entry: LogEntry,
     readonly fx: Effects,
     readonly ctx: DecideContext,
+    private readonly state: State,
   ) {}
   private key(kind: string): string {
     return `${kind}:${this.entry.key}:${this.n++}`;
   }
-  reply(network: string, replyTo: string | null, text: string): void {
+  /**
+   * A reply from tagpay. When it answers a linked shopper (`to`, or the author of the post being
+   * answered), the row carries the same message as an e-mail to them: the outbox sends that instead
+   * when the reply cannot go out in time (see src/outbox/deliverers.ts, REPLY_EMAIL_FALLBACK_MS).
+   */
+  reply(network: string, replyTo: string | null, text: string, to?: string | null): void {
+    const post = this.entry.body.kind === 'post' ? this.entry.body : null;
+    const account =
+      to ??
+      (post !== null && post.network === network && post.postId === replyTo ? post.author : null);
+    const shopper =
+      account === null
+        ? undefined
+        : this.state.shoppers.get(handleKey(network, account.toLowerCase()));
     this.fx.outbox.push({
       key: this.key('post'),
       kind: 'post',
-      body: { network, as: this.ctx.botHandle(network), text, reply_to: replyTo },
+      body: {
+        network,
+        as: this.ctx.botHandle(network),
+        text,
+        reply_to: replyTo,
+        ...(shopper !== undefined && {
+          email_fallback: { to: shopper.email, ...emails.replyByEmail(network, text) },
+        }),
+      },
     });
   }
-  post(network: string, as: string, text: string): void {
+  post(network: string, as: string, text: string, offerId?: string): void {
     this.fx.outbox.push({
       key: this.key('post'),
       kind: 'post',
-      body: { network, as, text, reply_to: null },
+      // An offer post names its offer: the deliverer reports the post id back (`#cart` replies).
+      body: {
+        network,
+        as,
+        text,
+        reply_to: null,
+        ...(offerId !== undefined && { offer_id: offerId }),
+      },
     });
   }
   email(to: string, message: { subject: string; text: string }): void {
@@ -133,7 +178,7 @@ export class Out {
 }
 
 export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideContext): void {
-  const out = new Out(entry, fx, ctx);
+  const out = new Out(entry, fx, ctx, state);
   const body = entry.body;
   switch (body.kind) {
     case 'post':
@@ -141,11 +186,16 @@ export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideCo
     case 'api':
       return onApi(state, out, body);
     case 'charge_result':
+      // A payment (buy-now, cart, pay with tagpay) is charged once for all its orders.
+      if (body.orderId.startsWith('pay_')) return onPaymentResult(state, out, body);
       return onChargeResult(state, out, body);
     case 'refund_result':
       return onRefundResult(state, out, body);
     case 'tick':
-      return expireDue(state, out);
+      expireDue(state, out);
+      return expirePayments(state, out);
+    case 'offer_posted':
+      return onOfferPosted(state, out, body);
   }
 }
 
@@ -162,6 +212,9 @@ export type PostMatch =
   | { kind: 'none' }
   | { kind: 'cancel' }
   | { kind: 'confirm'; order: Order }
+  | { kind: 'confirm_payment'; payment: Payment }
+  | { kind: 'cart' }
+  | { kind: 'checkout' }
   | { kind: 'retired_code'; reason: RetiredCode['reason'] }
   | { kind: 'wrong_code' }
   | { kind: 'buy'; offer: Offer };
@@ -184,6 +237,8 @@ export function matchPost(
   const tags = known ?? readHashtags(text).tags;
   if (tags.length === 0) return { kind: 'none' };
   if (tags.includes('cancel')) return { kind: 'cancel' };
+  if (tags.includes('cart')) return { kind: 'cart' };
+  if (tags.includes('checkout')) return { kind: 'checkout' };
   const key = handleKey(network, author);
   let codeShaped = false;
   for (const tag of tags) {
@@ -196,6 +251,10 @@ export function matchPost(
     const retired = order === undefined ? state.retiredCodes.get(hashCode(tag)) : undefined;
     if (retired !== undefined && retired.handleKey === key)
       return { kind: 'retired_code', reason: retired.reason };
+    const payment =
+      order === undefined ? state.checkout.paymentByCode.get(hashCode(tag)) : undefined;
+    if (payment !== undefined && handleKey(payment.network, payment.account) === key)
+      return { kind: 'confirm_payment', payment };
   }
   for (const tag of tags) {
     const offer = state.offerByTag.get(tag);
@@ -222,6 +281,17 @@ function onPost(state: State, out: Out, post: PostEvent): void {
         return out.reply(post.network, post.postId, replies.codesPaused());
       }
       return confirm(state, out, post, match.order);
+    case 'confirm_payment':
+      if (
+        (state.wrongCodes.get(handleKey(post.network, author))?.pausedUntil ?? 0) > out.entry.at
+      ) {
+        return out.reply(post.network, post.postId, replies.codesPaused());
+      }
+      return confirmPayment(state, out, post, match.payment);
+    case 'cart':
+      return addToCart(state, out, post, author);
+    case 'checkout':
+      return checkoutByPost(state, out, post, author);
     case 'wrong_code':
       return countWrongCode(state, out, post, handleKey(post.network, author));
     case 'buy':
@@ -283,7 +353,7 @@ export function retireCode(
   }
 }
 
-function isOnSale(offer: Offer, at: number): boolean {
+export function isOnSale(offer: Offer, at: number): boolean {
   return (
     offer.status === 'live' && offer.startsAt <= at && (offer.endsAt === null || at < offer.endsAt)
   );
@@ -403,6 +473,7 @@ function openCheckout(
       req.network,
       req.postId,
       replies.refused(offer.title, stopped.reason, stopped.detail),
+      req.handle,
     );
     return;
   }
@@ -470,11 +541,11 @@ function unverifiedNote(merchant: Merchant): string {
   return merchant.verified ? '' : ` ${UNVERIFIED_NOTE}`;
 }
 
-function windowMinutes(offer: Offer): number {
+export function windowMinutes(offer: Offer): number {
   return Math.max(1, Math.round(offer.windowMs / 60_000));
 }
 
-function titleOf(offer: Offer, order: Order): string {
+export function titleOf(offer: Offer, order: Order): string {
   const variant = order.variant === null ? '' : ` (${order.variant})`;
   return order.quantity === 1
     ? `${offer.title}${variant}`
@@ -498,10 +569,12 @@ function issueCode(
   const total = { minor: order.amountMinor, currency: order.currency };
   const title = titleOf(offer, order);
   const merchant = state.merchants.get(order.merchantId)!;
+  // No e-mail fallback: the code goes by e-mail anyway, just below.
   out.reply(
     order.network,
     order.postId,
     lead + replies.confirm(title, total, code, windowMinutes(offer)) + unverifiedNote(merchant),
+    null,
   );
   out.email(
     shopper.email,
@@ -517,7 +590,7 @@ function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): vo
     ? queue.findIndex((w) => w.network === req.network && w.handle === req.handle) + 1
     : 0;
   if (position === 0 && queue.length >= WAITLIST_PER_OFFER_MAX) {
-    return out.reply(req.network, req.postId, replies.soldOutWaitlistFull(offer.title));
+    return out.reply(req.network, req.postId, replies.soldOutWaitlistFull(offer.title), req.handle);
   }
   if (position === 0) {
     state.waiting.add(waitKey);
@@ -537,7 +610,7 @@ function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): vo
     out.fx.waitlist.add(entry);
     position = queue.length;
   }
-  out.reply(req.network, req.postId, replies.soldOut(offer.title, position));
+  out.reply(req.network, req.postId, replies.soldOut(offer.title, position), req.handle);
 }
 
 /** Serves the waitlist first in, first out while the stock returned covers the first in line. */
@@ -618,7 +691,7 @@ function cancel(state: State, out: Out, post: PostEvent, key: string): void {
  * Ends an order that did not get paid: its reservation is released, the spend it counted is given
  * back, and the waitlist is served from the returned stock.
  */
-function settle(
+export function settle(
   state: State,
   out: Out,
   order: Order,
@@ -668,6 +741,7 @@ function expireDue(state: State, out: Out): void {
       order.network,
       order.postId,
       replies.expired(titleOf(state.offers.get(order.offerId)!, order)),
+      order.handle,
     );
   }
 }
@@ -685,7 +759,7 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
     const reason: DeclineReason = result.reason ?? 'card_declined';
     noteCharge(state, order, -1);
     settle(state, out, order, 'failed', reason);
-    return out.reply(order.network, order.postId, replies.declined(title, reason));
+    return out.reply(order.network, order.postId, replies.declined(title, reason), order.handle);
   }
   state.activeOrders.delete(order.id);
   // A refund of this order later in the same batch finds it here (cleared after the batch).
@@ -722,7 +796,7 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   out.fx.transfers.push(transfer);
 
   const total = { minor: order.amountMinor, currency: order.currency };
-  out.reply(order.network, order.postId, replies.paid(title, total, order.id));
+  out.reply(order.network, order.postId, replies.paid(title, total, order.id), order.handle);
   const shopper = state.shoppers.get(handleKey(order.network, order.handle));
   if (shopper)
     out.email(
@@ -768,11 +842,11 @@ export function formatAddress(a: ShippingAddress): string {
 // ---------------------------------------------------------------------------------------------
 // API commands
 
-function ok(out: Out, status: number, body: unknown): void {
+export function ok(out: Out, status: number, body: unknown): void {
   out.fx.apiResults.push({ key: out.entry.key, status, body });
 }
 
-function fail(out: Out, code: ErrorCode, message: string, param?: string): void {
+export function fail(out: Out, code: ErrorCode, message: string, param?: string): void {
   out.fx.apiResults.push({
     key: out.entry.key,
     status: ERROR_STATUS[code],
@@ -782,6 +856,7 @@ function fail(out: Out, code: ErrorCode, message: string, param?: string): void 
 
 function onApi(state: State, out: Out, event: ApiEvent): void {
   const cmd = event.command;
+  if (isCheckoutCommand(cmd)) return onCheckoutApi(state, out, cmd);
   switch (cmd.op) {
     case 'merchant.create':
       return createMerchant(state, out, cmd);
@@ -805,6 +880,8 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
       return setOfferStatus(state, out, cmd);
     case 'shopper.link':
       return linkShopper(state, out, cmd);
+    case 'shopper.add_handle':
+      return addShopperHandle(state, out, cmd);
     case 'order.refund':
       return refundOrder(state, out, cmd);
     case 'step_up.approve':
@@ -918,7 +995,9 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
   }
   const title = offer ? titleOf(offer, order) : order.id;
   const total = { minor: order.amountMinor, currency: order.currency };
-  out.reply(order.network, order.postId, replies.refunded(title, total));
+  // An order bought on the web (buy-now) has no post to answer under: the e-mail says it.
+  if (order.postId !== '')
+    out.reply(order.network, order.postId, replies.refunded(title, total), order.handle);
   const shopper = state.shoppers.get(key);
   if (shopper)
     out.email(shopper.email, { subject: `Refund: ${title}`, text: replies.refunded(title, total) });
@@ -1048,21 +1127,31 @@ export function handlesOf(merchant: Merchant): { network: string; handle: string
 function publish(out: Out, merchant: Merchant, offer: Offer): void {
   offer.publishedAt = out.entry.at;
   const price = { minor: offer.priceMinor, currency: offer.currency };
-  const text = replies.offerPost(
+  let text = replies.offerPost(
     offer.title,
     price,
     offer.hashtag,
     offer.variants,
     merchant.verified,
   );
+  if (out.ctx.buyLink !== undefined) {
+    // The buy-now (ticket) button: a signed link that expires with the offer, or after BUY_LINK_TTL_MS.
+    const link = out.ctx.buyLink(offer.id, offer.endsAt ?? out.entry.at + BUY_LINK_TTL_MS);
+    text += ' ' + checkoutReplies.buyNow(link);
+  }
   for (const { network, handle } of handlesOf(merchant)) {
     if (network === 'local') {
-      out.post('local', handle, text);
+      out.post('local', handle, text, offer.id);
       continue;
     }
     // On an outside network tagpay holds no merchant's credentials: the offer goes out from
     // tagpay's own account there, naming the merchant.
-    out.post(network, out.ctx.botHandle(network), `${merchant.name} (@${handle}): ${text}`);
+    out.post(
+      network,
+      out.ctx.botHandle(network),
+      `${merchant.name} (@${handle}): ${text}`,
+      offer.id,
+    );
   }
 }
 
@@ -1123,11 +1212,17 @@ function linkShopper(
   const at = out.entry.at;
   const key = handleKey(cmd.network, cmd.account);
   const existing = state.shoppers.get(key);
+  // Re-linked through any of its handles, a shopper keeps its id and first handle: only what the
+  // form holds (e-mail, address, card, limits) changes, and the handle's shown form when it is the first.
+  const first =
+    existing === undefined ||
+    (existing.network === cmd.network && existing.account === cmd.account);
   const shopper: Shopper = {
     id: existing?.id ?? newId('shp', out.ctx.random),
-    network: cmd.network,
-    account: cmd.account,
-    handle: cmd.handle,
+    network: existing?.network ?? cmd.network,
+    account: existing?.account ?? cmd.account,
+    handle: first ? cmd.handle : existing.handle,
+    alsoOn: existing?.alsoOn ?? [],
     email: cmd.email,
     shippingAddress: cmd.shippingAddress,
     cardToken: cmd.cardToken,
@@ -1139,12 +1234,55 @@ function linkShopper(
     createdAt: existing?.createdAt ?? at,
     updatedAt: at,
   };
-  state.shoppers.set(key, shopper);
+  for (const h of shopperHandles(shopper))
+    state.shoppers.set(handleKey(h.network, h.account), shopper);
+  state.shopperById.set(shopper.id, shopper);
   out.fx.shoppers.add(shopper);
   onLinked(state, out, cmd, existing, shopper);
   ok(out, existing ? 200 : 201, shopperView(shopper));
+  for (const h of shopperHandles(shopper))
+    serveSignups(state, out, handleKey(h.network, h.account), shopper);
+}
 
-  // Checkouts that waited for this sign-up get their code now, if they are still in their window.
+/**
+ * Adds a proven handle to a shopper: posts from it are the shopper's from now on. A handle already
+ * linked to another shopper is refused (that shopper must let it go first); a repeat changes nothing.
+ */
+function addShopperHandle(
+  state: State,
+  out: Out,
+  cmd: Extract<ApiCommand, { op: 'shopper.add_handle' }>,
+): void {
+  const shopper = state.shopperById.get(cmd.shopperId);
+  if (shopper === undefined) return fail(out, 'NOT_FOUND', `No shopper ${cmd.shopperId}.`, 'id');
+  const key = handleKey(cmd.network, cmd.account);
+  const holder = state.shoppers.get(key);
+  if (holder !== undefined && holder !== shopper) {
+    return fail(
+      out,
+      'HANDLE_LINKED',
+      `${cmd.handle} on ${cmd.network} is linked to another shopper.`,
+      'handle',
+    );
+  }
+  if (holder === undefined) {
+    const handle = {
+      network: cmd.network,
+      account: cmd.account,
+      handle: cmd.handle,
+      addedAt: out.entry.at,
+    };
+    shopper.alsoOn.push(handle);
+    state.shoppers.set(key, shopper);
+    out.fx.shopperHandles.push({ shopperId: shopper.id, handle });
+    serveSignups(state, out, key, shopper);
+  }
+  ok(out, 200, shopperView(shopper));
+}
+
+/** Checkouts of a handle that waited for its sign-up get their code now, if still in their window. */
+function serveSignups(state: State, out: Out, key: string, shopper: Shopper): void {
+  const at = out.entry.at;
   for (const order of pendingOf(state, key)) {
     if (order.status !== 'awaiting_signup' || order.expiresAt < at) continue;
     const offer = state.offers.get(order.offerId)!;
@@ -1164,6 +1302,7 @@ function linkShopper(
           reason,
           formatMoney({ minor: limit, currency: order.currency }),
         ),
+        order.handle,
       );
       continue;
     }

@@ -1,4 +1,5 @@
 import type { DeclineReason } from '../core/replies.ts';
+import type { CheckoutCommand, OfferPostedEvent } from './flows/checkout-events.ts';
 
 /**
  * The inputs of the engine, as they are stored in the input log. Each has a natural unique key (the
@@ -41,6 +42,7 @@ export interface ShippingAddress {
 }
 
 export type ApiCommand =
+  | CheckoutCommand
   | {
       op: 'merchant.create';
       network: string;
@@ -75,6 +77,14 @@ export type ApiCommand =
   | { op: 'order.refund'; merchantId: string | null; orderId: string; restock: boolean }
   | { op: 'merchant.add_handle'; merchantId: string; network: string; handle: string }
   | { op: 'merchant.rotate_key'; merchantId: string; keyHash: string }
+  | {
+      op: 'shopper.add_handle';
+      shopperId: string;
+      network: string;
+      /** The account posts come from, resolved (or proven) at the edge. */
+      account: string;
+      handle: string;
+    }
   | {
       op: 'shopper.link';
       network: string;
@@ -144,7 +154,8 @@ export interface TickEvent {
   kind: 'tick';
 }
 
-export type EventBody = PostEvent | ApiEvent | ChargeResultEvent | RefundResultEvent | TickEvent;
+export type EventBody =
+  PostEvent | ApiEvent | ChargeResultEvent | RefundResultEvent | TickEvent | OfferPostedEvent;
 
 export interface LogEntry {
   seq: bigint;

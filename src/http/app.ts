@@ -9,13 +9,17 @@ import { errorBody } from '../core/errors.ts';
 import { REQUEST_BODY_BYTES_MAX } from '../core/limits.ts';
 import type { AppContext } from '../app-context.ts';
 import { webRoutes } from '../web/routes.ts';
+import { checkoutPages } from '../web/checkout-pages.ts';
 import { errorHandler, validationHook } from './errors.ts';
 import { rateLimit } from './rate-limit.ts';
+import { checkoutRoutes } from './routes/checkout.ts';
 import { localRoutes } from './routes/local.ts';
 import { merchantRoutes } from './routes/merchants.ts';
+import { oauthRoutes } from './routes/oauth.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { securityRoutes } from './routes/security.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
+import { onboardingRoutes } from './routes/onboarding.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -60,6 +64,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   api.use('/demo/*', rateLimit(app.config.rateLimitPerS, app.clock));
   api.use('/step-up', rateLimit(app.config.rateLimitPerS, app.clock));
   api.use('/not-me', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/oauth/*', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/oauth/*', bodyLimit({ maxSize: REQUEST_BODY_BYTES_MAX }));
   api.use(
     '/v1/*',
     bodyLimit({
@@ -114,8 +120,11 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   localRoutes(api, app);
   merchantRoutes(api, app);
   shopperRoutes(api, app);
+  onboardingRoutes(api, app);
   orderRoutes(api, app);
   securityRoutes(api, app);
+  checkoutRoutes(api, app);
+  oauthRoutes(api, app);
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -136,5 +145,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
     );
   }
   webRoutes(api, app);
+  // Until the web app serves the checkout pages, a valid link opens the timeline page.
+  checkoutPages(api, app, () => readFileSync(join(here, '../web/index.html'), 'utf8'));
   return api;
 }

@@ -371,7 +371,13 @@ export function askStepUp(
   order.shopperId = shopper.id;
   out.fx.orders.add(order);
   const total = { minor: order.amountMinor, currency: order.currency };
-  out.reply(order.network, order.postId, lead + replies.stepUp(title, total, windowMin) + note);
+  // No e-mail fallback: the approval link goes by e-mail anyway, just below.
+  out.reply(
+    order.network,
+    order.postId,
+    lead + replies.stepUp(title, total, windowMin) + note,
+    null,
+  );
   out.email(
     shopper.email,
     emails.stepUp(
