@@ -253,6 +253,28 @@ for (const storage of storages()) {
       assert.ok(actions.indexOf('shopper.frozen') < actions.indexOf('shopper.unfrozen'));
     });
 
+    test('the web flows run the same check: a frozen account cannot pay by a buy-now link', async () => {
+      await fresh({ TAGPAY_ANOMALY_STEP_UP: '0' });
+      const { alice } = w.accounts;
+      const posts = await h.app.local.listPosts({ author: 'acme', limit: 10 });
+      const link = new URL(/Buy now: (\S+)/.exec(posts[0]!.text)![1]!);
+      const body = {
+        offer_id: link.pathname.split('/').pop(),
+        exp: link.searchParams.get('exp'),
+        sig: link.searchParams.get('sig'),
+        variant: 'M',
+      };
+      const frozen = await h.request('POST', '/v1/shoppers/local/alice/freeze', {}, ADMIN_KEY);
+      assert.equal(frozen.status, 200, JSON.stringify(frozen.body));
+      const refused = await h.request('POST', '/v1/checkout/buy_now', body, alice!.token);
+      assert.equal(refused.status, 403, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, 'PURCHASE_REFUSED');
+      assert.match(refused.body.error.message, /frozen/);
+      await h.request('POST', '/v1/shoppers/local/alice/unfreeze', {}, ADMIN_KEY);
+      const paid = await h.request('POST', '/v1/checkout/buy_now', body, alice!.token);
+      assert.equal(paid.status, 201, JSON.stringify(paid.body));
+    });
+
     test('velocity: purchases per hour per handle and per card, amount per day per card; they survive a restart', async () => {
       await fresh({
         TAGPAY_PURCHASES_PER_HOUR_MAX: '2',
