@@ -21,6 +21,8 @@ import {
 } from './outbox/deliverers.ts';
 import { OutboxWorker } from './outbox/worker.ts';
 import { SandboxProcessor } from './processors/sandbox/sandbox.ts';
+import { SandboxBank } from './processors/sandbox/bank.ts';
+import { statementCreditDeliverer, payoutDeliverer } from './outbox/statement-deliverers.ts';
 import { Metrics } from './metrics.ts';
 import { openPglite, openPostgres, type Db } from './store/db.ts';
 import { migrate } from './store/migrations.ts';
@@ -71,7 +73,7 @@ export const systemRandom: RandomBytes = (() => {
 })();
 
 /** Outbox lanes: money (charges, refunds) runs apart from replies, e-mails and webhooks. */
-const CHARGE_KINDS = ['charge', 'refund'];
+const CHARGE_KINDS = ['charge', 'refund', 'statement_credit', 'payout'];
 const EFFECT_KINDS = ['post', 'email', 'webhook'];
 
 /** Redacted wherever it appears in a log line: card data and secrets never reach the logs. */
@@ -125,6 +127,8 @@ export class AppContext implements AsyncDisposable {
     readonly networks: Map<string, NetworkClient>,
     /** Connectors of the networks beyond the local one (which has its own, `connector`). */
     readonly connectors: Connector[],
+    /** Where payouts go (the sandbox bank). */
+    readonly bank: SandboxBank,
   ) {
     log.onAppend((added) => {
       for (const e of added) metrics.eventsIngested.inc({ kind: e.body.kind });
@@ -179,6 +183,7 @@ export class AppContext implements AsyncDisposable {
       logger,
     );
     const processor = new SandboxProcessor(db, clock);
+    const bank = new SandboxBank(db, clock);
     const smtp = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : null;
     const mailer = emailSender(db, clock, smtp, config.emailFrom);
     const networks = new Map<string, NetworkClient>([['local', local]]);
@@ -188,10 +193,12 @@ export class AppContext implements AsyncDisposable {
       log,
       clock,
       logger,
-      liveHashtags: () =>
-        [...engine.view.offerByTag.values()]
+      liveHashtags: () => [
+        ...[...engine.view.offerByTag.values()]
           .filter((o) => o.status === 'live')
           .map((o) => o.hashtag.toLowerCase()),
+        ...[...engine.view.cards.byTag.keys()],
+      ],
     };
     const remotes = [
       ['bluesky', config.bluesky, () => import('./networks/bluesky/index.ts')],
@@ -220,6 +227,8 @@ export class AppContext implements AsyncDisposable {
         charge: chargeDeliverer(processor, log),
         refund: refundDeliverer(processor, log),
         webhook: webhookDeliverer(db, clock, config.webhookAllowPrivate),
+        statement_credit: statementCreditDeliverer(processor),
+        payout: payoutDeliverer(bank, log),
       },
       logger,
       (kind, outcome) => metrics.deliveries.inc({ kind, outcome }),
@@ -240,6 +249,7 @@ export class AppContext implements AsyncDisposable {
       metrics,
       networks,
       connectors,
+      bank,
     );
   }
 

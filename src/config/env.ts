@@ -35,6 +35,8 @@ export interface Config {
   cardDailyMajorMax: number;
   /** Ask for a step-up by e-mail on anomalies (first spend, new owner, new address, unusual amount). */
   anomalyStepUp: boolean;
+  /** Signs the card processor's transaction webhooks (card-linked offers); null: the endpoint is off. */
+  processorWebhookSecret: string | null;
   /** Networks beyond the built-in local one; each is on when its service is configured. */
   bluesky: BlueskyConfig | null;
   mastodon: MastodonConfig | null;
@@ -209,6 +211,16 @@ export function loadConfig(env: Env = process.env): Config {
       1_000_000_000,
     ),
     anomalyStepUp: bool(env, 'TAGPAY_ANOMALY_STEP_UP', true),
+    processorWebhookSecret: processorSecret(env),
     ...networksFrom(env),
   };
+}
+
+/** The processor's webhook signing secret: at least 24 characters, like the admin key. */
+function processorSecret(env: Env): string | null {
+  const value = env.TAGPAY_PROCESSOR_WEBHOOK_SECRET;
+  if (value === undefined || value === '') return null;
+  if (value.length < 24)
+    throw new ConfigError('TAGPAY_PROCESSOR_WEBHOOK_SECRET must be 24 characters or more');
+  return value;
 }

@@ -26,6 +26,8 @@ export const accounts = {
   /** What tagpay owes the merchant. */
   payable: (merchantId: string) => `payable:${merchantId}`,
   fees: () => 'fees:platform',
+  /** Paid out to the merchant's bank: money leaves tagpay, so it only grows. */
+  paidOut: (merchantId: string) => `payouts:${merchantId}`,
 };
 
 /** Balances per account and currency, kept in memory by the engine. */
@@ -74,6 +76,11 @@ export class Balances {
     for (const [currency, sum] of this.sums()) {
       if (sum !== 0n) throw new Error(`ledger: ${currency} balances sum to ${sum}, not zero`);
     }
+  }
+
+  /** Every balance held, for whole-ledger scans (a payout run). */
+  all(): { account: string; currency: string; balance: bigint }[] {
+    return this.entries(this.byKey.keys());
   }
 
   entries(keys: Iterable<string>): { account: string; currency: string; balance: bigint }[] {

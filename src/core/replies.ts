@@ -236,3 +236,37 @@ export const checkoutEmails = {
     };
   },
 };
+
+/** Texts of card-linked offers (Amex Sync offers): enrolment replies and credit e-mails. */
+export const cardReplies = {
+  offerPost(title: string, credit: Money, minSpend: Money, until: string, hashtag: string): string {
+    return `${title}: ${formatMoney(credit)} back on a purchase of ${formatMoney(minSpend)} or more, until ${until}. Post #${hashtag} to add it to your card.`;
+  },
+  added(title: string, brand: string, last4: string, until: string): string {
+    return `Added to your card: ${title} is on your ${brand} ending ${last4} until ${until}. Pay with that card and the credit comes back automatically.`;
+  },
+  already(title: string, last4: string): string {
+    return `${title} is already on your card ending ${last4}.`;
+  },
+  full(title: string): string {
+    return `Sorry, ${title} has reached its number of enrolments.`;
+  },
+  notActive(title: string): string {
+    return `Sorry, ${title} is not running right now.`;
+  },
+  signup(title: string, link: string): string {
+    return `To add ${title} to a card, link your card once at ${link}, then post the hashtag again.`;
+  },
+  credited(title: string, credit: Money, last4: string) {
+    return {
+      subject: `Statement credit: ${formatMoney(credit)} (${title})`,
+      text: `A statement credit of ${formatMoney(credit)} for ${title} is on its way to your card ending ${last4}.`,
+    };
+  },
+  reversed(title: string, credit: Money, last4: string) {
+    return {
+      subject: `Statement credit reversed: ${formatMoney(credit)} (${title})`,
+      text: `The purchase that earned ${title} was refunded, so its credit of ${formatMoney(credit)} is taken back from your card ending ${last4}.`,
+    };
+  },
+};

@@ -2,6 +2,15 @@ import type { Sql } from '../store/db.ts';
 import { insertNew, upsertRows, type Column } from '../store/set-sql.ts';
 import { commitSafety, keyIdOf } from './flows/safety.ts';
 import type { Effects, State } from './state.ts';
+import type { ChainedTransfer } from '../core/ledger-chain.ts';
+import { commitCardPayoutEffects } from './flows/card-payout-store.ts';
+
+/** A transfer's place in the hash chain; one that was never chained is a bug, and nothing is written. */
+function chainOf(t: ChainedTransfer): [bigint, string] {
+  if (t.n === undefined || t.hash === undefined)
+    throw new Error(`ledger: transfer ${t.id} reached the commit without its chain hash`);
+  return [t.n, t.hash];
+}
 import { commitCheckout } from './flows/checkout-store.ts';
 
 const MERCHANT_COLUMNS: Column[] = [
@@ -73,6 +82,7 @@ const ORDER_COLUMNS: Column[] = [
   ['shipping_address', 'text'],
   ['failure', 'text'],
   ['charge_id', 'text'],
+  ['refunded_minor', 'bigint'],
 ];
 const WAIT_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -264,6 +274,7 @@ export async function commitEffects(
       o.shippingAddress === null ? null : JSON.stringify(o.shippingAddress),
       o.failure,
       o.chargeId,
+      o.refundedMinor,
     ]),
     'id',
   );
@@ -292,8 +303,10 @@ export async function commitEffects(
       ['id', 'text'],
       ['ref', 'text'],
       ['at', 'bigint'],
+      ['n', 'bigint'],
+      ['hash', 'text'],
     ],
-    fx.transfers.map((t) => [t.id, t.ref, t.at]),
+    fx.transfers.map((t) => [t.id, t.ref, t.at, ...chainOf(t)]),
   );
   const postings = fx.transfers.flatMap((t) =>
     t.postings.map((p, n) => [t.id, n, p.from, p.to, p.minor, p.currency]),
@@ -311,6 +324,7 @@ export async function commitEffects(
     ],
     postings,
   );
+  await commitCardPayoutEffects(tx, fx);
   await upsertRows(
     tx,
     'balances',

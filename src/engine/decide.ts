@@ -67,6 +67,14 @@ import {
   type WaitEntry,
 } from './state.ts';
 import { merchantView, offerView, orderView, shopperView } from './views.ts';
+import { partialRefund, refundShare } from './flows/refunds.ts';
+import {
+  cardOfferHoldsTag,
+  cardOfferCommand,
+  enrolByPost,
+  onCardTransaction,
+} from './flows/card-offers.ts';
+import { onPayoutResult, runPayouts } from './flows/payouts.ts';
 import {
   addToCart,
   checkoutByPost,
@@ -196,6 +204,10 @@ export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideCo
       return expirePayments(state, out);
     case 'offer_posted':
       return onOfferPosted(state, out, body);
+    case 'card_transaction':
+      return onCardTransaction(state, out, body);
+    case 'payout_result':
+      return onPayoutResult(state, out, body);
   }
 }
 
@@ -281,6 +293,8 @@ function onPost(state: State, out: Out, post: PostEvent): void {
         return out.reply(post.network, post.postId, replies.codesPaused());
       }
       return confirm(state, out, post, match.order);
+    case 'none':
+      return enrolByPost(state, out, post, author);
     case 'confirm_payment':
       if (
         (state.wrongCodes.get(handleKey(post.network, author))?.pausedUntil ?? 0) > out.entry.at
@@ -499,6 +513,7 @@ function openCheckout(
     shippingAddress: null,
     failure: null,
     chargeId: null,
+    refundedMinor: 0n,
   };
   offer.available -= req.quantity;
   if (offer.available < 0) throw new Error(`engine: offer ${offer.id} oversold`);
@@ -614,7 +629,7 @@ function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): vo
 }
 
 /** Serves the waitlist first in, first out while the stock returned covers the first in line. */
-function serveWaitlist(state: State, out: Out, offer: Offer): void {
+export function serveWaitlist(state: State, out: Out, offer: Offer): void {
   const queue = state.waitlists.get(offer.id);
   if (queue === undefined) return;
   while (
@@ -899,6 +914,11 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
           out.reply(order.network, order.postId, replies.canceled(1));
         },
       });
+    case 'card_offer.create':
+    case 'card_offer.end':
+      return cardOfferCommand(state, out, cmd);
+    case 'payout.run':
+      return runPayouts(state, out, cmd);
   }
 }
 
@@ -926,6 +946,8 @@ function refundOrder(
       `Order ${order.id} is ${order.status}; only a paid order can be refunded.`,
     );
   }
+  const partial = partialRefund(order, cmd);
+  if (!partial.ok) return fail(out, partial.code, partial.message, partial.param);
   order.status = 'refunding';
   order.updatedAt = out.entry.at;
   out.fx.orders.add(order);
@@ -939,8 +961,9 @@ function refundOrder(
       order_id: order.id,
       attempt,
       charge_id: order.chargeId,
-      amount: order.amountMinor.toString(),
+      amount: partial.amountMinor.toString(),
       restock: cmd.restock,
+      restock_quantity: partial.restockQuantity,
     },
   });
   ok(out, 200, orderView(order));
@@ -962,9 +985,11 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
     out.webhook(merchant, 'order.refund_failed', orderView(order));
     return;
   }
-  order.status = 'refunded';
+  const share = refundShare(order, result);
+  order.refundedMinor += share.amountMinor;
+  order.status = order.refundedMinor === order.amountMinor ? 'refunded' : 'paid';
   const shopperId = order.shopperId!;
-  const net = order.amountMinor - order.feeMinor;
+  const net = share.amountMinor - share.feeMinor;
   const postings = [];
   if (net > 0n)
     postings.push({
@@ -973,11 +998,11 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
       minor: net,
       currency: order.currency,
     });
-  if (order.feeMinor > 0n)
+  if (share.feeMinor > 0n)
     postings.push({
       from: accounts.fees(),
       to: accounts.funding(shopperId),
-      minor: order.feeMinor,
+      minor: share.feeMinor,
       currency: order.currency,
     });
   const transfer = { id: newId('trf', out.ctx.random), ref: order.id, at: out.entry.at, postings };
@@ -985,16 +1010,18 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
   out.fx.transfers.push(transfer);
   const offer = state.offers.get(order.offerId);
   const key = handleKey(order.network, order.handle);
-  if (offer !== undefined) addHeld(state, offer, key, -order.quantity);
-  if (offer !== undefined && result.restock) {
-    offer.sold -= order.quantity;
-    offer.available += order.quantity;
+  if (offer !== undefined && order.status === 'refunded')
+    addHeld(state, offer, key, -order.quantity);
+  const units = Math.min(share.restockQuantity, offer?.sold ?? 0);
+  if (offer !== undefined && result.restock && units > 0) {
+    offer.sold -= units;
+    offer.available += units;
     if (offer.sold < 0) throw new Error(`engine: offer ${offer.id} sold below zero`);
     out.fx.offers.add(offer);
     serveWaitlist(state, out, offer);
   }
   const title = offer ? titleOf(offer, order) : order.id;
-  const total = { minor: order.amountMinor, currency: order.currency };
+  const total = { minor: share.amountMinor, currency: order.currency };
   // An order bought on the web (buy-now) has no post to answer under: the e-mail says it.
   if (order.postId !== '')
     out.reply(order.network, order.postId, replies.refunded(title, total), order.handle);
@@ -1046,7 +1073,7 @@ function createMerchant(
 }
 
 /** True when the offer still holds its hashtag: not ended by status or by its end time. */
-function holdsTag(offer: Offer, at: number): boolean {
+export function holdsTag(offer: Offer, at: number): boolean {
   return offer.status !== 'ended' && (offer.endsAt === null || at < offer.endsAt);
 }
 
@@ -1077,7 +1104,7 @@ function createOffer(
     );
   }
   const holder = state.offerByTag.get(tag);
-  if (holder !== undefined && holdsTag(holder, at)) {
+  if ((holder !== undefined && holdsTag(holder, at)) || cardOfferHoldsTag(state, tag, at)) {
     return fail(
       out,
       'HASHTAG_TAKEN',

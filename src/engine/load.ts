@@ -3,6 +3,8 @@ import type { Sql } from '../store/db.ts';
 import { big, num } from '../store/db.ts';
 import { spentKey } from './decide.ts';
 import { loadSafety } from './flows/safety.ts';
+import { loadChainHead } from './ledger-store.ts';
+import { loadCardPayoutState } from './flows/card-payout-store.ts';
 import { loadCheckout } from './flows/checkout-store.ts';
 import {
   ACTIVE_STATUSES,
@@ -184,6 +186,10 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   }
   // The pair of the assertion made before every commit: what was read back sums to zero too.
   state.balances.assertZeroSum();
+  await loadCardPayoutState(db, state);
+  const head = await loadChainHead(db);
+  state.chain.n = head.n;
+  state.chain.hash = head.hash;
   return { state, cursor };
 }
 
@@ -231,5 +237,6 @@ export function orderFromRow(r: Row): Order {
     shippingAddress: r.shipping_address === null ? null : JSON.parse(str(r.shipping_address)),
     failure: strOrNull(r.failure),
     chargeId: strOrNull(r.charge_id),
+    refundedMinor: r.refunded_minor === undefined ? 0n : big(r.refunded_minor),
   };
 }

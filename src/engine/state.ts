@@ -1,6 +1,9 @@
 import { Balances, type Transfer } from '../core/ledger.ts';
+import { GENESIS_HASH, type ChainHead } from '../core/ledger-chain.ts';
 import type { ShippingAddress } from './events.ts';
 import { SafetyEffects, SafetyState } from './flows/safety-state.ts';
+import { CardEffects, CardLinkedState } from './flows/card-offers-state.ts';
+import { PayoutEffects, PayoutState } from './flows/payouts-state.ts';
 import { CheckoutEffects, CheckoutState } from './flows/checkout-state.ts';
 
 /**
@@ -136,6 +139,8 @@ export interface Order {
   shippingAddress: ShippingAddress | null;
   failure: string | null;
   chargeId: string | null;
+  /** Refunded so far (partial refunds); the order is `refunded` when it reaches the amount. */
+  refundedMinor: bigint;
 }
 
 export interface RetiredCode {
@@ -160,7 +165,7 @@ export interface WaitEntry {
 
 export interface OutboxRow {
   key: string;
-  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook';
+  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook' | 'statement_credit' | 'payout';
   body: unknown;
 }
 
@@ -263,6 +268,10 @@ export class State {
   readonly balances = new Balances();
   /** Fraud controls: guards, velocity, card spend (src/engine/flows/safety.ts). */
   readonly safety = new SafetyState();
+  /** The ledger's hash chain head: every committed transfer is chained after it (core/ledger-chain.ts). */
+  readonly chain: ChainHead = { n: 0n, hash: GENESIS_HASH };
+  readonly cards = new CardLinkedState();
+  readonly payouts = new PayoutState();
   /** Buy-now, cart and pay-with-tagpay (src/engine/flows/checkout.ts). */
   readonly checkout = new CheckoutState();
 }
@@ -322,5 +331,7 @@ export class Effects {
   readonly revokeKeys: { merchantId: string; keep: string; at: number }[] = [];
   /** Guards, the audit log, wrong-code counters, single key revocations. */
   readonly safety = new SafetyEffects();
+  readonly cards = new CardEffects();
+  readonly payouts = new PayoutEffects();
   readonly checkout = new CheckoutEffects();
 }

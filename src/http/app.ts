@@ -14,10 +14,13 @@ import { errorHandler, validationHook } from './errors.ts';
 import { rateLimit } from './rate-limit.ts';
 import { checkoutRoutes } from './routes/checkout.ts';
 import { localRoutes } from './routes/local.ts';
+import { localStreamRoutes } from './routes/local-stream.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { securityRoutes } from './routes/security.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { merchantMoneyRoutes } from './routes/merchant-money.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 import { onboardingRoutes } from './routes/onboarding.ts';
 
@@ -49,6 +52,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   api.use(
     '*',
     secureHeaders({
+      // The web pages set a stricter policy of their own (src/web/routes.ts PAGE_CSP); keep it.
+      overwrite: false,
       contentSecurityPolicy: {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
@@ -123,8 +128,11 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   onboardingRoutes(api, app);
   orderRoutes(api, app);
   securityRoutes(api, app);
+  merchantMoneyRoutes(api, app);
   checkoutRoutes(api, app);
   oauthRoutes(api, app);
+  sessionRoutes(api, app);
+  localStreamRoutes(api, app);
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -144,8 +152,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
       c.body(body, 200, { 'content-type': type, 'cache-control': 'public, max-age=3600' }),
     );
   }
+  // Checked on the server before the app is served (signed links, OAuth requests).
+  checkoutPages(api, app);
   webRoutes(api, app);
-  // Until the web app serves the checkout pages, a valid link opens the timeline page.
-  checkoutPages(api, app, () => readFileSync(join(here, '../web/index.html'), 'utf8'));
   return api;
 }

@@ -275,6 +275,7 @@ export const OrderSchema = z
     quantity: z.number().int().max(QUANTITY_PER_POST_MAX),
     amount: z.number().int(),
     fee: z.number().int(),
+    amount_refunded: z.number().int(),
     currency: z.string(),
     shipping_address: AddressSchema.nullable(),
     failure_reason: z.string().nullable(),

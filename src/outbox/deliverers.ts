@@ -213,6 +213,7 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
       charge_id: string;
       amount: string;
       restock: boolean;
+      restock_quantity?: number;
     };
     const outcome = await processor.refund(
       body.charge_id,
@@ -236,6 +237,8 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
           refundId: outcome.refundId ?? null,
           restock: body.restock,
           error: outcome.ok ? null : (outcome.message ?? 'refund failed'),
+          amountMinor: body.amount,
+          ...(body.restock_quantity !== undefined && { restockQuantity: body.restock_quantity }),
         },
       },
     ]);
