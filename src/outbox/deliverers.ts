@@ -273,10 +273,21 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
   });
 }
 
-/** Stripe's signature scheme: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.payload">`. */
-export function signWebhook(secret: string, payload: string, unixSeconds: number): string {
-  const v1 = createHmac('sha256', secret).update(`${unixSeconds}.${payload}`).digest('hex');
-  return `t=${unixSeconds},v1=${v1}`;
+/**
+ * Stripe's signature scheme: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.payload">`, one `v1` per
+ * secret in use (two while a rotated-out secret is still honoured). Receivers check it with
+ * `verifyWebhook` (src/webhooks/verify.ts).
+ */
+export function signWebhook(
+  secret: string | readonly string[],
+  payload: string,
+  unixSeconds: number,
+): string {
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  const v1 = secrets.map(
+    (s) => `v1=${createHmac('sha256', s).update(`${unixSeconds}.${payload}`).digest('hex')}`,
+  );
+  return [`t=${unixSeconds}`, ...v1].join(',');
 }
 
 /** Signed webhooks to merchants; the event id lets the receiver drop a repeat. */
@@ -286,22 +297,28 @@ export function webhookDeliverer(db: Db, clock: Clock, allowPrivate: boolean): D
     const refused = await webhookTargetProblem(body.url, allowPrivate);
     if (refused !== null)
       return { done: false, error: `target refused: ${refused}`, retryInMs: null };
-    const { rows } = await db.query<{ webhook_secret: string }>(
-      'SELECT webhook_secret FROM merchants WHERE id = $1',
+    const { rows } = await db.query<{
+      webhook_secret: string;
+      webhook_secret_previous: string | null;
+      webhook_previous_until: unknown;
+    }>(
+      'SELECT webhook_secret, webhook_secret_previous, webhook_previous_until FROM merchants WHERE id = $1',
       [body.merchant_id],
     );
     if (!rows[0]) return { done: false, error: 'merchant not found', retryInMs: null };
+    const secrets = [rows[0].webhook_secret];
+    if (
+      rows[0].webhook_secret_previous !== null &&
+      Number(rows[0].webhook_previous_until) > clock.now()
+    )
+      secrets.push(rows[0].webhook_secret_previous);
     const payload = JSON.stringify(body.event);
     try {
       const response = await fetch(body.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'tagpay-signature': signWebhook(
-            rows[0].webhook_secret,
-            payload,
-            Math.floor(clock.now() / 1000),
-          ),
+          'tagpay-signature': signWebhook(secrets, payload, Math.floor(clock.now() / 1000)),
           'idempotency-key': body.event.id,
         },
         body: payload,

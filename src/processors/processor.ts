@@ -6,6 +6,11 @@ export interface CardInfo {
   last4: string;
   expMonth: number;
   expYear: number;
+  /**
+   * The same card number gives the same fingerprint, whatever the token (Stripe's
+   * `card.fingerprint`): a keyed hash made by the processor, never the number.
+   */
+  fingerprint?: string;
 }
 
 export type ChargeOutcome =
