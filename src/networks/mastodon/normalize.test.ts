@@ -163,16 +163,14 @@ describe('mastodon htmlToText', () => {
     assert.equal(htmlToText(''), '');
   });
 
-  test('linear on hostile input (no catastrophic backtracking)', () => {
-    // A complexity check with a wide margin, not a speed limit: a million characters take about a
-    // second when reading is linear (on a busy 2-core machine too), and minutes when it is quadratic
-    // (a `&` reader that searched the whole rest of the text for `;` took 4 s on 200,000).
+  // A hang guard, not a speed limit: a million characters are read in about a second when reading is
+  // linear, and for many minutes when it is quadratic (a `&` reader that searched the whole rest of the
+  // text for `;` took 4 s on 200,000), which the test runner's timeout turns into a failure.
+  test('linear on hostile input (no catastrophic backtracking)', { timeout: 120_000 }, () => {
     for (const unit of ['<', '&', '<a ', '&#', '<p>']) {
       const input = unit.repeat(Math.ceil(1_000_000 / unit.length));
-      const started = performance.now();
-      htmlToText(input);
-      const ms = performance.now() - started;
-      assert.ok(ms < 20_000, `${unit} × ${input.length / unit.length} took ${Math.round(ms)} ms`);
+      const text = htmlToText(input);
+      assert.ok(text.length <= input.length, `${unit}: the text is never longer than the HTML`);
     }
   });
 });
