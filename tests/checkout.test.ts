@@ -281,6 +281,26 @@ for (const storage of storages()) {
       );
       assert.equal(await available(h, w, mug.id), 2);
 
+      // One order of the cart is refunded on its own: a partial refund of the one charge.
+      const refund = await h.request(
+        'POST',
+        `/v1/orders/${paid.body.order_ids[1]}/refund`,
+        {},
+        w.merchant.api_key,
+      );
+      assert.equal(refund.status, 200, JSON.stringify(refund.body));
+      await h.app.settle();
+      const statuses = [];
+      for (const id of paid.body.order_ids)
+        statuses.push(
+          (await h.request('GET', `/v1/orders/${id}`, undefined, ADMIN_KEY)).body.status,
+        );
+      assert.deepEqual(statuses, ['paid', 'refunded']);
+      const refunded = await h.app.db.query<{ refunded_minor: string }>(
+        'SELECT refunded_minor::text FROM sandbox_charges ORDER BY created_at DESC LIMIT 1',
+      );
+      assert.equal(refunded.rows[0]!.refunded_minor, '1200');
+
       // Bob wants 3 mugs but 2 are left: nothing of his cart is reserved.
       await post(h, bob!, '#cart S', tee.id);
       const short = await h.request('POST', '/v1/cart/checkout', {}, bob!.token);
