@@ -26,6 +26,7 @@ const ON = {
 };
 
 async function mails(h: Harness, to: string): Promise<{ subject: string; text: string }[]> {
+  await h.app.settle();
   const res = await h.request('GET', `/v1/mailbox?to=${to}&limit=100`, undefined, ADMIN_KEY);
   assert.equal(res.status, 200);
   return res.body.data;
@@ -206,6 +207,7 @@ for (const storage of storages()) {
       const fine = await post(h, bob!, '#BuyAcmeTee M');
       codeIn((await repliesTo(h, fine))[0]);
       await linkShopper(h, alice!, '5555555555554444');
+      await h.app.settle();
       const notice = (await mails(h, 'alice@example.com')).find((m) => /changed/.test(m.subject));
       assert.match(notice!.text, /card of alice/);
       linkIn(notice!.text, '/not-me');

@@ -45,7 +45,7 @@ for (const storage of storages()) {
       h = await openHarness(storage);
       const w = await setupWorld(h);
       const offerPosts = await h.app.local.listPosts({ author: 'acme', limit: 10 });
-      assert.match(offerPosts[0]!.text, /Reply #BuyAcmeTee to buy.*Note: unverified merchant\.$/);
+      assert.match(offerPosts[0]!.text, /Reply #BuyAcmeTee to buy.*Note: unverified merchant\./);
       const buy = await post(h, w.accounts.alice!, '#BuyAcmeTee M');
       assert.match((await repliesTo(h, buy))[0]!, /Note: unverified merchant\.$/);
       const me = await h.request('GET', '/v1/merchants/me', undefined, w.merchant.api_key);

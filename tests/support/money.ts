@@ -61,6 +61,10 @@ export async function openDiskHarness(dataDir: string): Promise<Harness> {
     TAGPAY_DATA_DIR: dataDir,
     TAGPAY_WEBHOOK_ALLOW_PRIVATE: '1',
     TAGPAY_RATE_LIMIT_PER_S: '0',
+    // As in harness.ts: the fraud controls are tested on their own (tests/fraud.test.ts).
+    TAGPAY_PURCHASES_PER_HOUR_MAX: '0',
+    TAGPAY_CARD_DAILY_MAX: '0',
+    TAGPAY_ANOMALY_STEP_UP: '0',
   });
   const make = async () => {
     const app = await AppContext.fromConfig(config, {
