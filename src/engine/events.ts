@@ -1,4 +1,5 @@
 import type { DeclineReason } from '../core/replies.ts';
+import type { OfferEditCommand } from './flows/offer-edit.ts';
 import type { CardOfferCommand, CardTransactionEvent } from './flows/card-offers-state.ts';
 import type { PayoutCommand, PayoutResultEvent } from './flows/payouts-state.ts';
 
@@ -46,6 +47,7 @@ export interface ShippingAddress {
 }
 
 export type ApiCommand =
+  | OfferEditCommand
   | CheckoutCommand
   | {
       op: 'merchant.create';

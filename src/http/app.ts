@@ -19,6 +19,8 @@ import { merchantRoutes } from './routes/merchants.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { webDataRoutes } from './routes/web-data.ts';
+import { offerEditRoutes } from './routes/offer-edit.ts';
 import { merchantMoneyRoutes } from './routes/merchant-money.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 import { onboardingRoutes } from './routes/onboarding.ts';
@@ -129,6 +131,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   oauthRoutes(api, app);
   sessionRoutes(api, app);
   localStreamRoutes(api, app);
+  webDataRoutes(api, app);
+  offerEditRoutes(api, app);
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -6,6 +6,7 @@
 export const PAGE_PATHS: RegExp[] = [
   /^\/$/,
   /^\/signin$/,
+  /^\/signin\/mastodon$/,
   /^\/signup$/,
   /^\/onboarding$/,
   /^\/verify-email$/,
