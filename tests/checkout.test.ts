@@ -415,6 +415,9 @@ for (const storage of storages()) {
       );
       assert.equal(await available(h, w, mug.id), 3, 'reserved while waiting for the code');
       const code = codeIn(reply);
+      const twice = await post(h, alice!, '#checkout');
+      assert.match((await repliesTo(h, twice))[0]!, /already waiting for its confirmation code/);
+      assert.equal(await available(h, w, mug.id), 3, 'reserved once');
       // The code is bound to alice: from bob it is a wrong code, and does nothing.
       await post(h, bob!, code, checkout);
       assert.equal((await charges(h)).length, 0);

@@ -221,6 +221,9 @@ export const checkoutReplies = {
   checkoutConfirm(items: number, total: Money, code: string, windowMin: number): string {
     return `To buy the ${items === 1 ? 'item' : `${items} items`} in your cart for ${formatMoney(total)}, reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account. Reply #cancel to drop it.`;
   },
+  checkoutWaiting(): string {
+    return 'Your cart checkout is already waiting for its confirmation code: reply with it, or #cancel to start over.';
+  },
   checkoutRefused(message: string): string {
     return `We could not check out your cart: ${message}`;
   },

@@ -450,6 +450,11 @@ export function checkoutByPost(state: State, out: Out, post: PostEvent, author: 
   }
   const cart = cartOf(state, key);
   if (cart.length === 0) return out.reply(post.network, post.postId, checkoutReplies.cartEmpty());
+  // One cart checkout waits for its code at a time: a second #checkout would reserve it all twice.
+  for (const waiting of state.checkout.paymentByCode.values()) {
+    if (waiting.network === post.network && waiting.account === author)
+      return out.reply(post.network, post.postId, checkoutReplies.checkoutWaiting());
+  }
   const expiresAt = out.entry.at + CONFIRM_WINDOW_MS_DEFAULT;
   const wanted = wantedOf(state, cart, post.postId);
   const reserved =
