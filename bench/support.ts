@@ -63,6 +63,11 @@ export async function openBenchApp(storage: Storage) {
   const config = loadConfig({
     TAGPAY_ADMIN_KEY: 'ak_bench_admin_key_0123456789',
     TAGPAY_DEMO: '0',
+    // The bench's shoppers share the test cards and buy at once after linking: velocity per card
+    // and the first-spend step-up would stop them (the checks still run).
+    TAGPAY_PURCHASES_PER_HOUR_MAX: '0',
+    TAGPAY_CARD_DAILY_MAX: '0',
+    TAGPAY_ANOMALY_STEP_UP: '0',
   });
   const app = await AppContext.fromConfig(config, { db, logger: pino({ level: 'warn' }) });
   const command = async (key: string, cmd: ApiCommand) => {

@@ -34,6 +34,21 @@ export interface Overrides {
   logger?: Logger;
 }
 
+/**
+ * A secret of this installation kept in the settings table, made at the first start: it signs the
+ * e-mailed step-up and "not me" links, so it never enters the input log.
+ */
+export async function settingSecret(db: Db, name: string, random: RandomBytes): Promise<string> {
+  await db.query(
+    'INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING',
+    [name, newSecret('ls', random)],
+  );
+  const { rows } = await db.query<{ value: string }>('SELECT value FROM settings WHERE name = $1', [
+    name,
+  ]);
+  return rows[0]!.value;
+}
+
 export const systemClock: Clock = { now: () => Date.now() };
 /**
  * Cryptographic randomness, drawn from the OS in 64 KiB blocks: one `randomBytes` call per id or code
@@ -156,6 +171,12 @@ export class AppContext implements AsyncDisposable {
         feeBps: config.feeBps,
         publicUrl: config.publicUrl,
         botHandle: (network) => selves.get(network) ?? config.botHandle,
+        safety: {
+          purchasesPerHourMax: config.purchasesPerHourMax,
+          cardDailyMajorMax: config.cardDailyMajorMax,
+          anomalyStepUp: config.anomalyStepUp,
+          linkSecret: await settingSecret(db, 'link_secret', random),
+        },
         buyLink: (offerId, expiresAtMs) =>
           config.publicUrl + buyLinkPath(signingKey, offerId, expiresAtMs),
       },

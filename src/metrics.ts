@@ -114,7 +114,12 @@ export class Metrics {
         const counts = new Map<string, number>();
         for (const order of e.view.activeOrders.values())
           counts.set(order.status, (counts.get(order.status) ?? 0) + 1);
-        for (const state of ['awaiting_signup', 'awaiting_confirmation', 'charging'])
+        for (const state of [
+          'awaiting_signup',
+          'awaiting_confirmation',
+          'awaiting_step_up',
+          'charging',
+        ])
           this.set({ state }, counts.get(state) ?? 0);
       },
     });

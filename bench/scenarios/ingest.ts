@@ -169,6 +169,9 @@ function buildWorld(rng: Rng): World {
       webhookSecret: `whsec_${m}`,
       feeBps: null,
       createdAt: START_MS - 86_400_000,
+      verified: true,
+      webhookSecretPrevious: null,
+      webhookPreviousUntil: null,
     };
     state.merchants.set(merchant.id, merchant);
     state.merchantByHandle.set(handleKey(merchant.network, merchant.handle), merchant);

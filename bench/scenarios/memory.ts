@@ -27,6 +27,13 @@ export async function memory(opts: { quick: boolean }): Promise<ScenarioResult> 
     feeBps: 250,
     publicUrl: 'http://x',
     botHandle: () => 'tagpay',
+    // Velocity and anomaly step-ups off: every shopper here links and buys at the same instant.
+    safety: {
+      purchasesPerHourMax: 0,
+      cardDailyMajorMax: 0,
+      anomalyStepUp: false,
+      linkSecret: 'ls_bench',
+    },
   };
   let seq = 0n;
   const at = Date.parse('2026-11-26T12:00:00Z');

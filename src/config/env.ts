@@ -1,4 +1,10 @@
-import { FEE_BPS_DEFAULT, FEE_BPS_MAX, RATE_LIMIT_PER_S_DEFAULT } from '../core/limits.ts';
+import {
+  CARD_DAILY_MAJOR_MAX_DEFAULT,
+  FEE_BPS_DEFAULT,
+  FEE_BPS_MAX,
+  PURCHASES_PER_HOUR_MAX_DEFAULT,
+  RATE_LIMIT_PER_S_DEFAULT,
+} from '../core/limits.ts';
 
 /** tagpay's whole configuration, typed, with its defaults. The environment is read here and nowhere else. */
 export interface Config {
@@ -23,6 +29,12 @@ export interface Config {
   signingKey: string | null;
   /** API requests per second per key and per address (0: no limit). */
   rateLimitPerS: number;
+  /** Checkouts one handle, or one card, may open per hour (0: no limit). */
+  purchasesPerHourMax: number;
+  /** What one card may be charged per day, in major units of the currency (0: no limit). */
+  cardDailyMajorMax: number;
+  /** Ask for a step-up by e-mail on anomalies (first spend, new owner, new address, unusual amount). */
+  anomalyStepUp: boolean;
   /** Signs the card processor's transaction webhooks (card-linked offers); null: the endpoint is off. */
   processorWebhookSecret: string | null;
   /** Networks beyond the built-in local one; each is on when its service is configured. */
@@ -184,6 +196,21 @@ export function loadConfig(env: Env = process.env): Config {
     webhookAllowPrivate: bool(env, 'TAGPAY_WEBHOOK_ALLOW_PRIVATE', false),
     signingKey,
     rateLimitPerS: int(env, 'TAGPAY_RATE_LIMIT_PER_S', RATE_LIMIT_PER_S_DEFAULT, 0, 100_000),
+    purchasesPerHourMax: int(
+      env,
+      'TAGPAY_PURCHASES_PER_HOUR_MAX',
+      PURCHASES_PER_HOUR_MAX_DEFAULT,
+      0,
+      1_000_000,
+    ),
+    cardDailyMajorMax: int(
+      env,
+      'TAGPAY_CARD_DAILY_MAX',
+      CARD_DAILY_MAJOR_MAX_DEFAULT,
+      0,
+      1_000_000_000,
+    ),
+    anomalyStepUp: bool(env, 'TAGPAY_ANOMALY_STEP_UP', true),
     processorWebhookSecret: processorSecret(env),
     ...networksFrom(env),
   };

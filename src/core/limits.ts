@@ -28,9 +28,18 @@ export const CONNECTOR_RECONNECT_MS_MAX = 60_000;
 /** Attempts for a card charge that fails with a processor error, then the order fails. */
 export const CHARGE_ATTEMPTS_MAX = 3;
 export const CHARGE_RETRY_BASE_MS = 2_000;
-/** Attempts for a webhook (exponential backoff), then the row goes to the dead-letter list. */
-export const WEBHOOK_ATTEMPTS_MAX = 8;
+/**
+ * Webhooks are retried with exponential backoff (WEBHOOK_RETRY_BASE_MS doubling, at most
+ * RETRY_DELAY_MS_MAX apart) for up to WEBHOOK_RETRY_WINDOW_MS, Stripe's three days: the last of
+ * WEBHOOK_ATTEMPTS_MAX attempts falls inside the window (asserted below), then the row is dead.
+ */
+export const WEBHOOK_RETRY_WINDOW_MS = 3 * 24 * 60 * 60 * 1000;
+export const WEBHOOK_ATTEMPTS_MAX = 24;
 export const WEBHOOK_RETRY_BASE_MS = 5_000;
+/** A receiver accepts a signature this many seconds from its timestamp at most (Stripe's default). */
+export const WEBHOOK_TOLERANCE_S = 300;
+/** How long the previous webhook secret signs too after a rotation, at most (Stripe: 24 hours). */
+export const WEBHOOK_SECRET_OVERLAP_MS_MAX = 24 * 60 * 60 * 1000;
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 /** Attempts for a reply post or an e-mail. */
 export const DELIVERY_ATTEMPTS_MAX = 10;
@@ -81,6 +90,34 @@ export const WRONG_CODES_WINDOW_MS = 60 * 60 * 1000;
 /** Handles whose wrong codes are counted at once; the oldest counts go first. */
 export const WRONG_CODE_COUNTERS_MAX = 100_000;
 
+/**
+ * Fraud controls (src/engine/flows/safety.ts). Velocity: checkouts one handle, or one card across
+ * handles, may open per hour, and what one card may be charged per day in major units (both set by
+ * the operator, these are the defaults; 0 turns one off).
+ */
+export const PURCHASES_PER_HOUR_MAX_DEFAULT = 10;
+export const CARD_DAILY_MAJOR_MAX_DEFAULT = 2_000;
+export const HOUR_MS = 60 * 60 * 1000;
+/** A first spend this soon after a handle is linked asks for a step-up by e-mail. */
+export const NEW_LINK_STEP_UP_MS = 24 * 60 * 60 * 1000;
+/** A purchase this soon after the shipping address changed asks for a step-up. */
+export const NEW_ADDRESS_STEP_UP_MS = 7 * 24 * 60 * 60 * 1000;
+/** A handle that changed owner asks for a step-up on every purchase this long after. */
+export const OWNER_CHANGE_STEP_UP_MS = 30 * 24 * 60 * 60 * 1000;
+/** No purchase this long after a re-link changed the card or the e-mail, or the handle's owner. */
+export const RELINK_COOL_DOWN_MS = 24 * 60 * 60 * 1000;
+/**
+ * An unusual amount: more than UNUSUAL_AMOUNT_FACTOR times the largest paid purchase of the shopper
+ * in the currency, once it has UNUSUAL_AMOUNT_HISTORY_MIN of them.
+ */
+export const UNUSUAL_AMOUNT_FACTOR = 5n;
+export const UNUSUAL_AMOUNT_HISTORY_MIN = 3;
+/** Checkout times remembered per handle or card for the hourly velocity (oldest dropped). */
+export const VELOCITY_KEYS_MAX = 200_000;
+/** A merchant may hold this many API keys that are not revoked. */
+export const API_KEYS_PER_MERCHANT_MAX = 20;
+/** last_used_at of an API key is written at most this often per key. */
+export const API_KEY_TOUCH_MS = 60 * 1000;
 /** Confirmation codes: characters after the prefix, from a 32-letter alphabet (5 bits each). */
 export const CODE_CHARS = 10;
 export const CODE_BITS = CODE_CHARS * 5;
@@ -161,6 +198,20 @@ assert(LOG_TAIL_EVENTS_MAX >= BATCH_EVENTS_MAX, 'the tail holds at least a batch
 assert(OUTBOX_BATCH_MAX >= OUTBOX_CONCURRENCY_MAX, 'a pass can fill the workers');
 assert(FEE_BPS_DEFAULT <= FEE_BPS_MAX && FEE_BPS_MAX < 10_000, 'a fee is a fraction of a sale');
 assert(HASHTAG_CHARS_MIN <= HASHTAG_CHARS_MAX, 'hashtag bounds');
+{
+  let lastAttemptAtMs = 0;
+  for (let attempt = 1; attempt < WEBHOOK_ATTEMPTS_MAX; attempt++)
+    lastAttemptAtMs += Math.min(RETRY_DELAY_MS_MAX, WEBHOOK_RETRY_BASE_MS * 2 ** (attempt - 1));
+  assert(
+    lastAttemptAtMs <= WEBHOOK_RETRY_WINDOW_MS,
+    'the last webhook attempt is within the window',
+  );
+  assert(
+    lastAttemptAtMs + RETRY_DELAY_MS_MAX > WEBHOOK_RETRY_WINDOW_MS,
+    'webhooks are retried until the end of the window',
+  );
+}
+assert(RELINK_COOL_DOWN_MS <= NEW_LINK_STEP_UP_MS * 7, 'a cool-down is shorter than a week');
 assert(
   AMOUNT_MINOR_MAX * BigInt(QUANTITY_PER_POST_MAX) < 2n ** 62n,
   'an order total fits a Postgres bigint',

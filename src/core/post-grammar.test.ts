@@ -129,6 +129,29 @@ describe('readBuyOptions', () => {
     assert.deepEqual(read('#BuyAcmeTee love it', []), { ok: true, variant: null, quantity: 1 });
   });
 
+  test('a quantity that is not a whole number in range is answered, never read as one unit', () => {
+    for (const bad of ['x1000000', 'x-1', 'x2.5', '-3', '1,000', '2024', '3.5x']) {
+      assert.deepEqual(
+        read(`#BuyAcmeTee M ${bad}`),
+        { ok: false, reason: 'quantity_invalid' },
+        bad,
+      );
+      assert.deepEqual(
+        read(`#BuyAcmeTee ${bad}`, []),
+        { ok: false, reason: 'quantity_invalid' },
+        bad,
+      );
+    }
+    assert.deepEqual(read('#BuyAcmeTee S 2'), { ok: true, variant: 'S', quantity: 2 });
+    assert.deepEqual(read('#BuyAcmeTee 2 S'), { ok: true, variant: 'S', quantity: 2 });
+    // A variant that is a number is the variant, not a quantity.
+    assert.deepEqual(read('#BuyAcmeTee 42 x2', ['41', '42']), {
+      ok: true,
+      variant: '42',
+      quantity: 2,
+    });
+  });
+
   test(`quantity 0 and quantity ${QUANTITY_PER_POST_MAX + 1} are invalid; 1 and ${QUANTITY_PER_POST_MAX} are not`, () => {
     assert.deepEqual(read('#BuyAcmeTee M x0'), { ok: false, reason: 'quantity_invalid' });
     assert.deepEqual(read(`#BuyAcmeTee M x${QUANTITY_PER_POST_MAX + 1}`), {

@@ -81,7 +81,7 @@ export type BuyOptions =
 
 /**
  * Reads what follows an offer's hashtag: an optional variant and an optional quantity (`x2`, `×2`,
- * `2x`, `qty 2`), in either order, e.g. `#BuyAcmeTee M x2`. Only the three words after the hashtag are
+ * `2x`, `2`, `qty 2`), in either order, e.g. `#BuyAcmeTee M x2`. Only the three words after the hashtag are
  * read; anything else in the post is free text.
  */
 export function readBuyOptions(
@@ -103,11 +103,17 @@ export function readBuyOptions(
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!.replace(/[.,!?;:]+$/, '');
     if (word === '' || word.startsWith('#') || word.startsWith('@')) break;
-    const q = /^(?:[x×](\d{1,4})|(\d{1,4})[x×])$/i.exec(word);
-    if (q) {
+    const q = /^(?:[x×](\d{1,4})|(\d{1,4})[x×]|(\d{1,4}))$/i.exec(word);
+    if (q && !variants.some((name) => name.toLowerCase() === word.toLowerCase())) {
       if (quantity !== null) break;
-      quantity = Number(q[1] ?? q[2]);
+      quantity = Number(q[1] ?? q[2] ?? q[3]);
       continue;
+    }
+    // A quantity that is not a whole number in range (`x1000000`, `x-1`, `x2.5`) is answered, never
+    // read as one unit: the shopper meant a number we will not sell.
+    if (/^(?:[x×][-+]?[\d.,]+|[-+]?[\d.,]+[x×]|[-+]?\d[\d.,]*)$/i.test(word) && quantity === null) {
+      if (!variants.some((name) => name.toLowerCase() === word.toLowerCase()))
+        return { ok: false, reason: 'quantity_invalid' };
     }
     const next = words[i + 1]?.replace(/[.,!?;:]+$/, '');
     if (/^qty$/i.test(word) && next !== undefined && /^\d{1,4}$/.test(next)) {

@@ -23,7 +23,27 @@ export type RefusalReason =
   | 'quantity_invalid'
   | 'buyer_cap'
   | 'over_purchase_limit'
-  | 'over_daily_limit';
+  | 'over_daily_limit'
+  | 'frozen'
+  | 'cool_down'
+  | 'velocity_handle'
+  | 'velocity_card'
+  | 'card_daily_limit';
+
+/** Why a purchase asks for a step-up by e-mail (src/engine/flows/safety.ts). */
+export type StepUpReason =
+  'threshold' | 'new_link' | 'owner_changed' | 'new_address' | 'unusual_amount';
+
+const STEP_UP_TEXT: Record<StepUpReason, string> = {
+  threshold: 'it is above the amount you asked us to double-check',
+  new_link: 'it is the first purchase since this handle was linked',
+  owner_changed: 'this handle was linked to a different account before',
+  new_address: 'your shipping address changed recently',
+  unusual_amount: 'it is much larger than your usual purchases',
+};
+
+/** Said after a reply or e-mail about an offer of a merchant the operator has not verified. */
+export const UNVERIFIED_NOTE = 'Note: unverified merchant.';
 
 export const replies = {
   confirm(title: string, total: Money, code: string, windowMin: number): string {
@@ -90,14 +110,37 @@ export const replies = {
         return `This purchase is above your per-purchase limit of ${detail}. Raise it on your profile to buy.`;
       case 'over_daily_limit':
         return `This purchase would pass your daily spending limit of ${detail}.`;
+      case 'frozen':
+        return 'This account is frozen after a "not me" report, so it cannot buy. Contact the operator of this tagpay to unfreeze it.';
+      case 'cool_down':
+        return `This account was re-linked recently; for your safety it can buy again from ${detail}.`;
+      case 'velocity_handle':
+        return `Too many purchases from this account in the last hour (at most ${detail}). Try again later.`;
+      case 'velocity_card':
+        return `Too many purchases with this card in the last hour (at most ${detail}). Try again later.`;
+      case 'card_daily_limit':
+        return `This purchase would pass the daily amount allowed on this card (${detail}).`;
     }
   },
-  offerPost(title: string, price: Money, hashtag: string, variants: readonly string[]): string {
+  offerPost(
+    title: string,
+    price: Money,
+    hashtag: string,
+    variants: readonly string[],
+    verified = true,
+  ): string {
     const options =
       variants.length > 0 ? ` (${variants.join(', ')}, e.g. #${hashtag} ${variants[0]} x1)` : '';
-    return `${title} — ${formatMoney(price)}. Reply #${hashtag} to buy${options}.`;
+    const note = verified ? '' : ` ${UNVERIFIED_NOTE}`;
+    return `${title} — ${formatMoney(price)}. Reply #${hashtag} to buy${options}.${note}`;
+  },
+  stepUp(title: string, total: Money, windowMin: number): string {
+    return `For your safety, approve ${title} for ${formatMoney(total)} from the link we just e-mailed you, within ${windowMin} minutes. Nothing is charged until then.`;
   },
 };
+
+const notMe = (link: string) =>
+  `\n\nNot you? Someone may control your social account. Freeze your tagpay account now (every pending purchase is canceled and nothing more can be bought until the operator unfreezes it):\n${link}\n`;
 
 export const emails = {
   /** The link that proves a handle's owner reads this address (web onboarding). */
@@ -107,10 +150,35 @@ export const emails = {
       text: `Open this link to confirm that ${handle} on tagpay may use this address (valid for ${validHours} hours):\n\n${link}\n\nIf you did not ask for this, ignore this e-mail.`,
     };
   },
-  confirm(title: string, total: Money, code: string, windowMin: number) {
+  confirm(title: string, total: Money, code: string, windowMin: number, notMeLink: string) {
     return {
       subject: `Confirm your purchase: ${title}`,
-      text: `To buy ${title} for ${formatMoney(total)}, reply to our post with ${displayCode(code)} from your account within ${windowMin} minutes.\n\nIf this was not you, do nothing: nothing is charged without the code.`,
+      text: `To buy ${title} for ${formatMoney(total)}, reply to our post with ${displayCode(code)} from your account within ${windowMin} minutes.\n\nIf this was not you, do nothing: nothing is charged without the code.${notMe(notMeLink)}`,
+    };
+  },
+  stepUp(
+    title: string,
+    total: Money,
+    windowMin: number,
+    reasons: readonly StepUpReason[],
+    approveLink: string,
+    notMeLink: string,
+  ) {
+    return {
+      subject: `Approve your purchase: ${title}`,
+      text: `Your account asked to buy ${title} for ${formatMoney(total)}. We ask you to approve it because ${reasons.map((r) => STEP_UP_TEXT[r]).join(', and ')}.\n\nApprove it within ${windowMin} minutes:\n${approveLink}\n\nIf you do nothing, nothing is charged.${notMe(notMeLink)}`,
+    };
+  },
+  relinked(handle: string, changed: readonly string[], notMeLink: string) {
+    return {
+      subject: `Your tagpay profile for ${handle} changed`,
+      text: `The ${changed.join(' and ')} of ${handle} on tagpay just changed. For your safety, purchases pause for a day.${notMe(notMeLink)}`,
+    };
+  },
+  frozen(handle: string) {
+    return {
+      subject: `Your tagpay account ${handle} is frozen`,
+      text: `As you asked, ${handle} is frozen: its pending purchases are canceled and it cannot buy until the operator of this tagpay unfreezes it.`,
     };
   },
   receipt(title: string, total: Money, orderId: string, address: string) {

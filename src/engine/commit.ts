@@ -1,7 +1,8 @@
 import type { Sql } from '../store/db.ts';
 import { insertNew, upsertRows, type Column } from '../store/set-sql.ts';
+import { commitSafety, keyIdOf } from './flows/safety.ts';
+import type { Effects, State } from './state.ts';
 import type { ChainedTransfer } from '../core/ledger-chain.ts';
-import type { Effects } from './state.ts';
 import { commitCardPayoutEffects } from './flows/card-payout-store.ts';
 
 /** A transfer's place in the hash chain; one that was never chained is a bug, and nothing is written. */
@@ -21,6 +22,9 @@ const MERCHANT_COLUMNS: Column[] = [
   ['webhook_secret', 'text'],
   ['fee_bps', 'int'],
   ['created_at', 'bigint'],
+  ['verified', 'boolean'],
+  ['webhook_secret_previous', 'text'],
+  ['webhook_previous_until', 'bigint'],
 ];
 const OFFER_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -79,6 +83,7 @@ const ORDER_COLUMNS: Column[] = [
   ['failure', 'text'],
   ['charge_id', 'text'],
   ['refunded_minor', 'bigint'],
+  ['restocked', 'int'],
 ];
 const WAIT_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -103,6 +108,7 @@ export async function commitEffects(
   from: bigint,
   cursor: bigint,
   balanceRows: { account: string; currency: string; balance: bigint }[],
+  state?: State,
 ): Promise<void> {
   // First, and only if the cursor is still where this engine left it: a second engine (or a batch
   // written twice) fails here, before writing anything, and the row lock orders competing writers.
@@ -128,6 +134,9 @@ export async function commitEffects(
       m.webhookSecret,
       m.feeBps,
       m.createdAt,
+      m.verified,
+      m.webhookSecretPrevious,
+      m.webhookPreviousUntil,
     ]),
     'id',
   );
@@ -149,9 +158,20 @@ export async function commitEffects(
       ['hash', 'text'],
       ['merchant_id', 'text'],
       ['created_at', 'bigint'],
+      ['id', 'text'],
+      ['name', 'text'],
+      ['scopes', 'text'],
     ],
-    fx.apiKeys.map((k) => [k.hash, k.merchantId, k.at]),
+    fx.apiKeys.map((k) => [
+      k.hash,
+      k.merchantId,
+      k.at,
+      keyIdOf(k.hash),
+      k.name ?? null,
+      (k.scopes ?? ['read', 'write']).join(','),
+    ]),
   );
+  await commitSafety(tx, fx, state);
   if (fx.revokeKeys.length > 0) {
     await tx.query(
       `UPDATE api_keys k SET revoked_at = u.at
@@ -256,6 +276,7 @@ export async function commitEffects(
       o.failure,
       o.chargeId,
       o.refundedMinor,
+      o.restocked ?? 0,
     ]),
     'id',
   );

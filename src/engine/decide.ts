@@ -20,9 +20,25 @@ import {
   checkoutReplies,
   emails,
   replies,
+  UNVERIFIED_NOTE,
   type DeclineReason,
   type RefusalReason,
 } from '../core/replies.ts';
+import {
+  actorOf,
+  askStepUp,
+  audit,
+  checkSpend,
+  keyIdOf,
+  noteCharge,
+  noteCheckout,
+  notePaid,
+  notMeLink,
+  onLinked,
+  onSafetyCommand,
+  type SafetyConfig,
+} from './flows/safety.ts';
+import { lookalikeProblem } from './flows/lookalike.ts';
 import type {
   ApiCommand,
   ApiEvent,
@@ -86,6 +102,8 @@ export interface DecideContext {
   publicUrl: string;
   /** tagpay's own handle on each network; its own posts are never read as commands. */
   botHandle: (network: string) => string;
+  /** Fraud controls: velocity limits, anomaly step-up, the secret that signs e-mailed links. */
+  safety: SafetyConfig;
   /** The signed buy-now link of an offer, expiring at the given time (src/core/signing.ts). */
   buyLink?: (offerId: string, expiresAtMs: number) => string;
 }
@@ -321,8 +339,10 @@ function countWrongCode(state: State, out: Out, post: PostEvent, key: string): v
     state.wrongCodes.delete(oldest);
   }
   counter.count++;
+  out.fx.safety.wrongCodes.add(key);
   if (counter.count === WRONG_CODES_PER_WINDOW_MAX) {
     counter.pausedUntil = at + WRONG_CODES_WINDOW_MS;
+    audit(out.fx, at, 'codes.paused', 'engine', key, { until: counter.pausedUntil });
     out.reply(post.network, post.postId, replies.codesPaused());
   }
 }
@@ -452,11 +472,22 @@ function openCheckout(
   const shopper = state.shoppers.get(key);
   const amount = offer.priceMinor * BigInt(req.quantity);
   const refused = refusal(state, offer, key, shopper, req.quantity, amount, at);
-  if (refused !== null) {
+  // The fraud controls' one check (frozen, cool-down, velocity; what asks for a step-up).
+  const check = shopper
+    ? checkSpend(state, out.ctx.safety, {
+        key,
+        shopper,
+        amountMinor: amount,
+        currency: offer.currency,
+        at,
+      })
+    : null;
+  const stopped = refused ?? (check !== null && !check.ok ? check : null);
+  if (stopped !== null) {
     out.reply(
       req.network,
       req.postId,
-      replies.refused(offer.title, refused.reason, refused.detail),
+      replies.refused(offer.title, stopped.reason, stopped.detail),
       req.handle,
     );
     return;
@@ -498,15 +529,32 @@ function openCheckout(
 
   const lead = fromWaitlist ? replies.waitlistServed(offer.title) + ' ' : '';
   if (shopper) {
-    issueCode(state, out, order, offer, shopper, lead);
+    noteCheckout(state, key, shopper, at);
+    if (check !== null && check.ok && check.stepUp.length > 0) {
+      askStepUp(
+        out,
+        order,
+        offer,
+        shopper,
+        check.stepUp,
+        titleOf(offer, order),
+        lead,
+        unverifiedNote(merchant),
+      );
+    } else issueCode(state, out, order, offer, shopper, lead);
   } else {
     const link = `${out.ctx.publicUrl}/signup?network=${encodeURIComponent(req.network)}&handle=${encodeURIComponent(req.handle)}`;
     out.reply(
       req.network,
       req.postId,
-      lead + replies.signup(offer.title, link, windowMinutes(offer)),
+      lead + replies.signup(offer.title, link, windowMinutes(offer)) + unverifiedNote(merchant),
     );
   }
+}
+
+/** Said after replies about the offers of a merchant the operator has not verified. */
+function unverifiedNote(merchant: Merchant): string {
+  return merchant.verified ? '' : ` ${UNVERIFIED_NOTE}`;
 }
 
 export function windowMinutes(offer: Offer): number {
@@ -536,14 +584,18 @@ function issueCode(
   out.fx.orders.add(order);
   const total = { minor: order.amountMinor, currency: order.currency };
   const title = titleOf(offer, order);
+  const merchant = state.merchants.get(order.merchantId)!;
   // No e-mail fallback: the code goes by e-mail anyway, just below.
   out.reply(
     order.network,
     order.postId,
-    lead + replies.confirm(title, total, code, windowMinutes(offer)),
+    lead + replies.confirm(title, total, code, windowMinutes(offer)) + unverifiedNote(merchant),
     null,
   );
-  out.email(shopper.email, emails.confirm(title, total, code, windowMinutes(offer)));
+  out.email(
+    shopper.email,
+    emails.confirm(title, total, code, windowMinutes(offer), notMeLink(out, shopper.id)),
+  );
 }
 
 function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): void {
@@ -597,14 +649,20 @@ export function serveWaitlist(state: State, out: Out, offer: Offer): void {
 
 function confirm(state: State, out: Out, post: PostEvent, order: Order): void {
   if (order.status !== 'awaiting_confirmation') return;
-  const offer = state.offers.get(order.offerId)!;
   if (out.entry.at > order.expiresAt) {
     settle(state, out, order, 'expired', null);
     return out.reply(post.network, post.postId, replies.codeExpired());
   }
+  beginCharge(state, out, order);
+}
+
+/** Charges an order: its code (if any) is used up, the charge goes to the outbox. */
+function beginCharge(state: State, out: Out, order: Order): void {
+  const offer = state.offers.get(order.offerId)!;
   const shopper = state.shoppers.get(handleKey(order.network, order.handle))!;
   retireCode(state, order, 'used', out.entry.at);
   removePending(state, handleKey(order.network, order.handle), order);
+  noteCharge(state, order, 1);
   order.status = 'charging';
   order.shippingAddress = shopper.shippingAddress;
   order.updatedAt = out.entry.at;
@@ -715,6 +773,7 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   const title = titleOf(offer, order);
   if (!result.ok) {
     const reason: DeclineReason = result.reason ?? 'card_declined';
+    noteCharge(state, order, -1);
     settle(state, out, order, 'failed', reason);
     return out.reply(order.network, order.postId, replies.declined(title, reason), order.handle);
   }
@@ -725,6 +784,7 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   order.chargeId = result.chargeId;
   order.updatedAt = out.entry.at;
   out.fx.orders.add(order);
+  notePaid(state, order);
   offer.sold += order.quantity;
   out.fx.offers.add(offer);
 
@@ -824,6 +884,10 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
         return fail(out, 'NOT_FOUND', `No merchant ${cmd.merchantId}.`, 'id');
       out.fx.apiKeys.push({ hash: cmd.keyHash, merchantId: merchant.id, at: out.entry.at });
       out.fx.revokeKeys.push({ merchantId: merchant.id, keep: cmd.keyHash, at: out.entry.at });
+      audit(out.fx, out.entry.at, 'api_key.replaced', actorOf(out), keyIdOf(cmd.keyHash), {
+        merchant_id: merchant.id,
+        others_revoked: true,
+      });
       return ok(out, 200, merchantView(merchant));
     }
     case 'offer.create':
@@ -838,6 +902,21 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
       return addShopperHandle(state, out, cmd);
     case 'order.refund':
       return refundOrder(state, out, cmd);
+    case 'step_up.approve':
+    case 'shopper.freeze':
+    case 'shopper.unfreeze':
+    case 'merchant.set_verified':
+    case 'api_key.create':
+    case 'api_key.revoke':
+    case 'merchant.rotate_webhook_secret':
+    case 'merchant.retire_webhook_secret':
+      return onSafetyCommand(state, out, cmd, {
+        beginCharge: (order) => beginCharge(state, out, order),
+        cancelPending: (order, failure) => {
+          settle(state, out, order, 'canceled', failure);
+          out.reply(order.network, order.postId, replies.canceled(1));
+        },
+      });
     case 'card_offer.create':
     case 'card_offer.end':
       return cardOfferCommand(state, out, cmd);
@@ -938,6 +1017,7 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
     addHeld(state, offer, key, -order.quantity);
   const units = Math.min(share.restockQuantity, offer?.sold ?? 0);
   if (offer !== undefined && result.restock && units > 0) {
+    order.restocked = (order.restocked ?? 0) + units;
     offer.sold -= units;
     offer.available += units;
     if (offer.sold < 0) throw new Error(`engine: offer ${offer.id} sold below zero`);
@@ -969,6 +1049,8 @@ function createMerchant(
       'handle',
     );
   }
+  const lookalike = lookalikeProblem(state, { handle: cmd.handle, merchantId: null }, out.entry.at);
+  if (lookalike !== null) return fail(out, lookalike.code, lookalike.message, lookalike.param);
   const merchant: Merchant = {
     id: newId('mer', out.ctx.random),
     network: cmd.network,
@@ -979,11 +1061,18 @@ function createMerchant(
     webhookSecret: cmd.webhookSecret,
     feeBps: cmd.feeBps,
     createdAt: out.entry.at,
+    verified: false,
+    webhookSecretPrevious: null,
+    webhookPreviousUntil: null,
   };
   state.merchants.set(merchant.id, merchant);
   state.merchantByHandle.set(key, merchant);
   out.fx.merchants.add(merchant);
   out.fx.apiKeys.push({ hash: cmd.keyHash, merchantId: merchant.id, at: out.entry.at });
+  audit(out.fx, out.entry.at, 'api_key.created', actorOf(out), keyIdOf(cmd.keyHash), {
+    merchant_id: merchant.id,
+    scopes: ['read', 'write'],
+  });
   ok(out, 201, merchantView(merchant));
 }
 
@@ -1027,6 +1116,13 @@ function createOffer(
       'hashtag',
     );
   }
+  // Look-alikes of a live offer's hashtag, or of another merchant's handle, are refused.
+  const lookalike = lookalikeProblem(
+    state,
+    { hashtag: cmd.hashtag, merchantId: merchant.id, handles: handlesOf(merchant) },
+    at,
+  );
+  if (lookalike !== null) return fail(out, lookalike.code, lookalike.message, lookalike.param);
   const offer: Offer = {
     id: newId('ofr', out.ctx.random),
     merchantId: merchant.id,
@@ -1062,7 +1158,13 @@ export function handlesOf(merchant: Merchant): { network: string; handle: string
 function publish(out: Out, merchant: Merchant, offer: Offer): void {
   offer.publishedAt = out.entry.at;
   const price = { minor: offer.priceMinor, currency: offer.currency };
-  let text = replies.offerPost(offer.title, price, offer.hashtag, offer.variants);
+  let text = replies.offerPost(
+    offer.title,
+    price,
+    offer.hashtag,
+    offer.variants,
+    merchant.verified,
+  );
   if (out.ctx.buyLink !== undefined) {
     // The buy-now (ticket) button: a signed link that expires with the offer, or after BUY_LINK_TTL_MS.
     const link = out.ctx.buyLink(offer.id, offer.endsAt ?? out.entry.at + BUY_LINK_TTL_MS);
@@ -1166,7 +1268,10 @@ function linkShopper(
   for (const h of shopperHandles(shopper))
     state.shoppers.set(handleKey(h.network, h.account), shopper);
   state.shopperById.set(shopper.id, shopper);
+  // A second link of the same shopper in one batch replaces the first's row, never writes it twice.
+  if (existing !== undefined) out.fx.shoppers.delete(existing);
   out.fx.shoppers.add(shopper);
+  onLinked(state, out, cmd, existing, shopper);
   ok(out, existing ? 200 : 201, shopperView(shopper));
   for (const h of shopperHandles(shopper))
     serveSignups(state, out, handleKey(h.network, h.account), shopper);
@@ -1234,6 +1339,35 @@ function serveSignups(state: State, out: Out, key: string, shopper: Shopper): vo
       );
       continue;
     }
-    issueCode(state, out, order, offer, shopper, '');
+    const check = checkSpend(state, out.ctx.safety, {
+      key,
+      shopper,
+      amountMinor: order.amountMinor,
+      currency: order.currency,
+      at,
+    });
+    if (!check.ok) {
+      settle(state, out, order, 'failed', check.reason);
+      out.reply(
+        order.network,
+        order.postId,
+        replies.refused(offer.title, check.reason, check.detail),
+      );
+      continue;
+    }
+    noteCheckout(state, key, shopper, at);
+    if (check.stepUp.length > 0) {
+      const merchant = state.merchants.get(order.merchantId)!;
+      askStepUp(
+        out,
+        order,
+        offer,
+        shopper,
+        check.stepUp,
+        titleOf(offer, order),
+        '',
+        unverifiedNote(merchant),
+      );
+    } else issueCode(state, out, order, offer, shopper, '');
   }
 }

@@ -132,7 +132,7 @@ export class Engine {
     events: number,
     started: number,
   ): Promise<void> {
-    await this.db.transaction((tx) => commitEffects(tx, fx, from, last, balanceRows));
+    await this.db.transaction((tx) => commitEffects(tx, fx, from, last, balanceRows, this.state));
     this.cursor = last;
     const stats = { events, ms: performance.now() - started, lastSeq: last };
     for (const l of this.batchListeners) l(stats);

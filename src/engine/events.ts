@@ -116,7 +116,36 @@ export type ApiCommand =
       purchaseLimitMinor: string | null;
       dailyLimitMinor: string | null;
       limitCurrency: string | null;
-    };
+      /** The processor's fingerprint of the card (same card, same fingerprint), for velocity per card. */
+      cardFingerprint?: string | null;
+      /** Purchases above this (in limitCurrency) ask for a step-up by e-mail. */
+      stepUpAboveMinor?: string | null;
+    }
+  | SafetyCommand;
+
+/** Commands of the fraud controls and API security (src/engine/flows/safety.ts). */
+export type SafetyCommand =
+  /** The e-mailed step-up link was followed: the subject (an order, or a payment) may go on. */
+  | { op: 'step_up.approve'; subjectId: string }
+  /** A "not me" link, or the operator: the account's pending checkouts end and it cannot buy. */
+  | { op: 'shopper.freeze'; network: string; account: string; by: 'shopper' | 'operator' }
+  | { op: 'shopper.unfreeze'; network: string; account: string }
+  | { op: 'merchant.set_verified'; merchantId: string; verified: boolean }
+  | {
+      op: 'api_key.create';
+      merchantId: string;
+      keyHash: string;
+      scopes: ('read' | 'write')[];
+      name: string | null;
+    }
+  | { op: 'api_key.revoke'; merchantId: string; keyId: string }
+  | {
+      op: 'merchant.rotate_webhook_secret';
+      merchantId: string;
+      secret: string;
+      previousForMs: number;
+    }
+  | { op: 'merchant.retire_webhook_secret'; merchantId: string };
 
 /** The processor's answer to a charge, written back by the outbox worker. Key: `charge:<order id>`. */
 export interface ChargeResultEvent {

@@ -2,6 +2,7 @@ import { DAY_MS, RETIRED_CODES_MAX } from '../core/limits.ts';
 import type { Sql } from '../store/db.ts';
 import { big, num } from '../store/db.ts';
 import { spentKey } from './decide.ts';
+import { loadSafety } from './flows/safety.ts';
 import { loadChainHead } from './ledger-store.ts';
 import { loadCardPayoutState } from './flows/card-payout-store.ts';
 import { loadCheckout } from './flows/checkout-store.ts';
@@ -45,6 +46,9 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
       webhookSecret: str(r.webhook_secret),
       feeBps: numOrNull(r.fee_bps),
       createdAt: num(r.created_at),
+      verified: r.verified === true,
+      webhookSecretPrevious: strOrNull(r.webhook_secret_previous ?? null),
+      webhookPreviousUntil: numOrNull(r.webhook_previous_until ?? null),
     };
     state.merchants.set(m.id, m);
     state.merchantByHandle.set(handleKey(m.network, m.handle), m);
@@ -173,6 +177,7 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
       at: num(r.updated_at),
     });
   }
+  await loadSafety(db, state, lastAt === null || lastAt === undefined ? 0 : num(lastAt));
   await loadCheckout(db, state, lastAt === null || lastAt === undefined ? 0 : num(lastAt));
   for (const r of (
     await db.query<Row>('SELECT account, currency, balance::text AS b FROM balances')
@@ -233,5 +238,6 @@ export function orderFromRow(r: Row): Order {
     failure: strOrNull(r.failure),
     chargeId: strOrNull(r.charge_id),
     refundedMinor: r.refunded_minor === undefined ? 0n : big(r.refunded_minor),
+    restocked: r.restocked === undefined ? 0 : num(r.restocked),
   };
 }

@@ -1,6 +1,7 @@
 import { Balances, type Transfer } from '../core/ledger.ts';
 import { GENESIS_HASH, type ChainHead } from '../core/ledger-chain.ts';
 import type { ShippingAddress } from './events.ts';
+import { SafetyEffects, SafetyState } from './flows/safety-state.ts';
 import { CardEffects, CardLinkedState } from './flows/card-offers-state.ts';
 import { PayoutEffects, PayoutState } from './flows/payouts-state.ts';
 import { CheckoutEffects, CheckoutState } from './flows/checkout-state.ts';
@@ -22,6 +23,11 @@ export interface Merchant {
   webhookSecret: string;
   feeBps: number | null;
   createdAt: number;
+  /** Set by the operator; offers of an unverified merchant say so. */
+  verified: boolean;
+  /** After a rotation, the previous webhook secret signs too until this time. */
+  webhookSecretPrevious: string | null;
+  webhookPreviousUntil: number | null;
 }
 
 export type OfferStatus = 'live' | 'paused' | 'ended';
@@ -90,6 +96,7 @@ export function shopperHandles(s: Shopper): { network: string; account: string; 
 export type OrderStatus =
   | 'awaiting_signup'
   | 'awaiting_confirmation'
+  | 'awaiting_step_up'
   | 'charging'
   | 'paid'
   | 'failed'
@@ -101,11 +108,13 @@ export type OrderStatus =
 export const ACTIVE_STATUSES: readonly OrderStatus[] = [
   'awaiting_signup',
   'awaiting_confirmation',
+  'awaiting_step_up',
   'charging',
 ];
 export const PENDING_STATUSES: readonly OrderStatus[] = [
   'awaiting_signup',
   'awaiting_confirmation',
+  'awaiting_step_up',
 ];
 
 export interface Order {
@@ -132,6 +141,8 @@ export interface Order {
   chargeId: string | null;
   /** Refunded so far (partial refunds); the order is `refunded` when it reaches the amount. */
   refundedMinor: bigint;
+  /** Units put back on sale by its refunds so far (absent: none). */
+  restocked?: number;
 }
 
 export interface RetiredCode {
@@ -257,6 +268,8 @@ export class State {
   /** Spend per `handleKey|currency|utcDay` (reserved, charging or paid), for the daily limit. */
   readonly spent = new Map<string, bigint>();
   readonly balances = new Balances();
+  /** Fraud controls: guards, velocity, card spend (src/engine/flows/safety.ts). */
+  readonly safety = new SafetyState();
   /** The ledger's hash chain head: every committed transfer is chained after it (core/ledger-chain.ts). */
   readonly chain: ChainHead = { n: 0n, hash: GENESIS_HASH };
   readonly cards = new CardLinkedState();
@@ -309,9 +322,17 @@ export class Effects {
   readonly transfers: Transfer[] = [];
   readonly outbox: OutboxRow[] = [];
   readonly apiResults: ApiResult[] = [];
-  readonly apiKeys: { hash: string; merchantId: string; at: number }[] = [];
+  readonly apiKeys: {
+    hash: string;
+    merchantId: string;
+    at: number;
+    scopes?: readonly string[];
+    name?: string | null;
+  }[] = [];
   /** Merchants whose other API keys are revoked, keeping one. */
   readonly revokeKeys: { merchantId: string; keep: string; at: number }[] = [];
+  /** Guards, the audit log, wrong-code counters, single key revocations. */
+  readonly safety = new SafetyEffects();
   readonly cards = new CardEffects();
   readonly payouts = new PayoutEffects();
   readonly checkout = new CheckoutEffects();

@@ -60,6 +60,7 @@ export function merchantView(m: Merchant) {
     name: m.name,
     webhook_url: m.webhookUrl,
     fee_bps: m.feeBps,
+    verified: m.verified,
     created_at: new Date(m.createdAt).toISOString(),
   };
 }

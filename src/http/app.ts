@@ -18,6 +18,7 @@ import { localStreamRoutes } from './routes/local-stream.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { securityRoutes } from './routes/security.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { webDataRoutes } from './routes/web-data.ts';
 import { offerEditRoutes } from './routes/offer-edit.ts';
@@ -68,6 +69,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   );
   api.use('/v1/*', rateLimit(app.config.rateLimitPerS, app.clock));
   api.use('/demo/*', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/step-up', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/not-me', rateLimit(app.config.rateLimitPerS, app.clock));
   api.use('/oauth/*', rateLimit(app.config.rateLimitPerS, app.clock));
   api.use('/oauth/*', bodyLimit({ maxSize: REQUEST_BODY_BYTES_MAX }));
   api.use(
@@ -126,6 +129,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   shopperRoutes(api, app);
   onboardingRoutes(api, app);
   orderRoutes(api, app);
+  securityRoutes(api, app);
   merchantMoneyRoutes(api, app);
   checkoutRoutes(api, app);
   oauthRoutes(api, app);
@@ -152,8 +156,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
       c.body(body, 200, { 'content-type': type, 'cache-control': 'public, max-age=3600' }),
     );
   }
+  // Checked on the server before the app is served (signed links, OAuth requests).
+  checkoutPages(api, app);
   webRoutes(api, app);
-  // Until the web app serves the checkout pages, a valid link opens the timeline page.
-  checkoutPages(api, app, () => readFileSync(join(here, '../web/index.html'), 'utf8'));
   return api;
 }

@@ -1,12 +1,15 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { newSecret, sha256 } from '../core/codes.ts';
 import { TagpayError } from '../core/errors.ts';
-import { IDEMPOTENCY_KEY_CHARS_MAX } from '../core/limits.ts';
+import { API_KEY_TOUCH_MS, IDEMPOTENCY_KEY_CHARS_MAX } from '../core/limits.ts';
 import type { AppContext } from '../app-context.ts';
 import { looksLikeProof, readProof, type Ownership } from './ownership.ts';
 import { sessionOf } from './session.ts';
 
-export type Principal = { kind: 'admin' } | { kind: 'merchant'; merchantId: string };
+export type Scope = 'read' | 'write';
+export type Principal =
+  | { kind: 'admin' }
+  | { kind: 'merchant'; merchantId: string; keyId: string; scopes: readonly Scope[] };
 
 export function bearer(c: Context): string | null {
   const header = c.req.header('authorization');
@@ -31,7 +34,15 @@ export function principalOf(app: AppContext, c: Context): Promise<Principal | nu
 /** Without a bearer token, a web session signed in as a merchant acts as that merchant's key. */
 async function fromSession(app: AppContext, c: Context): Promise<Principal | null> {
   const session = await sessionOf(app, c);
-  return session?.merchantId ? { kind: 'merchant', merchantId: session.merchantId } : null;
+  // The signed-in merchant itself (its dashboard): both scopes; the session guards against CSRF.
+  return session?.merchantId
+    ? {
+        kind: 'merchant',
+        merchantId: session.merchantId,
+        keyId: 'session',
+        scopes: ['read', 'write'],
+      }
+    : null;
 }
 
 /** The local handle a request acts for: its bearer token's, or its web session's. */
@@ -45,11 +56,43 @@ async function localHandleOf(app: AppContext, c: Context): Promise<string | null
 async function lookUp(app: AppContext, token: string | null): Promise<Principal | null> {
   if (token === null) return null;
   if (await app.isAdminKey(token)) return { kind: 'admin' };
-  const { rows } = await app.db.query<{ merchant_id: string }>(
-    'SELECT merchant_id FROM api_keys WHERE hash = $1 AND revoked_at IS NULL',
-    [sha256(token)],
+  const hash = sha256(token);
+  const { rows } = await app.db.query<{ merchant_id: string; id: string | null; scopes: string }>(
+    'SELECT merchant_id, id, scopes FROM api_keys WHERE hash = $1 AND revoked_at IS NULL',
+    [hash],
   );
-  return rows[0] ? { kind: 'merchant', merchantId: rows[0].merchant_id } : null;
+  const row = rows[0];
+  if (!row) return null;
+  await touchKey(app, hash);
+  return {
+    kind: 'merchant',
+    merchantId: row.merchant_id,
+    keyId: row.id ?? '',
+    scopes: row.scopes.split(',').filter((s): s is Scope => s === 'read' || s === 'write'),
+  };
+}
+
+/** When each key's last_used_at was last written by this process: at most once per API_KEY_TOUCH_MS. */
+const touched = new Map<string, number>();
+
+async function touchKey(app: AppContext, hash: string): Promise<void> {
+  const now = app.clock.now();
+  if (now - (touched.get(hash) ?? -Infinity) < API_KEY_TOUCH_MS) return;
+  touched.set(hash, now);
+  if (touched.size > 100_000) touched.clear();
+  await app.db.query('UPDATE api_keys SET last_used_at = $2 WHERE hash = $1', [hash, now]);
+}
+
+/** The scope a request needs: reading for GET and HEAD, writing for everything else. */
+function scopeFor(c: Context): Scope {
+  return c.req.method === 'GET' || c.req.method === 'HEAD' ? 'read' : 'write';
+}
+
+function checkScope(c: Context, p: Principal): void {
+  if (p.kind !== 'merchant') return;
+  const need = scopeFor(c);
+  if (!p.scopes.includes(need))
+    throw new TagpayError('INSUFFICIENT_SCOPE', `This API key lacks the "${need}" scope.`);
 }
 
 /** Who may call a route: checked before the body is validated, so a caller without a key learns nothing. */
@@ -142,6 +185,7 @@ export async function requireMerchant(app: AppContext, c: Context): Promise<stri
       'Send a merchant API key as "Authorization: Bearer <key>".',
     );
   if (p.kind !== 'merchant') throw new TagpayError('FORBIDDEN', 'This needs a merchant API key.');
+  checkScope(c, p);
   return p.merchantId;
 }
 
@@ -149,6 +193,7 @@ export async function requirePrincipal(app: AppContext, c: Context): Promise<Pri
   const p = await principalOf(app, c);
   if (p === null)
     throw new TagpayError('UNAUTHENTICATED', 'Send an API key as "Authorization: Bearer <key>".');
+  checkScope(c, p);
   return p;
 }
 

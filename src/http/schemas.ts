@@ -185,6 +185,8 @@ export const CreateShopperBody = z
       .object({
         per_purchase: MinorAmount.optional(),
         per_day: MinorAmount.optional(),
+        /** Purchases above this ask for approval by an e-mailed link (a step-up). */
+        step_up_above: MinorAmount.optional(),
         currency: Currency,
       })
       .refine(
@@ -255,6 +257,7 @@ export const OrderSchema = z
     status: z.enum([
       'awaiting_signup',
       'awaiting_confirmation',
+      'awaiting_step_up',
       'charging',
       'paid',
       'failed',

@@ -155,7 +155,8 @@ export function emailDeliverer(sendEmail: SendEmail): Deliverer {
 /**
  * Card charges: authorize then capture with idempotency keys derived from the order, then the result
  * goes back into the input log as an event keyed by the order, so the engine hears it exactly once.
- * A processor error is retried with backoff; after the last attempt the order fails.
+ * A processor error is retried with backoff; after the last attempt the charge is reversed (an
+ * earlier attempt that timed out may have gone through) and only then does the order fail.
  */
 export function chargeDeliverer(processor: CardProcessor, log: InputLog): Deliverer {
   return async (items) => {
@@ -169,25 +170,35 @@ export function chargeDeliverer(processor: CardProcessor, log: InputLog): Delive
           description: string;
         },
     );
-    const outcomes = await processor.chargeMany(
-      bodies.map((b) => ({
-        token: b.card_token,
-        amountMinor: BigInt(b.amount),
-        currency: b.currency,
-        description: b.description,
-        idempotencyKey: `${b.order_id}:charge`,
-      })),
-    );
+    const requests = bodies.map((b) => ({
+      token: b.card_token,
+      amountMinor: BigInt(b.amount),
+      currency: b.currency,
+      description: b.description,
+      idempotencyKey: `${b.order_id}:charge`,
+    }));
+    const outcomes = await processor.chargeMany(requests);
     const results: { key: string; body: ChargeResultEvent }[] = [];
-    const deliveries = outcomes.map((outcome, i): Delivery => {
+    const deliveries: Delivery[] = [];
+    for (const [i, outcome] of outcomes.entries()) {
       const item = items[i]!;
       const orderId = bodies[i]!.order_id;
-      if (!outcome.ok && outcome.retryable && item.attempt < CHARGE_ATTEMPTS_MAX) {
-        return {
-          done: false,
+      if (!outcome.ok && outcome.retryable) {
+        const retry = {
+          done: false as const,
           error: outcome.message,
           retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt),
         };
+        if (item.attempt < CHARGE_ATTEMPTS_MAX) {
+          deliveries.push(retry);
+          continue;
+        }
+        // Giving up: the card must not stay charged by an attempt whose answer was lost.
+        const reversed = await processor.reverse(requests[i]!).catch(() => ({ ok: false }));
+        if (!reversed.ok) {
+          deliveries.push(retry);
+          continue;
+        }
       }
       results.push({
         key: `charge:${orderId}`,
@@ -195,14 +206,17 @@ export function chargeDeliverer(processor: CardProcessor, log: InputLog): Delive
           ? { kind: 'charge_result', orderId, ok: true, reason: null, chargeId: outcome.chargeId }
           : { kind: 'charge_result', orderId, ok: false, reason: outcome.reason, chargeId: null },
       });
-      return { done: true };
-    });
+      deliveries.push({ done: true });
+    }
     // The results enter the log before the rows are marked done: a crash in between repeats the
     // charges under the same keys (no second charge) and the repeated results are dropped at the door.
     await log.append(results);
     return deliveries;
   };
 }
+
+/** The mark, in an outbox row's last error, of a try whose outcome is not known. */
+const UNKNOWN_OUTCOME = 'outcome unknown:';
 
 /** Refunds through the processor; the result comes back into the log as `refund:<order>:<attempt>`. */
 export function refundDeliverer(processor: CardProcessor, log: InputLog): Deliverer {
@@ -215,15 +229,28 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
       restock: boolean;
       restock_quantity?: number;
     };
-    const outcome = await processor.refund(
-      body.charge_id,
-      BigInt(body.amount),
-      `${body.order_id}:refund:${body.attempt}`,
-    );
-    if (!outcome.ok && item.attempt < CHARGE_ATTEMPTS_MAX) {
+    let outcome;
+    try {
+      outcome = await processor.refund(
+        body.charge_id,
+        BigInt(body.amount),
+        `${body.order_id}:refund:${body.attempt}`,
+      );
+    } catch (error) {
+      // No answer (a timeout): the refund may have been made. From now on this refund is retried
+      // until the processor answers it, never given up, or the order would say paid with the money
+      // back on the card.
       return {
         done: false,
-        error: outcome.message ?? 'refund failed',
+        error: `${UNKNOWN_OUTCOME} ${error instanceof Error ? error.message : String(error)}`,
+        retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt),
+      };
+    }
+    const unknown = item.lastError?.startsWith(UNKNOWN_OUTCOME) === true;
+    if (!outcome.ok && (item.attempt < CHARGE_ATTEMPTS_MAX || unknown)) {
+      return {
+        done: false,
+        error: `${unknown ? UNKNOWN_OUTCOME + ' ' : ''}${outcome.message ?? 'refund failed'}`,
         retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt),
       };
     }
@@ -246,10 +273,21 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
   });
 }
 
-/** Stripe's signature scheme: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.payload">`. */
-export function signWebhook(secret: string, payload: string, unixSeconds: number): string {
-  const v1 = createHmac('sha256', secret).update(`${unixSeconds}.${payload}`).digest('hex');
-  return `t=${unixSeconds},v1=${v1}`;
+/**
+ * Stripe's signature scheme: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.payload">`, one `v1` per
+ * secret in use (two while a rotated-out secret is still honoured). Receivers check it with
+ * `verifyWebhook` (src/webhooks/verify.ts).
+ */
+export function signWebhook(
+  secret: string | readonly string[],
+  payload: string,
+  unixSeconds: number,
+): string {
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  const v1 = secrets.map(
+    (s) => `v1=${createHmac('sha256', s).update(`${unixSeconds}.${payload}`).digest('hex')}`,
+  );
+  return [`t=${unixSeconds}`, ...v1].join(',');
 }
 
 /** Signed webhooks to merchants; the event id lets the receiver drop a repeat. */
@@ -259,22 +297,28 @@ export function webhookDeliverer(db: Db, clock: Clock, allowPrivate: boolean): D
     const refused = await webhookTargetProblem(body.url, allowPrivate);
     if (refused !== null)
       return { done: false, error: `target refused: ${refused}`, retryInMs: null };
-    const { rows } = await db.query<{ webhook_secret: string }>(
-      'SELECT webhook_secret FROM merchants WHERE id = $1',
+    const { rows } = await db.query<{
+      webhook_secret: string;
+      webhook_secret_previous: string | null;
+      webhook_previous_until: unknown;
+    }>(
+      'SELECT webhook_secret, webhook_secret_previous, webhook_previous_until FROM merchants WHERE id = $1',
       [body.merchant_id],
     );
     if (!rows[0]) return { done: false, error: 'merchant not found', retryInMs: null };
+    const secrets = [rows[0].webhook_secret];
+    if (
+      rows[0].webhook_secret_previous !== null &&
+      Number(rows[0].webhook_previous_until) > clock.now()
+    )
+      secrets.push(rows[0].webhook_secret_previous);
     const payload = JSON.stringify(body.event);
     try {
       const response = await fetch(body.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'tagpay-signature': signWebhook(
-            rows[0].webhook_secret,
-            payload,
-            Math.floor(clock.now() / 1000),
-          ),
+          'tagpay-signature': signWebhook(secrets, payload, Math.floor(clock.now() / 1000)),
           'idempotency-key': body.event.id,
         },
         body: payload,

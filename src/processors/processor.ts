@@ -6,6 +6,11 @@ export interface CardInfo {
   last4: string;
   expMonth: number;
   expYear: number;
+  /**
+   * The same card number gives the same fingerprint, whatever the token (Stripe's
+   * `card.fingerprint`): a keyed hash made by the processor, never the number.
+   */
+  fingerprint?: string;
 }
 
 export type ChargeOutcome =
@@ -33,6 +38,12 @@ export interface CardProcessor {
    * order. A processor without a batch API runs the pairs concurrently.
    */
   chargeMany(requests: ChargeRequest[]): Promise<ChargeOutcome[]>;
+  /**
+   * Undoes whatever a charge request under this idempotency key did, and makes the key unusable: the
+   * card networks' timeout reversal. Sent before an order is failed after processor errors, because
+   * an earlier attempt whose answer was lost (a timeout) may have charged the card.
+   */
+  reverse(req: ChargeRequest): Promise<{ ok: boolean; message?: string }>;
   refund(
     chargeId: string,
     amountMinor: bigint,

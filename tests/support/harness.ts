@@ -104,6 +104,11 @@ export async function openHarness(
     TAGPAY_WEBHOOK_ALLOW_PRIVATE: '1',
     // Tests send hundreds of requests a second with one key; the limiter is tested on its own.
     TAGPAY_RATE_LIMIT_PER_S: '0',
+    // The world's shoppers share test cards and buy right after linking; the fraud controls that
+    // this would trip are tested on their own (tests/fraud.test.ts turns them on).
+    TAGPAY_PURCHASES_PER_HOUR_MAX: '0',
+    TAGPAY_CARD_DAILY_MAX: '0',
+    TAGPAY_ANOMALY_STEP_UP: '0',
     ...opts.env,
   });
   const logger = opts.logTo

@@ -31,6 +31,9 @@ const MerchantCreated = z
     name: z.string(),
     webhook_url: z.string().nullable(),
     fee_bps: z.number().nullable(),
+    verified: z
+      .boolean()
+      .openapi({ description: 'Set by the operator; offers of unverified merchants say so.' }),
     created_at: z.string(),
     api_key: z
       .string()

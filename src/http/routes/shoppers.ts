@@ -118,6 +118,8 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
         purchaseLimitMinor: body.limits?.per_purchase?.toString() ?? null,
         dailyLimitMinor: body.limits?.per_day?.toString() ?? null,
         limitCurrency: body.limits?.currency ?? null,
+        cardFingerprint: card.fingerprint ?? null,
+        stepUpAboveMinor: body.limits?.step_up_above?.toString() ?? null,
       });
       return send(c, result.body, result.status);
     },

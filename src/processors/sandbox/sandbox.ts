@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { newId } from '../../core/codes.ts';
 import { TagpayError } from '../../core/errors.ts';
 import type { Clock } from '../../engine/log.ts';
@@ -60,6 +60,31 @@ export class SandboxProcessor implements CardProcessor {
     private readonly clock: Clock,
   ) {}
 
+  private fingerprintKey: Promise<string> | null = null;
+
+  /**
+   * HMAC-SHA256 of the card number under the sandbox's own key (made at first use, kept in the
+   * settings table as if in another company's vault): a fingerprint cannot be turned back into a
+   * number by trying the few billion numbers of a BIN, as a plain hash could.
+   */
+  private async fingerprint(number: string): Promise<string> {
+    this.fingerprintKey ??= (async () => {
+      await this.db.query(
+        "INSERT INTO settings (name, value) VALUES ('sandbox_fingerprint_key', $1) ON CONFLICT (name) DO NOTHING",
+        [randomBytes(32).toString('hex')],
+      );
+      const { rows } = await this.db.query<{ value: string }>(
+        "SELECT value FROM settings WHERE name = 'sandbox_fingerprint_key'",
+      );
+      return rows[0]!.value;
+    })();
+    const key = await this.fingerprintKey.catch((error: unknown) => {
+      this.fingerprintKey = null;
+      throw error;
+    });
+    return 'fp_' + createHmac('sha256', key).update(number).digest('base64url').slice(0, 22);
+  }
+
   async tokenize(card: CardInput): Promise<{ id: string } & CardInfo> {
     const number = card.number.replace(/[\s-]/g, '');
     if (!/^[0-9]{12,19}$/.test(number) || !luhnValid(number)) {
@@ -80,10 +105,11 @@ export class SandboxProcessor implements CardProcessor {
       last4: number.slice(-4),
       expMonth: card.exp_month,
       expYear: year,
+      fingerprint: await this.fingerprint(number),
     };
     const id = newId('tok', random);
     await this.db.query(
-      'INSERT INTO sandbox_tokens (id, brand, last4, exp_month, exp_year, behavior, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)',
+      'INSERT INTO sandbox_tokens (id, brand, last4, exp_month, exp_year, behavior, created_at, fingerprint) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)',
       [
         id,
         info.brand,
@@ -92,6 +118,7 @@ export class SandboxProcessor implements CardProcessor {
         info.expYear,
         TEST_CARDS[number] ?? 'success',
         this.clock.now(),
+        info.fingerprint,
       ],
     );
     return { id, ...info };
@@ -109,6 +136,7 @@ export class SandboxProcessor implements CardProcessor {
       last4: row.last4 as string,
       expMonth: num(row.exp_month),
       expYear: num(row.exp_year),
+      ...(row.fingerprint !== null && { fingerprint: row.fingerprint as string }),
     };
   }
 
@@ -208,8 +236,34 @@ export class SandboxProcessor implements CardProcessor {
           message: 'sandbox: simulated processor error',
         };
       if (charge.status === 'captured') return { ok: true, chargeId: charge.id };
+      if (charge.status === 'reversed')
+        return {
+          ok: false,
+          reason: 'processor_error',
+          retryable: true,
+          message: 'sandbox: charge reversed',
+        };
       return { ok: false, reason: charge.status as 'card_declined', retryable: false };
     });
+  }
+
+  async reverse(req: ChargeRequest): Promise<{ ok: boolean }> {
+    // A tombstone when nothing arrived, so a late copy of the request can never charge.
+    await this.db.query(
+      `INSERT INTO sandbox_charges (id, idem_key, token, amount_minor, currency, status, created_at)
+       VALUES ($1, $2, $3, $4, $5, 'reversed', $6)
+       ON CONFLICT (idem_key) DO UPDATE SET status = 'reversed'
+       WHERE sandbox_charges.status IN ('authorized', 'captured')`,
+      [
+        newId('ch', random),
+        req.idempotencyKey,
+        req.token,
+        req.amountMinor.toString(),
+        req.currency,
+        this.clock.now(),
+      ],
+    );
+    return { ok: true };
   }
 
   async capture(chargeId: string): Promise<ChargeOutcome> {

@@ -9,6 +9,9 @@ import { VerifyEmailPage } from './pages/verify-email.tsx';
 import { WalletPage } from './pages/wallet.tsx';
 import { MerchantPage } from './pages/merchant.tsx';
 import { TimelinePage } from './pages/timeline.tsx';
+import { BuyNowPage } from './pages/buy-now.tsx';
+import { CartPage } from './pages/cart.tsx';
+import { PayApprovePage } from './pages/pay-approve.tsx';
 import './styles.css';
 
 /** Every page of the app, by path. Other helpers add theirs here (buy-now, cart, pay-with-tagpay). */
@@ -24,6 +27,9 @@ const ROUTES: { path: string; page: (params: Record<string, string>) => ReactNod
   { path: '/merchant', page: () => <MerchantPage /> },
   { path: '/merchant/offers/:id', page: (p) => <MerchantPage offerId={p.id!} /> },
   { path: '/tags/:tag', page: (p) => <TimelinePage tag={p.tag!} /> },
+  { path: '/buy/:offer', page: (p) => <BuyNowPage offerId={p.offer!} /> },
+  { path: '/cart', page: () => <CartPage /> },
+  { path: '/oauth/authorize', page: () => <PayApprovePage /> },
 ];
 
 function App() {
