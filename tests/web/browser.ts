@@ -69,7 +69,8 @@ export async function openWebWorld(
   const pageErrors: string[] = [];
   const newPerson = async (viewport = DESKTOP) => {
     const context = await browser.newContext({ viewport, baseURL: base, locale: 'en-US' });
-    context.setDefaultTimeout(15_000);
+    // Generous: the whole suite runs two test files at once on a shared two-core machine.
+    context.setDefaultTimeout(Number(process.env.TAGPAY_WEB_TIMEOUT_MS ?? 45_000));
     contexts.push(context);
     const page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));

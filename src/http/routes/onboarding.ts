@@ -246,16 +246,17 @@ export function onboardingRoutes(api: OpenAPIHono, app: AppContext): void {
     }),
     async (c) => {
       const q = c.req.valid('query');
-      if (q.error !== undefined || q.code === undefined)
-        throw new TagpayError(
-          'OWNERSHIP_NOT_PROVEN',
-          `The server did not approve tagpay (${q.error ?? 'no code'}).`,
-          'code',
-        );
       const state =
         q.state === undefined
           ? null
           : await verify(app, 'mastodon-oauth', OAUTH_STATE_PREFIX, q.state);
+      if (q.error !== undefined || q.code === undefined) {
+        const message = `The server did not approve tagpay (${q.error ?? 'no code'}).`;
+        // A page that started the approval (return_to, checked when the state was signed) shows it.
+        if (state !== null && typeof state.r === 'string')
+          return c.redirect(`${state.r}#${new URLSearchParams({ error: message })}`, 303) as never;
+        throw new TagpayError('OWNERSHIP_NOT_PROVEN', message, 'code');
+      }
       if (state === null || typeof state.s !== 'string')
         throw new TagpayError(
           'OWNERSHIP_NOT_PROVEN',

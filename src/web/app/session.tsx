@@ -1,4 +1,12 @@
-import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useRef,
+  useState,
+  type ReactNode,
+} from 'react';
 import { api, setCsrfToken, type Session } from './api.ts';
 
 interface SessionState {
@@ -13,13 +21,18 @@ const SessionContext = createContext<SessionState | null>(null);
 
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [session, setSession] = useState<Session | null>(null);
+  // Each sign-in or read bumps the version; a read that started before a newer one answers late and
+  // is dropped (a page that signs in at load, like /signin/mastodon, races the first read).
+  const version = useRef(0);
   const adopt = useCallback((s: Session) => {
+    version.current++;
     setCsrfToken(s.csrf_token);
     setSession(s);
   }, []);
   const refresh = useCallback(async () => {
+    const started = version.current;
     const s = await api<Session>('GET', '/v1/session');
-    adopt(s);
+    if (version.current === started) adopt(s);
     return s;
   }, [adopt]);
   const signOut = useCallback(async () => {

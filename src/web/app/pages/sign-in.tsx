@@ -246,6 +246,11 @@ export function MastodonReturnPage() {
     const params = new URLSearchParams(location.hash.slice(1));
     history.replaceState(null, '', '/signin/mastodon');
     const proof = params.get('proof');
+    const refused = params.get('error');
+    if (refused) {
+      setError(refused);
+      return;
+    }
     if (!proof) {
       setError('Mastodon did not send a proof back. Start again.');
       return;
