@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -164,6 +164,11 @@ class CrashRun {
     if (this.child && this.child.exitCode === null) {
       this.child.kill('SIGKILL');
       await new Promise((resolve) => this.child!.once('exit', resolve));
+    }
+    if (this.stats.violations > 0) {
+      // What tagpay said is the first thing a failure needs: its log's tail, before the folder goes.
+      const log = readFileSync(join(this.dir, 'tagpay.log'), 'utf8');
+      process.stderr.write(`--- tagpay.log (last 4,000 characters)\n${log.slice(-4_000)}\n`);
     }
     rmSync(this.dir, { recursive: true, force: true });
     if (this.opts.storage === 'postgres') {
