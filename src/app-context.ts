@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import pino, { type Logger } from 'pino';
 import { newSecret, sha256, type RandomBytes } from './core/codes.ts';
-import { CHARGE_BATCH_MAX, ENGINE_IDLE_POLL_MS, OUTBOX_IDLE_POLL_MS } from './core/limits.ts';
+import {
+  CHARGE_BATCH_MAX,
+  DAY_MS,
+  ENGINE_IDLE_POLL_MS,
+  OUTBOX_IDLE_POLL_MS,
+} from './core/limits.ts';
 import type { Config } from './config/env.ts';
 import { Engine } from './engine/engine.ts';
 import { InputLog, type Clock } from './engine/log.ts';
@@ -18,6 +23,7 @@ import {
   webhookDeliverer,
 } from './outbox/deliverers.ts';
 import { OutboxWorker } from './outbox/worker.ts';
+import { cardCreditDeliverer } from './outbox/money-deliverers.ts';
 import { SandboxProcessor } from './processors/sandbox/sandbox.ts';
 import { Metrics } from './metrics.ts';
 import { openPglite, openPostgres, type Db } from './store/db.ts';
@@ -54,7 +60,7 @@ export const systemRandom: RandomBytes = (() => {
 })();
 
 /** Outbox lanes: money (charges, refunds) runs apart from replies, e-mails and webhooks. */
-const CHARGE_KINDS = ['charge', 'refund'];
+const CHARGE_KINDS = ['charge', 'refund', 'card_credit'];
 const EFFECT_KINDS = ['post', 'email', 'webhook'];
 
 /** Redacted wherever it appears in a log line: card data and secrets never reach the logs. */
@@ -147,6 +153,8 @@ export class AppContext implements AsyncDisposable {
         feeBps: config.feeBps,
         publicUrl: config.publicUrl,
         botHandle: (network) => selves.get(network) ?? config.botHandle,
+        claimPeriodMs: config.claimDays * DAY_MS,
+        defaultCurrency: config.defaultCurrency,
       },
       logger,
     );
@@ -190,6 +198,7 @@ export class AppContext implements AsyncDisposable {
         email: emailDeliverer(db, clock, smtp, config.emailFrom),
         charge: chargeDeliverer(processor, log),
         refund: refundDeliverer(processor, log),
+        card_credit: cardCreditDeliverer(processor, log),
         webhook: webhookDeliverer(db, clock, config.webhookAllowPrivate),
       },
       logger,

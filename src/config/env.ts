@@ -1,4 +1,13 @@
-import { FEE_BPS_DEFAULT, FEE_BPS_MAX, RATE_LIMIT_PER_S_DEFAULT } from '../core/limits.ts';
+import {
+  CLAIM_PERIOD_MS_DEFAULT,
+  CLAIM_PERIOD_MS_MAX,
+  CLAIM_PERIOD_MS_MIN,
+  DAY_MS,
+  FEE_BPS_DEFAULT,
+  FEE_BPS_MAX,
+  RATE_LIMIT_PER_S_DEFAULT,
+} from '../core/limits.ts';
+import { isCurrency } from '../core/money.ts';
 
 /** tagpay's whole configuration, typed, with its defaults. The environment is read here and nowhere else. */
 export interface Config {
@@ -21,6 +30,10 @@ export interface Config {
   webhookAllowPrivate: boolean;
   /** API requests per second per key and per address (0: no limit). */
   rateLimitPerS: number;
+  /** Days an unlinked recipient has to claim money sent to their handle. */
+  claimDays: number;
+  /** The currency of an amount written without one, for shoppers who chose none. */
+  defaultCurrency: string;
   /** Networks beyond the built-in local one; each is on when its service is configured. */
   bluesky: BlueskyConfig | null;
   mastodon: MastodonConfig | null;
@@ -118,6 +131,14 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   return value;
 }
 
+function currency(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!isCurrency(raw.toUpperCase()))
+    throw new ConfigError(`${name} must be an ISO 4217 code tagpay knows, got "${raw}"`);
+  return raw.toUpperCase();
+}
+
 function bool(env: Env, name: string, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -173,6 +194,14 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     webhookAllowPrivate: bool(env, 'TAGPAY_WEBHOOK_ALLOW_PRIVATE', false),
     rateLimitPerS: int(env, 'TAGPAY_RATE_LIMIT_PER_S', RATE_LIMIT_PER_S_DEFAULT, 0, 100_000),
+    claimDays: int(
+      env,
+      'TAGPAY_CLAIM_DAYS',
+      CLAIM_PERIOD_MS_DEFAULT / DAY_MS,
+      CLAIM_PERIOD_MS_MIN / DAY_MS < 1 ? 1 : CLAIM_PERIOD_MS_MIN / DAY_MS,
+      CLAIM_PERIOD_MS_MAX / DAY_MS,
+    ),
+    defaultCurrency: currency(env, 'TAGPAY_DEFAULT_CURRENCY', 'USD'),
     ...networksFrom(env),
   };
 }

@@ -1,6 +1,7 @@
 import type { Sql } from '../store/db.ts';
 import { insertNew, upsertRows, type Column } from '../store/set-sql.ts';
 import type { Effects } from './state.ts';
+import { commitMoney } from './flows/money-commit.ts';
 
 const MERCHANT_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -283,6 +284,7 @@ export async function commitEffects(
     balanceRows.map((b) => [b.account, b.currency, b.balance]),
     'account, currency',
   );
+  await commitMoney(tx, fx.money);
   await insertNew(
     tx,
     'outbox',

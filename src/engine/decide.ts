@@ -43,6 +43,18 @@ import {
   type WaitEntry,
 } from './state.ts';
 import { merchantView, offerView, orderView, shopperView } from './views.ts';
+import {
+  giftCardSold,
+  isMoneyCommand,
+  moneyApi,
+  moneyChargeResult,
+  moneyCreditResult,
+  moneyNextDeadline,
+  moneyPost,
+  moneyTick,
+  onShopperLinked,
+  refundRefusal,
+} from './flows/money.ts';
 
 /**
  * The engine's decisions: pure functions of (state, log entry) that change the in-memory state and
@@ -58,10 +70,14 @@ export interface DecideContext {
   publicUrl: string;
   /** tagpay's own handle on each network; its own posts are never read as commands. */
   botHandle: (network: string) => string;
+  /** How long an unlinked recipient has to claim money (CLAIM_PERIOD_MS_DEFAULT when absent). */
+  claimPeriodMs?: number;
+  /** The currency of an amount written without one, for shoppers who chose none. */
+  defaultCurrency?: string;
 }
 
 /** Emits the effects of one log entry under keys derived from the entry's key, so replay repeats them exactly. */
-class Out {
+export class Out {
   private n = 0;
   constructor(
     readonly entry: LogEntry,
@@ -83,6 +99,14 @@ class Out {
       key: this.key('post'),
       kind: 'post',
       body: { network, as, text, reply_to: null },
+    });
+  }
+  /** A direct message (Mastodon's `visibility: direct`), for networks that have them. */
+  direct(network: string, text: string): void {
+    this.fx.outbox.push({
+      key: this.key('post'),
+      kind: 'post',
+      body: { network, as: this.ctx.botHandle(network), text, reply_to: null, direct: true },
     });
   }
   email(to: string, message: { subject: string; text: string }): void {
@@ -122,13 +146,18 @@ export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideCo
     case 'refund_result':
       return onRefundResult(state, out, body);
     case 'tick':
+      moneyTick(state, out);
       return expireDue(state, out);
+    case 'card_credit_result':
+      return moneyCreditResult(state, out, body);
   }
 }
 
 /** The earliest deadline of a pending checkout, so the clock knows when to append a tick. */
 export function nextDeadline(state: State): number | null {
-  return state.deadlines.peek();
+  const checkout = state.deadlines.peek();
+  const money = moneyNextDeadline(state);
+  return checkout === null ? money : money === null ? checkout : Math.min(checkout, money);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,6 +217,7 @@ export function matchPost(
 
 function onPost(state: State, out: Out, post: PostEvent): void {
   const author = post.author.toLowerCase();
+  if (moneyPost(state, out, post, author)) return;
   const match = matchPost(state, out.ctx.botHandle(post.network), post.network, author, post.text);
   switch (match.kind) {
     case 'cancel':
@@ -613,6 +643,7 @@ function expireDue(state: State, out: Out): void {
 // Processor results
 
 function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void {
+  if (moneyChargeResult(state, out, result)) return;
   const order = state.activeOrders.get(result.orderId);
   if (order === undefined || order.status !== 'charging') return;
   const offer = state.offers.get(order.offerId)!;
@@ -633,6 +664,8 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   offer.sold += order.quantity;
   out.fx.offers.add(offer);
 
+  if (giftCardSold(state, out, order, merchant, title))
+    return out.webhook(merchant, 'order.paid', orderView(order));
   const shopperId = order.shopperId!;
   const net = order.amountMinor - order.feeMinor;
   const postings = [];
@@ -717,6 +750,7 @@ function fail(out: Out, code: ErrorCode, message: string, param?: string): void 
 
 function onApi(state: State, out: Out, event: ApiEvent): void {
   const cmd = event.command;
+  if (isMoneyCommand(cmd)) return moneyApi(state, out, cmd, (c) => createOffer(state, out, c));
   switch (cmd.op) {
     case 'merchant.create':
       return createMerchant(state, out, cmd);
@@ -765,6 +799,8 @@ function refundOrder(
       `Order ${order.id} is ${order.status}; only a paid order can be refunded.`,
     );
   }
+  const notRefundable = refundRefusal(state, order);
+  if (notRefundable !== null) return fail(out, 'ORDER_NOT_REFUNDABLE', notRefundable);
   order.status = 'refunding';
   order.updatedAt = out.entry.at;
   out.fx.orders.add(order);
@@ -1035,6 +1071,7 @@ function linkShopper(
   };
   state.shoppers.set(key, shopper);
   out.fx.shoppers.add(shopper);
+  onShopperLinked(state, out, shopper);
   ok(out, existing ? 200 : 201, shopperView(shopper));
 
   // Checkouts that waited for this sign-up get their code now, if they are still in their window.

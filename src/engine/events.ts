@@ -1,4 +1,5 @@
 import type { DeclineReason } from '../core/replies.ts';
+import type { CardCreditResultEvent, MoneyCommand } from './flows/money-events.ts';
 
 /**
  * The inputs of the engine, as they are stored in the input log. Each has a natural unique key (the
@@ -89,7 +90,8 @@ export type ApiCommand =
       purchaseLimitMinor: string | null;
       dailyLimitMinor: string | null;
       limitCurrency: string | null;
-    };
+    }
+  | MoneyCommand;
 
 /** The processor's answer to a charge, written back by the outbox worker. Key: `charge:<order id>`. */
 export interface ChargeResultEvent {
@@ -115,7 +117,13 @@ export interface TickEvent {
   kind: 'tick';
 }
 
-export type EventBody = PostEvent | ApiEvent | ChargeResultEvent | RefundResultEvent | TickEvent;
+export type EventBody =
+  | PostEvent
+  | ApiEvent
+  | ChargeResultEvent
+  | RefundResultEvent
+  | TickEvent
+  | CardCreditResultEvent;
 
 export interface LogEntry {
   seq: bigint;

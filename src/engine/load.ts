@@ -2,6 +2,7 @@ import { DAY_MS, RETIRED_CODES_MAX } from '../core/limits.ts';
 import type { Sql } from '../store/db.ts';
 import { big, num } from '../store/db.ts';
 import { spentKey } from './decide.ts';
+import { loadMoney } from './flows/money-load.ts';
 import {
   ACTIVE_STATUSES,
   addPending,
@@ -160,6 +161,7 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   }
   // The pair of the assertion made before every commit: what was read back sums to zero too.
   state.balances.assertZeroSum();
+  await loadMoney(db, state, lastAt === null || lastAt === undefined ? 0 : num(lastAt));
   return { state, cursor };
 }
 

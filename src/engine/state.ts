@@ -1,5 +1,6 @@
 import { Balances, type Transfer } from '../core/ledger.ts';
 import type { ShippingAddress } from './events.ts';
+import { MoneyEffects, MoneyState } from './flows/money-state.ts';
 
 /**
  * The engine's in-memory state and the effects of one batch. Pure data: no I/O here. The state is
@@ -135,7 +136,7 @@ export interface WaitEntry {
 
 export interface OutboxRow {
   key: string;
-  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook';
+  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook' | 'card_credit';
   body: unknown;
 }
 
@@ -234,6 +235,8 @@ export class State {
   /** Spend per `handleKey|currency|utcDay` (reserved, charging or paid), for the daily limit. */
   readonly spent = new Map<string, bigint>();
   readonly balances = new Balances();
+  /** Payments, claims, holds, wallets and gift cards (src/engine/flows/money.ts). */
+  readonly money = new MoneyState();
 }
 
 /** The pending checkouts of a handle key. */
@@ -281,4 +284,5 @@ export class Effects {
   readonly apiKeys: { hash: string; merchantId: string; at: number }[] = [];
   /** Merchants whose other API keys are revoked, keeping one. */
   readonly revokeKeys: { merchantId: string; keep: string; at: number }[] = [];
+  readonly money = new MoneyEffects();
 }

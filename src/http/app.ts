@@ -13,6 +13,7 @@ import { errorHandler, validationHook } from './errors.ts';
 import { rateLimit } from './rate-limit.ts';
 import { localRoutes } from './routes/local.ts';
 import { merchantRoutes } from './routes/merchants.ts';
+import { moneyRoutes } from './routes/money.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 
@@ -112,6 +113,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   merchantRoutes(api, app);
   shopperRoutes(api, app);
   orderRoutes(api, app);
+  moneyRoutes(api, app);
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',

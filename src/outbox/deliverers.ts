@@ -33,6 +33,7 @@ export function postDeliverer(networks: Map<string, NetworkClient>): Deliverer {
       as: string;
       text: string;
       reply_to: string | null;
+      direct?: boolean;
     };
     const network = networks.get(body.network);
     if (!network)
@@ -43,6 +44,7 @@ export function postDeliverer(networks: Map<string, NetworkClient>): Deliverer {
         text: body.text,
         replyTo: body.reply_to,
         idempotencyKey: item.key,
+        ...(body.direct === true && { direct: true }),
       });
       return { done: true };
     } catch (error) {
