@@ -161,15 +161,15 @@ export const moneyReplies = {
     return `To send ${formatMoney(amount)} to @${to}, reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account.`;
   },
   /** The code of a payment, in public: no amount unless both sides chose public. */
-  payCodePrivate(): string {
-    return 'We sent you a confirmation code privately; reply with it to send the money.';
+  payCodePrivate(to: string, code: string, windowMin: number): string {
+    return `To send the payment to @${to} (the amount is in your e-mail), reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account.`;
   },
   requestCode(amount: Money, from: string, memo: string, code: string, windowH: number): string {
     const note = memo === '' ? '' : ` (${memo})`;
     return `@${from} asks you for ${formatMoney(amount)}${note}. To pay, reply with ${displayCode(code)} within ${windowH} hours; otherwise do nothing.`;
   },
-  requestSentPrivately(to: string): string {
-    return `We asked @${to} privately.`;
+  requestCodePrivate(from: string, code: string, windowH: number): string {
+    return `@${from} asks you for money (the amount is in your e-mail). To pay, reply with ${displayCode(code)} within ${windowH} hours; otherwise do nothing.`;
   },
   sent(amount: Money | null, from: string, to: string, memo: string): string {
     const note = memo === '' ? '' : ` for ${memo}`;

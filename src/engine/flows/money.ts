@@ -347,7 +347,7 @@ function issuePaymentCode(
           payer.network,
           `@${payer.handle} ${moneyReplies.payCode(money, p.recipientHandle, code, confirmMinutes())}`,
         );
-      replyTo(out, p, moneyReplies.payCodePrivate());
+      replyTo(out, p, moneyReplies.payCodePrivate(p.recipientHandle, code, confirmMinutes()));
     }
     return;
   }
@@ -366,7 +366,7 @@ function issuePaymentCode(
         payer.network,
         `@${payer.handle} ${moneyReplies.requestCode(money, from, p.memo, code, hours)}`,
       );
-    replyTo(out, p, moneyReplies.requestSentPrivately(payer.handle));
+    replyTo(out, p, `@${payer.handle} ${moneyReplies.requestCodePrivate(from, code, hours)}`);
   }
 }
 

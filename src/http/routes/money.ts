@@ -294,6 +294,12 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
         },
       );
       const { key, requestHash } = await idempotency(app, c);
+      // A payment no longer awaiting its code is told at the edge, unless this is a replay.
+      if (
+        p.status !== 'awaiting_confirmation' &&
+        (await app.log.findByKey(`api:shopper:${p.payerId}:${key}`)) === null
+      )
+        throw new TagpayError('PAYMENT_NOT_PENDING', `Payment ${p.id} is ${p.status}.`, 'id');
       const result = await submitCommand(
         app.log,
         app.engine,
