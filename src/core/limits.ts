@@ -139,6 +139,9 @@ assert(
 );
 assert(GIFT_CODE_BITS >= 64, 'gift card codes carry at least 64 bits of randomness');
 assert(PAY_DAILY_LIMIT_MAJOR <= PAY_WEEKLY_LIMIT_MAJOR, 'a day fits in a week');
-assert(PAY_CONFIRM_ABOVE_MAJOR < PAY_DAILY_LIMIT_MAJOR, 'payments below the limits can need a code');
+assert(
+  PAY_CONFIRM_ABOVE_MAJOR < PAY_DAILY_LIMIT_MAJOR,
+  'payments below the limits can need a code',
+);
 assert(CLAIM_PERIOD_MS_MIN <= CLAIM_PERIOD_MS_DEFAULT, 'default claim period within bounds');
 assert(CLAIM_PERIOD_MS_DEFAULT <= CLAIM_PERIOD_MS_MAX, 'default claim period within bounds');

@@ -118,12 +118,7 @@ export interface TickEvent {
 }
 
 export type EventBody =
-  | PostEvent
-  | ApiEvent
-  | ChargeResultEvent
-  | RefundResultEvent
-  | TickEvent
-  | CardCreditResultEvent;
+  PostEvent | ApiEvent | ChargeResultEvent | RefundResultEvent | TickEvent | CardCreditResultEvent;
 
 export interface LogEntry {
   seq: bigint;
