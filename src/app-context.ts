@@ -18,6 +18,7 @@ import type { NetworkClient } from './networks/network.ts';
 import {
   chargeDeliverer,
   emailDeliverer,
+  emailSender,
   postDeliverer,
   refundDeliverer,
   webhookDeliverer,
@@ -160,6 +161,7 @@ export class AppContext implements AsyncDisposable {
     );
     const processor = new SandboxProcessor(db, clock);
     const smtp = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : null;
+    const mailer = emailSender(db, clock, smtp, config.emailFrom);
     const networks = new Map<string, NetworkClient>([['local', local]]);
     const connectors: Connector[] = [];
     const deps: ConnectorDeps = {
@@ -194,8 +196,8 @@ export class AppContext implements AsyncDisposable {
       db,
       clock,
       {
-        post: postDeliverer(networks),
-        email: emailDeliverer(db, clock, smtp, config.emailFrom),
+        post: postDeliverer(networks, mailer, logger),
+        email: emailDeliverer(mailer),
         charge: chargeDeliverer(processor, log),
         refund: refundDeliverer(processor, log),
         card_credit: cardCreditDeliverer(processor, log),

@@ -35,6 +35,19 @@ export const WEBHOOK_TIMEOUT_MS = 10_000;
 /** Attempts for a reply post or an e-mail. */
 export const DELIVERY_ATTEMPTS_MAX = 10;
 export const DELIVERY_RETRY_BASE_MS = 1_000;
+/**
+ * The longest a reply to a linked shopper may wait for its network (the account's token bucket or
+ * the network's rate limit); a reply that would wait longer goes to the shopper by e-mail instead.
+ */
+export const REPLY_EMAIL_FALLBACK_MS = 5 * 60 * 1000;
+/** Failed attempts at posting a reply to a linked shopper before it goes by e-mail instead. */
+export const REPLY_POST_ATTEMPTS_MAX = 4;
+/** How long a proof of ownership of a handle (onboarding) is accepted by the API. */
+export const OWNERSHIP_PROOF_TTL_MS = 30 * 60 * 1000;
+/** How long a shopper has to approve tagpay on their Mastodon server (the OAuth `state`'s life). */
+export const OAUTH_STATE_TTL_MS = 15 * 60 * 1000;
+/** Every request to a shopper's own server (PDS, Mastodon) during onboarding gives up after this. */
+export const ONBOARDING_REQUEST_TIMEOUT_MS = 10_000;
 export const RETRY_DELAY_MS_MAX = 6 * 60 * 60 * 1000;
 /** First retry after a delivery threw unexpectedly (then doubling up to RETRY_DELAY_MS_MAX). */
 export const UNEXPECTED_RETRY_BASE_MS = 1_000;
@@ -124,6 +137,7 @@ export const GIFT_CARDS_PER_ORDER_MAX = QUANTITY_PER_POST_MAX;
 function assert(condition: boolean, message: string): asserts condition {
   if (!condition) throw new Error(`limits: ${message}`);
 }
+assert(REPLY_POST_ATTEMPTS_MAX < DELIVERY_ATTEMPTS_MAX, 'a reply falls back before it is given up');
 assert(CODE_BITS >= 40, 'confirmation codes carry at least 40 bits of randomness');
 assert(CONFIRM_WINDOW_MS_MIN <= CONFIRM_WINDOW_MS_DEFAULT, 'default window within bounds');
 assert(CONFIRM_WINDOW_MS_DEFAULT <= CONFIRM_WINDOW_MS_MAX, 'default window within bounds');

@@ -112,6 +112,13 @@ export const emails = {
       text: `You paid ${formatMoney(total)} for ${title}.\nOrder: ${orderId}\nShips to:\n${address}\n`,
     };
   },
+  /** A reply that could not be posted on its network in time, sent by e-mail instead (once). */
+  replyByEmail(network: string, reply: string) {
+    return {
+      subject: `tagpay: our reply on ${network}`,
+      text: `We could not post our reply to you on ${network} in time, so here it is:\n\n${reply}\n`,
+    };
+  },
 };
 
 /** Why a `#pay` or `#request` post (or its API call) is refused: each has a text and an API code. */

@@ -201,6 +201,25 @@ export async function commitEffects(
     ]),
     'id',
   );
+  // A handle added to a shopper; its key is unique, and the engine never gives one to two shoppers.
+  await insertNew(
+    tx,
+    'shopper_handles',
+    [
+      ['network', 'text'],
+      ['account', 'text'],
+      ['shopper_id', 'text'],
+      ['handle', 'text'],
+      ['added_at', 'bigint'],
+    ],
+    fx.shopperHandles.map((a) => [
+      a.handle.network,
+      a.handle.account,
+      a.shopperId,
+      a.handle.handle,
+      a.handle.addedAt,
+    ]),
+  );
   await upsertRows(
     tx,
     'orders',

@@ -33,6 +33,7 @@ import {
   pendingOf,
   PENDING_STATUSES,
   removePending,
+  shopperHandles,
   State,
   type Merchant,
   type Offer,
@@ -83,15 +84,37 @@ export class Out {
     readonly entry: LogEntry,
     readonly fx: Effects,
     readonly ctx: DecideContext,
+    private readonly state: State,
   ) {}
   private key(kind: string): string {
     return `${kind}:${this.entry.key}:${this.n++}`;
   }
-  reply(network: string, replyTo: string | null, text: string): void {
+  /**
+   * A reply from tagpay. When it answers a linked shopper (`to`, or the author of the post being
+   * answered), the row carries the same message as an e-mail to them: the outbox sends that instead
+   * when the reply cannot go out in time (see src/outbox/deliverers.ts, REPLY_EMAIL_FALLBACK_MS).
+   */
+  reply(network: string, replyTo: string | null, text: string, to?: string | null): void {
+    const post = this.entry.body.kind === 'post' ? this.entry.body : null;
+    const account =
+      to ??
+      (post !== null && post.network === network && post.postId === replyTo ? post.author : null);
+    const shopper =
+      account === null
+        ? undefined
+        : this.state.shoppers.get(handleKey(network, account.toLowerCase()));
     this.fx.outbox.push({
       key: this.key('post'),
       kind: 'post',
-      body: { network, as: this.ctx.botHandle(network), text, reply_to: replyTo },
+      body: {
+        network,
+        as: this.ctx.botHandle(network),
+        text,
+        reply_to: replyTo,
+        ...(shopper !== undefined && {
+          email_fallback: { to: shopper.email, ...emails.replyByEmail(network, text) },
+        }),
+      },
     });
   }
   post(network: string, as: string, text: string): void {
@@ -134,7 +157,7 @@ export class Out {
 }
 
 export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideContext): void {
-  const out = new Out(entry, fx, ctx);
+  const out = new Out(entry, fx, ctx, state);
   const body = entry.body;
   switch (body.kind) {
     case 'post':
@@ -397,6 +420,7 @@ function openCheckout(
       req.network,
       req.postId,
       replies.refused(offer.title, refused.reason, refused.detail),
+      req.handle,
     );
     return;
   }
@@ -474,10 +498,12 @@ function issueCode(
   out.fx.orders.add(order);
   const total = { minor: order.amountMinor, currency: order.currency };
   const title = titleOf(offer, order);
+  // No e-mail fallback: the code goes by e-mail anyway, just below.
   out.reply(
     order.network,
     order.postId,
     lead + replies.confirm(title, total, code, windowMinutes(offer)),
+    null,
   );
   out.email(shopper.email, emails.confirm(title, total, code, windowMinutes(offer)));
 }
@@ -490,7 +516,7 @@ function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): vo
     ? queue.findIndex((w) => w.network === req.network && w.handle === req.handle) + 1
     : 0;
   if (position === 0 && queue.length >= WAITLIST_PER_OFFER_MAX) {
-    return out.reply(req.network, req.postId, replies.soldOutWaitlistFull(offer.title));
+    return out.reply(req.network, req.postId, replies.soldOutWaitlistFull(offer.title), req.handle);
   }
   if (position === 0) {
     state.waiting.add(waitKey);
@@ -510,7 +536,7 @@ function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): vo
     out.fx.waitlist.add(entry);
     position = queue.length;
   }
-  out.reply(req.network, req.postId, replies.soldOut(offer.title, position));
+  out.reply(req.network, req.postId, replies.soldOut(offer.title, position), req.handle);
 }
 
 /** Serves the waitlist first in, first out while the stock returned covers the first in line. */
@@ -635,6 +661,7 @@ function expireDue(state: State, out: Out): void {
       order.network,
       order.postId,
       replies.expired(titleOf(state.offers.get(order.offerId)!, order)),
+      order.handle,
     );
   }
 }
@@ -652,7 +679,7 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   if (!result.ok) {
     const reason: DeclineReason = result.reason ?? 'card_declined';
     settle(state, out, order, 'failed', reason);
-    return out.reply(order.network, order.postId, replies.declined(title, reason));
+    return out.reply(order.network, order.postId, replies.declined(title, reason), order.handle);
   }
   state.activeOrders.delete(order.id);
   // A refund of this order later in the same batch finds it here (cleared after the batch).
@@ -690,7 +717,7 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   out.fx.transfers.push(transfer);
 
   const total = { minor: order.amountMinor, currency: order.currency };
-  out.reply(order.network, order.postId, replies.paid(title, total, order.id));
+  out.reply(order.network, order.postId, replies.paid(title, total, order.id), order.handle);
   const shopper = state.shoppers.get(handleKey(order.network, order.handle));
   if (shopper)
     out.email(
@@ -770,6 +797,8 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
       return setOfferStatus(state, out, cmd);
     case 'shopper.link':
       return linkShopper(state, out, cmd);
+    case 'shopper.add_handle':
+      return addShopperHandle(state, out, cmd);
     case 'order.refund':
       return refundOrder(state, out, cmd);
   }
@@ -870,7 +899,7 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
   }
   const title = offer ? titleOf(offer, order) : order.id;
   const total = { minor: order.amountMinor, currency: order.currency };
-  out.reply(order.network, order.postId, replies.refunded(title, total));
+  out.reply(order.network, order.postId, replies.refunded(title, total), order.handle);
   const shopper = state.shoppers.get(key);
   if (shopper)
     out.email(shopper.email, { subject: `Refund: ${title}`, text: replies.refunded(title, total) });
@@ -1053,11 +1082,17 @@ function linkShopper(
   const at = out.entry.at;
   const key = handleKey(cmd.network, cmd.account);
   const existing = state.shoppers.get(key);
+  // Re-linked through any of its handles, a shopper keeps its id and first handle: only what the
+  // form holds (e-mail, address, card, limits) changes, and the handle's shown form when it is the first.
+  const first =
+    existing === undefined ||
+    (existing.network === cmd.network && existing.account === cmd.account);
   const shopper: Shopper = {
     id: existing?.id ?? newId('shp', out.ctx.random),
-    network: cmd.network,
-    account: cmd.account,
-    handle: cmd.handle,
+    network: existing?.network ?? cmd.network,
+    account: existing?.account ?? cmd.account,
+    handle: first ? cmd.handle : existing.handle,
+    alsoOn: existing?.alsoOn ?? [],
     email: cmd.email,
     shippingAddress: cmd.shippingAddress,
     cardToken: cmd.cardToken,
@@ -1069,12 +1104,56 @@ function linkShopper(
     createdAt: existing?.createdAt ?? at,
     updatedAt: at,
   };
-  state.shoppers.set(key, shopper);
+  for (const h of shopperHandles(shopper))
+    state.shoppers.set(handleKey(h.network, h.account), shopper);
+  state.shopperById.set(shopper.id, shopper);
   out.fx.shoppers.add(shopper);
   onShopperLinked(state, out, shopper);
   ok(out, existing ? 200 : 201, shopperView(shopper));
+  for (const h of shopperHandles(shopper))
+    serveSignups(state, out, handleKey(h.network, h.account), shopper);
+}
 
-  // Checkouts that waited for this sign-up get their code now, if they are still in their window.
+/**
+ * Adds a proven handle to a shopper: posts from it are the shopper's from now on. A handle already
+ * linked to another shopper is refused (that shopper must let it go first); a repeat changes nothing.
+ */
+function addShopperHandle(
+  state: State,
+  out: Out,
+  cmd: Extract<ApiCommand, { op: 'shopper.add_handle' }>,
+): void {
+  const shopper = state.shopperById.get(cmd.shopperId);
+  if (shopper === undefined) return fail(out, 'NOT_FOUND', `No shopper ${cmd.shopperId}.`, 'id');
+  const key = handleKey(cmd.network, cmd.account);
+  const holder = state.shoppers.get(key);
+  if (holder !== undefined && holder !== shopper) {
+    return fail(
+      out,
+      'HANDLE_LINKED',
+      `${cmd.handle} on ${cmd.network} is linked to another shopper.`,
+      'handle',
+    );
+  }
+  if (holder === undefined) {
+    const handle = {
+      network: cmd.network,
+      account: cmd.account,
+      handle: cmd.handle,
+      addedAt: out.entry.at,
+    };
+    shopper.alsoOn.push(handle);
+    state.shoppers.set(key, shopper);
+    out.fx.shopperHandles.push({ shopperId: shopper.id, handle });
+    onShopperLinked(state, out, shopper);
+    serveSignups(state, out, key, shopper);
+  }
+  ok(out, 200, shopperView(shopper));
+}
+
+/** Checkouts of a handle that waited for its sign-up get their code now, if still in their window. */
+function serveSignups(state: State, out: Out, key: string, shopper: Shopper): void {
+  const at = out.entry.at;
   for (const order of pendingOf(state, key)) {
     if (order.status !== 'awaiting_signup' || order.expiresAt < at) continue;
     const offer = state.offers.get(order.offerId)!;
@@ -1094,6 +1173,7 @@ function linkShopper(
           reason,
           formatMoney({ minor: limit, currency: order.currency }),
         ),
+        order.handle,
       );
       continue;
     }

@@ -77,6 +77,14 @@ export type ApiCommand =
   | { op: 'merchant.add_handle'; merchantId: string; network: string; handle: string }
   | { op: 'merchant.rotate_key'; merchantId: string; keyHash: string }
   | {
+      op: 'shopper.add_handle';
+      shopperId: string;
+      network: string;
+      /** The account posts come from, resolved (or proven) at the edge. */
+      account: string;
+      handle: string;
+    }
+  | {
       op: 'shopper.link';
       network: string;
       /** The account posts come from (see PostEvent.author), resolved from the handle at the edge. */

@@ -13,6 +13,7 @@ import {
   type Offer,
   type Order,
   type OrderStatus,
+  type Shopper,
 } from './state.ts';
 
 type Row = Record<string, unknown>;
@@ -60,11 +61,12 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
     state.offerByTag.set(o.hashtag.toLowerCase(), o);
   }
   for (const r of (await db.query<Row>('SELECT * FROM shoppers')).rows) {
-    state.shoppers.set(handleKey(str(r.network), str(r.account)), {
+    const shopper: Shopper = {
       id: str(r.id),
       network: str(r.network),
       account: str(r.account),
       handle: str(r.handle),
+      alsoOn: [],
       email: str(r.email),
       shippingAddress: JSON.parse(str(r.shipping_address)),
       cardToken: str(r.card_token),
@@ -75,7 +77,22 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
       limitCurrency: strOrNull(r.limit_currency),
       createdAt: num(r.created_at),
       updatedAt: num(r.updated_at),
-    });
+    };
+    state.shoppers.set(handleKey(shopper.network, shopper.account), shopper);
+    state.shopperById.set(shopper.id, shopper);
+  }
+  for (const r of (
+    await db.query<Row>('SELECT * FROM shopper_handles ORDER BY shopper_id, added_at')
+  ).rows) {
+    const shopper = state.shopperById.get(str(r.shopper_id))!;
+    const handle = {
+      network: str(r.network),
+      account: str(r.account),
+      handle: str(r.handle),
+      addedAt: num(r.added_at),
+    };
+    shopper.alsoOn.push(handle);
+    state.shoppers.set(handleKey(handle.network, handle.account), shopper);
   }
   const active = await db.query<Row>(
     'SELECT * FROM orders WHERE status = ANY($1::text[]) ORDER BY created_at',

@@ -53,6 +53,8 @@ export interface Shopper {
   account: string;
   /** The handle people see. */
   handle: string;
+  /** The same person's handles on other networks (or other accounts), each proven like the first. */
+  alsoOn: ShopperHandle[];
   email: string;
   shippingAddress: ShippingAddress;
   cardToken: string;
@@ -63,6 +65,19 @@ export interface Shopper {
   limitCurrency: string | null;
   createdAt: number;
   updatedAt: number;
+}
+
+/** One more handle of a shopper: posts from (network, account) are that shopper's. */
+export interface ShopperHandle {
+  network: string;
+  account: string;
+  handle: string;
+  addedAt: number;
+}
+
+/** Every (network, account) a shopper posts from, its first one first. */
+export function shopperHandles(s: Shopper): { network: string; account: string; handle: string }[] {
+  return [{ network: s.network, account: s.account, handle: s.handle }, ...s.alsoOn];
 }
 
 /**
@@ -211,7 +226,9 @@ export class State {
   readonly offers = new Map<string, Offer>();
   /** Offers not ended, by lower-cased hashtag: a hashtag is unique among them. */
   readonly offerByTag = new Map<string, Offer>();
+  /** Shoppers by the handle key of each of their handles (several keys can name one shopper). */
   readonly shoppers = new Map<string, Shopper>();
+  readonly shopperById = new Map<string, Shopper>();
   /** Orders not yet settled (awaiting sign-up or confirmation, or charging). */
   readonly activeOrders = new Map<string, Order>();
   readonly orderByCode = new Map<string, Order>();
@@ -276,6 +293,8 @@ export class Effects {
   readonly merchants = new Set<Merchant>();
   readonly offers = new Set<Offer>();
   readonly shoppers = new Set<Shopper>();
+  /** Handles added to shoppers (shopper_handles rows). */
+  readonly shopperHandles: { shopperId: string; handle: ShopperHandle }[] = [];
   readonly orders = new Set<Order>();
   readonly waitlist = new Set<WaitEntry>();
   readonly transfers: Transfer[] = [];

@@ -1,4 +1,4 @@
-import type { Merchant, Offer, Order, Shopper } from './state.ts';
+import { shopperHandles, type Merchant, type Offer, type Order, type Shopper } from './state.ts';
 
 /**
  * The public JSON shape of each entity, shared by the API and the webhooks so both say the same.
@@ -70,6 +70,11 @@ export function shopperView(s: Shopper) {
     network: s.network,
     account: s.account,
     handle: s.handle,
+    handles: shopperHandles(s).map((h) => ({
+      network: h.network,
+      account: h.account,
+      handle: h.handle,
+    })),
     email: s.email,
     shipping_address: s.shippingAddress,
     card: { brand: s.cardBrand, last4: s.cardLast4 },

@@ -16,6 +16,7 @@ import { merchantRoutes } from './routes/merchants.ts';
 import { moneyRoutes } from './routes/money.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
+import { onboardingRoutes } from './routes/onboarding.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const swaggerDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -112,6 +113,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   localRoutes(api, app);
   merchantRoutes(api, app);
   shopperRoutes(api, app);
+  onboardingRoutes(api, app);
   orderRoutes(api, app);
   moneyRoutes(api, app);
 

@@ -3,6 +3,7 @@ import { newSecret, sha256 } from '../core/codes.ts';
 import { TagpayError } from '../core/errors.ts';
 import { IDEMPOTENCY_KEY_CHARS_MAX } from '../core/limits.ts';
 import type { AppContext } from '../app-context.ts';
+import { looksLikeProof, readProof, type Ownership } from './ownership.ts';
 
 export type Principal = { kind: 'admin' } | { kind: 'merchant'; merchantId: string };
 
@@ -36,7 +37,8 @@ async function lookUp(app: AppContext, token: string | null): Promise<Principal 
 }
 
 /** Who may call a route: checked before the body is validated, so a caller without a key learns nothing. */
-export type Need = 'admin' | 'merchant' | 'principal' | 'local' | 'admin-or-local';
+export type Need =
+  'admin' | 'merchant' | 'principal' | 'local' | 'admin-or-local' | 'admin-or-owner';
 
 /** Route middleware: 401 for missing or unknown credentials, 403 for credentials without the right. */
 export function guard(app: AppContext, need: Need): MiddlewareHandler {
@@ -56,6 +58,9 @@ export function guard(app: AppContext, need: Need): MiddlewareHandler {
         break;
       case 'admin-or-local':
         await requireAdminOrLocal(app, c);
+        break;
+      case 'admin-or-owner':
+        await requireAdminOrOwner(app, c);
         break;
     }
     await next();
@@ -79,6 +84,22 @@ export async function requireAdminOrLocal(app: AppContext, c: Context): Promise<
     );
   }
   return owner;
+}
+
+/**
+ * The admin key, a local network token, or a proof of ownership (src/http/ownership.ts): `null` for
+ * the admin, otherwise the handle the caller proved they control.
+ */
+export async function requireAdminOrOwner(app: AppContext, c: Context): Promise<Ownership | null> {
+  const token = bearer(c);
+  if (token !== null && looksLikeProof(token)) return readProof(app, token);
+  const owner = await requireAdminOrLocal(app, c);
+  return owner === null ? null : { network: 'local', account: owner, handle: owner };
+}
+
+/** The principal an API command is logged under: who proved what. */
+export function callerOf(owner: Ownership | null): string {
+  return owner === null ? 'admin' : `${owner.network}:${owner.account}`;
 }
 
 export async function requireAdmin(app: AppContext, c: Context): Promise<void> {

@@ -199,12 +199,28 @@ export const CreateShopperBody = z
   })
   .openapi('CreateShopper');
 
+export const AddShopperHandleBody = z
+  .object({
+    network: NetworkSchema,
+    handle: NetworkHandleSchema,
+    proof: z
+      .string()
+      .max(4096)
+      .optional()
+      .openapi({
+        description: 'A proof of ownership of the new handle (`own_…`, from onboarding).',
+      }),
+  })
+  .openapi('AddShopperHandle');
+
 export const ShopperSchema = z
   .object({
     id: z.string(),
     object: z.literal('shopper'),
     network: z.string(),
+    account: z.string(),
     handle: z.string(),
+    handles: z.array(z.object({ network: z.string(), account: z.string(), handle: z.string() })),
     email: z.string(),
     shipping_address: AddressSchema,
     card: z.object({ brand: z.string(), last4: z.string() }),

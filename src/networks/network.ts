@@ -18,3 +18,18 @@ export interface NetworkClient {
    */
   resolveAccount?(handle: string): Promise<string | null>;
 }
+
+/**
+ * A post that cannot go out for `waitMs` more (the account's token bucket is empty, or the network
+ * rate-limited tagpay): the outbox retries it then, or sends a reply to a shopper by e-mail instead.
+ */
+export class PostDelayedError extends Error {
+  override readonly name = 'PostDelayedError';
+  constructor(
+    readonly waitMs: number,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

@@ -1,17 +1,20 @@
 import { createHmac } from 'node:crypto';
 import type { Transporter } from 'nodemailer';
+import type { Logger } from 'pino';
 import {
   CHARGE_ATTEMPTS_MAX,
   CHARGE_RETRY_BASE_MS,
   DELIVERY_ATTEMPTS_MAX,
   DELIVERY_RETRY_BASE_MS,
+  REPLY_EMAIL_FALLBACK_MS,
+  REPLY_POST_ATTEMPTS_MAX,
   WEBHOOK_ATTEMPTS_MAX,
   WEBHOOK_RETRY_BASE_MS,
   WEBHOOK_TIMEOUT_MS,
 } from '../core/limits.ts';
 import type { ChargeResultEvent } from '../engine/events.ts';
 import type { Clock, InputLog } from '../engine/log.ts';
-import type { NetworkClient } from '../networks/network.ts';
+import { PostDelayedError, type NetworkClient } from '../networks/network.ts';
 import type { CardProcessor } from '../processors/processor.ts';
 import type { Db } from '../store/db.ts';
 import { webhookTargetProblem } from './ssrf.ts';
@@ -25,19 +28,72 @@ function retryOr(item: OutboxItem, max: number, baseMs: number, error: string) {
   };
 }
 
-/** Replies and posts, through the network named in the row. */
-export function postDeliverer(networks: Map<string, NetworkClient>): Deliverer {
+/** One e-mail, sent once per key: the Message-ID on SMTP, a unique key in the local mailbox. */
+export type SendEmail = (
+  key: string,
+  message: { to: string; subject: string; text: string },
+) => Promise<void>;
+
+/** E-mail through SMTP when configured, otherwise into the local mailbox (visible in the API). */
+export function emailSender(
+  db: Db,
+  clock: Clock,
+  smtp: Transporter | null,
+  from: string,
+): SendEmail {
+  return async (key, message) => {
+    if (smtp) {
+      await smtp.sendMail({
+        from,
+        to: message.to,
+        subject: message.subject,
+        text: message.text,
+        messageId: `<${key.replace(/[^A-Za-z0-9._-]/g, '.')}@tagpay>`,
+      });
+    } else {
+      await db.query(
+        'INSERT INTO mailbox (key, to_addr, subject, body, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING',
+        [key, message.to, message.subject, message.text, clock.now()],
+      );
+    }
+  };
+}
+
+interface PostBody {
+  network: string;
+  as: string;
+  text: string;
+  reply_to: string | null;
+  /** A direct message to the accounts the text mentions (Mastodon's `visibility: direct`). */
+  direct?: boolean;
+  /** The same message for the shopper answered, sent instead when the reply cannot go out in time. */
+  email_fallback?: { to: string; subject: string; text: string };
+}
+
+/**
+ * Replies and posts, through the network named in the row. A reply to a linked shopper that would
+ * wait longer than REPLY_EMAIL_FALLBACK_MS (the account's token bucket or the network's rate limit),
+ * whose network is not connected, or that failed REPLY_POST_ATTEMPTS_MAX times, goes to the shopper
+ * by e-mail instead, once (the e-mail's key is the row's), and the row is done: it is never posted
+ * late as well.
+ */
+export function postDeliverer(
+  networks: Map<string, NetworkClient>,
+  sendEmail: SendEmail,
+  logger?: Logger,
+): Deliverer {
   return oneByOne(async (item) => {
-    const body = item.body as {
-      network: string;
-      as: string;
-      text: string;
-      reply_to: string | null;
-      direct?: boolean;
-    };
+    const body = item.body as PostBody;
     const network = networks.get(body.network);
-    if (!network)
+    const byEmail = async (why: string): Promise<Delivery> => {
+      await sendEmail(`${item.key}:email`, body.email_fallback!);
+      logger?.warn({ key: item.key, network: body.network, why }, 'reply sent by e-mail instead');
+      return { done: true };
+    };
+    if (!network) {
+      if (body.email_fallback) return byEmail('network not connected');
       return { done: false, error: `network ${body.network} is not connected`, retryInMs: null };
+    }
     try {
       await network.post({
         as: body.as,
@@ -48,43 +104,28 @@ export function postDeliverer(networks: Map<string, NetworkClient>): Deliverer {
       });
       return { done: true };
     } catch (error) {
-      return retryOr(
-        item,
-        DELIVERY_ATTEMPTS_MAX,
-        DELIVERY_RETRY_BASE_MS,
-        error instanceof Error ? error.message : String(error),
-      );
+      const message = error instanceof Error ? error.message : String(error);
+      const waitMs = error instanceof PostDelayedError ? error.waitMs : null;
+      if (body.email_fallback) {
+        if (waitMs !== null && waitMs > REPLY_EMAIL_FALLBACK_MS)
+          return byEmail(`would wait ${waitMs} ms: ${message}`);
+        if (item.attempt >= REPLY_POST_ATTEMPTS_MAX)
+          return byEmail(`failed ${item.attempt} times: ${message}`);
+      }
+      // A known wait is waited, not guessed with backoff.
+      if (waitMs !== null && item.attempt < DELIVERY_ATTEMPTS_MAX)
+        return { done: false, error: message, retryInMs: waitMs };
+      return retryOr(item, DELIVERY_ATTEMPTS_MAX, DELIVERY_RETRY_BASE_MS, message);
     }
   });
 }
 
-/**
- * E-mail: through SMTP when configured, otherwise into the local mailbox (visible in the API). The
- * row's key is the Message-ID on SMTP and a unique key in the mailbox, so a repeat is one message.
- */
-export function emailDeliverer(
-  db: Db,
-  clock: Clock,
-  smtp: Transporter | null,
-  from: string,
-): Deliverer {
+/** E-mails; a repeat of a row is one message (see SendEmail). */
+export function emailDeliverer(sendEmail: SendEmail): Deliverer {
   return oneByOne(async (item) => {
     const body = item.body as { to: string; subject: string; text: string };
     try {
-      if (smtp) {
-        await smtp.sendMail({
-          from,
-          to: body.to,
-          subject: body.subject,
-          text: body.text,
-          messageId: `<${item.key.replace(/[^A-Za-z0-9._-]/g, '.')}@tagpay>`,
-        });
-      } else {
-        await db.query(
-          'INSERT INTO mailbox (key, to_addr, subject, body, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING',
-          [item.key, body.to, body.subject, body.text, clock.now()],
-        );
-      }
+      await sendEmail(item.key, body);
       return { done: true };
     } catch (error) {
       return retryOr(

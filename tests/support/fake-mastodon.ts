@@ -12,6 +12,11 @@ import { WebSocketServer, type WebSocket } from 'ws';
  * - POST /api/v1/statuses (honouring Idempotency-Key per account), GET /api/v1/statuses/:id
  * - GET  /api/v1/timelines/tag/:hashtag, /timelines/public, /timelines/home (min_id, since_id, limit)
  * - GET  /api/v1/notifications (mentions; min_id, since_id, limit, types[])
+ * - OAuth for onboarding (docs.joinmastodon.org/methods/apps, /methods/oauth): POST /api/v1/apps,
+ *   GET /oauth/authorize (the approval page; here the user is "logged in" by sending their token as
+ *   `Authorization`, and approving answers the 302 to redirect_uri with `code` and `state`),
+ *   POST /oauth/token (authorization_code grant), POST /oauth/revoke; tokens so issued work for
+ *   verify_credentials only while not revoked
  * - the streaming WebSocket /api/v1/streaming: `subscribe` / `unsubscribe` to `user` and `hashtag`
  *   streams, events `update`, `notification` and `status.update` whose `payload` is a JSON string.
  *
@@ -70,6 +75,18 @@ export class FakeMastodon {
   /** Every request served, `METHOD path`, for tests that check what tagpay asked. */
   readonly requests: string[] = [];
   private readonly idempotency = new Map<string, FakeStatus>();
+  /** OAuth clients registered with POST /api/v1/apps, by client_id. */
+  readonly apps = new Map<
+    string,
+    { client_id: string; client_secret: string; redirect_uri: string; scopes: string; name: string }
+  >();
+  /** Authorization codes not yet exchanged (single use). */
+  private readonly codes = new Map<
+    string,
+    { clientId: string; redirectUri: string; account: FakeAccount; scopes: string }
+  >();
+  /** Access tokens issued by /oauth/token, and whether they were revoked. */
+  readonly oauthTokens = new Map<string, { account: FakeAccount; revoked: boolean }>();
   private readonly subscribers = new Set<Subscriber>();
   private nextId = 100_000;
   private refusing = false;
@@ -161,6 +178,12 @@ export class FakeMastodon {
   }
 
   /** The next `n` POST /api/v1/statuses answer 429 with X-RateLimit-Reset `resetMs` from now. */
+  /** The next `n` POST /api/v1/statuses answer 503 (a server in trouble), creating nothing. */
+  failNextPosts(n: number): void {
+    this.failing = n;
+  }
+  private failing = 0;
+
   rateLimitNextPost(n: number, resetMs: number): void {
     this.rateLimited = n;
     this.rateLimitResetMs = resetMs;
@@ -265,10 +288,125 @@ export class FakeMastodon {
     });
   }
 
+  /** The OAuth endpoints; true when `path` was one of them (and answered). */
+  private async oauth(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    q: URLSearchParams,
+  ): Promise<boolean> {
+    if (req.method === 'POST' && path === '/api/v1/apps') {
+      const p = await readParams(req);
+      if (!p.client_name || !p.redirect_uris) {
+        send(res, 422, {
+          error: "Validation failed: Name can't be blank, Redirect URI can't be blank",
+        });
+        return true;
+      }
+      const app = {
+        client_id: `cid_${this.nextId++}`,
+        client_secret: `csec_${this.nextId++}`,
+        redirect_uri: p.redirect_uris,
+        scopes: p.scopes ?? 'read',
+        name: p.client_name,
+      };
+      this.apps.set(app.client_id, app);
+      send(res, 200, {
+        id: String(this.nextId++),
+        name: app.name,
+        website: p.website ?? null,
+        redirect_uri: app.redirect_uri,
+        client_id: app.client_id,
+        client_secret: app.client_secret,
+        vapid_key: 'fake',
+      });
+      return true;
+    }
+    if (req.method === 'GET' && path === '/oauth/authorize') {
+      const app = this.apps.get(q.get('client_id') ?? '');
+      if (!app || q.get('redirect_uri') !== app.redirect_uri || q.get('response_type') !== 'code') {
+        send(res, 400, { error: 'invalid_request' });
+        return true;
+      }
+      const scopes = q.get('scope') ?? 'read';
+      if (!scopes.split(' ').every((s) => app.scopes.split(' ').includes(s))) {
+        send(res, 400, { error: 'invalid_scope' });
+        return true;
+      }
+      const back = new URL(app.redirect_uri);
+      const user = this.authenticate(req, null);
+      if (user === null || q.get('deny') === '1') {
+        back.searchParams.set('error', 'access_denied');
+      } else {
+        const code = `code_${this.nextId++}`;
+        this.codes.set(code, {
+          clientId: app.client_id,
+          redirectUri: app.redirect_uri,
+          account: user,
+          scopes,
+        });
+        back.searchParams.set('code', code);
+      }
+      if (q.has('state')) back.searchParams.set('state', q.get('state')!);
+      res.writeHead(302, { location: back.toString() });
+      res.end();
+      return true;
+    }
+    if (req.method === 'POST' && path === '/oauth/token') {
+      const p = await readParams(req);
+      const app = this.apps.get(p.client_id ?? '');
+      const grant = this.codes.get(p.code ?? '');
+      if (!app || app.client_secret !== p.client_secret) {
+        send(res, 401, {
+          error: 'invalid_client',
+          error_description: 'Client authentication failed',
+        });
+        return true;
+      }
+      if (
+        p.grant_type !== 'authorization_code' ||
+        !grant ||
+        grant.clientId !== app.client_id ||
+        grant.redirectUri !== p.redirect_uri
+      ) {
+        send(res, 400, {
+          error: 'invalid_grant',
+          error_description: 'The provided authorization grant is invalid',
+        });
+        return true;
+      }
+      this.codes.delete(p.code!);
+      const token = `oat_${this.nextId++}`;
+      this.oauthTokens.set(token, { account: grant.account, revoked: false });
+      send(res, 200, {
+        access_token: token,
+        token_type: 'Bearer',
+        scope: grant.scopes,
+        created_at: 0,
+      });
+      return true;
+    }
+    if (req.method === 'POST' && path === '/oauth/revoke') {
+      const p = await readParams(req);
+      const app = this.apps.get(p.client_id ?? '');
+      if (!app || app.client_secret !== p.client_secret) {
+        send(res, 403, { error: 'unauthorized_client' });
+        return true;
+      }
+      const issued = this.oauthTokens.get(p.token ?? '');
+      if (issued) issued.revoked = true;
+      send(res, 200, {});
+      return true;
+    }
+    return false;
+  }
+
   private authenticate(req: IncomingMessage, queryToken: string | null): FakeAccount | null {
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7) : queryToken;
     if (!token) return null;
+    const issued = this.oauthTokens.get(token);
+    if (issued !== undefined) return issued.revoked ? null : issued.account;
     return [...this.accounts.values()].find((a) => a.token === token) ?? null;
   }
 
@@ -284,12 +422,18 @@ export class FakeMastodon {
         configuration: { urls: { streaming: this.url.replace(/^http/, 'ws') } },
       });
     }
+    const oauth = await this.oauth(req, res, path, url.searchParams);
+    if (oauth) return;
     const me = this.authenticate(req, null);
     if (me === null) return send(res, 401, { error: 'The access token is invalid' });
     const q = url.searchParams;
     if (req.method === 'GET' && path === '/api/v1/accounts/verify_credentials')
       return send(res, 200, { ...publicAccount(me), source: { privacy: 'public' } });
     if (req.method === 'POST' && path === '/api/v1/statuses') {
+      if (this.failing > 0) {
+        this.failing--;
+        return send(res, 503, { error: 'Service Unavailable' });
+      }
       if (this.rateLimited > 0) {
         this.rateLimited--;
         return send(
@@ -358,6 +502,16 @@ export class FakeMastodon {
     }
     return send(res, 404, { error: 'Record not found' });
   }
+}
+
+/** Reads a JSON or form-encoded body, as Mastodon accepts both. */
+async function readParams(req: IncomingMessage): Promise<Record<string, string>> {
+  const raw = await readBody(req);
+  if ((req.headers['content-type'] ?? '').includes('application/json')) {
+    const parsed = JSON.parse(raw) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+  }
+  return Object.fromEntries(new URLSearchParams(raw));
 }
 
 /** Mastodon's paging: newest first; `min_id` gives the page just after it, `since_id` the newest. */

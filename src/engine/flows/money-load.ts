@@ -1,6 +1,6 @@
 import { CONFIRM_WINDOW_MS_DEFAULT, DAY_MS, WEEK_DAYS } from '../../core/limits.ts';
 import { big, num, type Sql } from '../../store/db.ts';
-import type { State } from '../state.ts';
+import { shopperHandles, type State } from '../state.ts';
 import { ACTIVE_PAYMENT_STATUSES, type Payment } from './money-state.ts';
 
 type Row = Record<string, unknown>;
@@ -13,10 +13,9 @@ const strOrNull = (v: unknown) => (v === null ? null : (v as string));
  */
 export async function loadMoney(db: Sql, state: State, lastAt: number): Promise<void> {
   const m = state.money;
-  for (const shopper of state.shoppers.values()) {
-    m.shopperById.set(shopper.id, shopper);
-    m.shopperByHandle.set(`${shopper.network}:${shopper.handle}`, shopper);
-  }
+  for (const shopper of state.shopperById.values())
+    for (const h of shopperHandles(shopper))
+      m.shopperByHandle.set(`${h.network}:${h.handle}`, shopper);
   for (const r of (await db.query<Row>('SELECT * FROM shopper_settings')).rows) {
     m.settings.set(str(r.shopper_id), {
       visibility: str(r.visibility) as 'public' | 'private',

@@ -119,8 +119,7 @@ export class MoneyState {
   readonly giftValues = new Map<string, bigint>();
   /** Gift cards by code hash. */
   readonly giftCards = new Map<string, GiftCard>();
-  /** Shoppers by id and by `network:handle` (wallets are keyed by id: one person, many handles). */
-  readonly shopperById = new Map<string, Shopper>();
+  /** Shoppers by `network:handle` of each of their handles (wallets are keyed by shopper id). */
   readonly shopperByHandle = new Map<string, Shopper>();
 }
 

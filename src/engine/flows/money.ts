@@ -31,7 +31,14 @@ import {
   type PayRefusalReason,
 } from '../../core/replies.ts';
 import type { ApiCommand, ChargeResultEvent, PostEvent } from '../events.ts';
-import { handleKey, type Merchant, type Order, type Shopper, type State } from '../state.ts';
+import {
+  handleKey,
+  shopperHandles,
+  type Merchant,
+  type Order,
+  type Shopper,
+  type State,
+} from '../state.ts';
 import type { CardCreditResultEvent, MoneyCommand } from './money-events.ts';
 import type { GiftCard, Payment, ShopperSettings, WalletOp } from './money-state.ts';
 
@@ -98,39 +105,42 @@ export function walletBalance(state: State, shopperId: string, currency: string)
   return state.balances.get(accounts.wallet(shopperId), currency);
 }
 
-/** Keeps the indexes of shoppers by id and handle; claims waiting for this handle are paid to it. */
+/**
+ * Keeps the index of shoppers by each handle they post from; claims waiting for any of these handles
+ * are paid into the shopper's wallet (the claim: linking, or adding the handle, within the period).
+ */
 export function onShopperLinked(state: State, out: MoneyOut, shopper: Shopper): void {
   const m = state.money;
-  const before = m.shopperById.get(shopper.id);
-  if (
-    before !== undefined &&
-    m.shopperByHandle.get(`${before.network}:${before.handle}`) === before
-  )
-    m.shopperByHandle.delete(`${before.network}:${before.handle}`);
-  m.shopperById.set(shopper.id, shopper);
-  m.shopperByHandle.set(`${shopper.network}:${shopper.handle}`, shopper);
-  const key = `${shopper.network}:${shopper.handle}`;
-  const waiting = m.claims.get(key);
-  if (waiting === undefined) return;
-  m.claims.delete(key);
-  for (const p of waiting) {
-    if (p.status !== 'pending_claim') continue;
-    if (out.entry.at >= p.expiresAt) continue; // its tick is due: it goes back to the payer
-    if (p.payerId === shopper.id) {
-      // Someone paid a handle that turned out to be their own: the hold goes back to them.
-      voidHold(state, out, p.holdId!);
-      p.holdId = null;
-      endPayment(state, out, p, 'returned', 'self_payment');
-      continue;
-    }
-    postHold(state, out, p.holdId!, accounts.wallet(shopper.id));
-    p.holdId = null;
-    p.recipientId = shopper.id;
-    complete(state, out, p);
-    const payer = m.shopperById.get(p.payerId);
-    if (payer)
-      tell(state, out, payer, 'Claimed', moneyReplies.claimed(moneyOf(p), p.recipientHandle));
+  for (const [key, holder] of m.shopperByHandle)
+    if (holder.id === shopper.id) m.shopperByHandle.delete(key);
+  for (const h of shopperHandles(shopper))
+    m.shopperByHandle.set(`${h.network}:${h.handle}`, shopper);
+  for (const h of shopperHandles(shopper)) {
+    const key = `${h.network}:${h.handle}`;
+    const waiting = m.claims.get(key);
+    if (waiting === undefined) continue;
+    m.claims.delete(key);
+    for (const p of waiting) claim(state, out, p, shopper);
   }
+}
+
+function claim(state: State, out: MoneyOut, p: Payment, shopper: Shopper): void {
+  if (p.status !== 'pending_claim') return;
+  if (out.entry.at >= p.expiresAt) return; // its tick is due: it goes back to the payer
+  if (p.payerId === shopper.id) {
+    // Someone paid a handle that turned out to be their own: the hold goes back to them.
+    voidHold(state, out, p.holdId!);
+    p.holdId = null;
+    endPayment(state, out, p, 'returned', 'self_payment');
+    return;
+  }
+  postHold(state, out, p.holdId!, accounts.wallet(shopper.id));
+  p.holdId = null;
+  p.recipientId = shopper.id;
+  complete(state, out, p);
+  const payer = state.shopperById.get(p.payerId);
+  if (payer)
+    tell(state, out, payer, 'Claimed', moneyReplies.claimed(moneyOf(p), p.recipientHandle));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,7 +422,7 @@ function overLimit(
 function retirePaymentCode(state: State, p: Payment, reason: 'used' | 'expired'): void {
   if (p.codeHash === null) return;
   state.money.paymentByCode.delete(p.codeHash);
-  const payer = state.money.shopperById.get(p.payerId);
+  const payer = state.shopperById.get(p.payerId);
   if (payer !== undefined)
     state.retiredCodes.set(p.codeHash, {
       handleKey: handleKey(payer.network, payer.account),
@@ -431,7 +441,7 @@ function confirmPayment(state: State, out: MoneyOut, p: Payment): void {
 
 /** Funds a confirmed payment: wallet first; if that is short, the card is charged for the rest. */
 function execute(state: State, out: MoneyOut, p: Payment): void {
-  const payer = state.money.shopperById.get(p.payerId)!;
+  const payer = state.shopperById.get(p.payerId)!;
   const available = walletBalance(state, p.payerId, p.currency);
   const fromWallet = available < p.amountMinor ? available : p.amountMinor;
   p.walletMinor = fromWallet;
@@ -467,7 +477,7 @@ function execute(state: State, out: MoneyOut, p: Payment): void {
 /** The payer's wallet holds the whole amount now: credit the recipient, or hold it for their claim. */
 function fund(state: State, out: MoneyOut, p: Payment): void {
   const recipient =
-    (p.recipientId !== null ? state.money.shopperById.get(p.recipientId) : undefined) ??
+    (p.recipientId !== null ? state.shopperById.get(p.recipientId) : undefined) ??
     state.money.shopperByHandle.get(`${p.recipientNetwork}:${p.recipientHandle}`) ??
     null;
   if (recipient !== null) {
@@ -494,7 +504,7 @@ function fund(state: State, out: MoneyOut, p: Payment): void {
   state.money.claims.set(key, list);
   state.money.deadlines.push(expiresAt, p.id);
   out.fx.money.payments.add(p);
-  const payer = state.money.shopperById.get(p.payerId)!;
+  const payer = state.shopperById.get(p.payerId)!;
   const link = `${out.ctx.publicUrl}/signup?network=${encodeURIComponent(p.recipientNetwork)}&handle=${encodeURIComponent(p.recipientHandle)}&claim=${p.id}`;
   // The recipient chose nothing yet, so in public the amount is never shown; a direct message may.
   if (DM_NETWORKS.has(p.recipientNetwork)) {
@@ -523,8 +533,8 @@ function fund(state: State, out: MoneyOut, p: Payment): void {
 }
 
 function complete(state: State, out: MoneyOut, p: Payment): void {
-  const payer = state.money.shopperById.get(p.payerId)!;
-  const recipient = state.money.shopperById.get(p.recipientId!)!;
+  const payer = state.shopperById.get(p.payerId)!;
+  const recipient = state.shopperById.get(p.recipientId!)!;
   state.money.pairs.add(`${p.payerId}|${recipient.id}`);
   endPayment(state, out, p, 'completed', null);
   const money = moneyOf(p);
@@ -564,7 +574,7 @@ function endPayment(
 function expirePayment(state: State, out: MoneyOut, p: Payment): void {
   retirePaymentCode(state, p, 'expired');
   endPayment(state, out, p, 'expired', null);
-  const payer = state.money.shopperById.get(p.payerId);
+  const payer = state.shopperById.get(p.payerId);
   if (payer) tell(state, out, payer, 'Payment not sent', moneyReplies.payExpired());
 }
 
@@ -589,7 +599,7 @@ export function moneyTick(state: State, out: MoneyOut): void {
       if (left.length > 0) m.claims.set(key, left);
       else m.claims.delete(key);
       endPayment(state, out, p, 'returned', 'claim_expired');
-      const payer = m.shopperById.get(p.payerId);
+      const payer = state.shopperById.get(p.payerId);
       if (payer)
         tell(
           state,
@@ -618,7 +628,7 @@ export function moneyChargeResult(state: State, out: MoneyOut, result: ChargeRes
     }
     if (!result.ok) {
       endPayment(state, out, p, 'failed', result.reason ?? 'card_declined');
-      const payer = m.shopperById.get(p.payerId);
+      const payer = state.shopperById.get(p.payerId);
       if (payer)
         tell(
           state,
@@ -744,7 +754,7 @@ export function giftCardSold(
   }
   const total = { minor: order.amountMinor, currency: order.currency };
   out.reply(order.network, order.postId, moneyReplies.giftCardPaid(title, total, codes.length));
-  const buyer = state.money.shopperById.get(order.shopperId!);
+  const buyer = state.shopperById.get(order.shopperId!);
   if (buyer)
     out.email(
       buyer.email,
@@ -854,7 +864,7 @@ export function moneyApi(
     result.body = { ...body, kind: 'gift_card', gift_card_value: Number(value) };
     return;
   }
-  const shopper = state.money.shopperById.get(cmd.shopperId);
+  const shopper = state.shopperById.get(cmd.shopperId);
   if (shopper === undefined)
     return fail(out, 'NOT_LINKED', 'This handle has not linked tagpay.', 'handle');
   switch (cmd.op) {

@@ -5,9 +5,10 @@ import { submitCommand } from '../../engine/commands.ts';
 import { handleKey } from '../../engine/state.ts';
 import { shopperView } from '../../engine/views.ts';
 import { accountOf } from '../accounts.ts';
-import { guard, idempotency, requireAdminOrLocal } from '../auth.ts';
+import { callerOf, guard, idempotency, requireAdminOrOwner } from '../auth.ts';
+import { readProof, type Ownership } from '../ownership.ts';
 import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
-import { CreateShopperBody, ShopperSchema } from '../schemas.ts';
+import { AddShopperHandleBody, CreateShopperBody, ShopperSchema } from '../schemas.ts';
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
@@ -22,7 +23,8 @@ const CardBody = z
 
 /**
  * Shoppers link a handle to a card token, an e-mail and an address. Ownership of the handle is
- * proven by the caller: the operator's admin key, or the handle's own local network token.
+ * proven by the caller: the operator's admin key, a proof of ownership from onboarding
+ * (src/http/routes/onboarding.ts), or the handle's own local network token.
  */
 export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
   api.openapi(
@@ -68,12 +70,14 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
     createRoute({
       method: 'post',
       path: '/v1/shoppers',
-      middleware: [guard(app, 'admin-or-local')] as const,
+      middleware: [guard(app, 'admin-or-owner')] as const,
       tags: ['Shoppers'],
       security,
       summary: 'Link (or re-link) a handle to a card token, e-mail and shipping address',
       description:
-        'Authorized by the admin key, or by the local network token of the same handle (the proof of ownership).',
+        'Authorized by the admin key, by a proof of ownership of the same handle (`own_…`, from ' +
+        '`/v1/onboarding/bluesky`, `/v1/onboarding/mastodon/callback` or `/v1/onboarding/local`), or ' +
+        'by the local network token of the same handle.',
       request: {
         headers: IdempotencyHeaders,
         body: { required: true, ...json(CreateShopperBody) },
@@ -86,15 +90,7 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const owner = await requireAdminOrLocal(app, c);
-      if (owner !== null && (body.network !== 'local' || owner !== body.handle)) {
-        throw new TagpayError(
-          'FORBIDDEN',
-          'A token proves ownership of its own handle only.',
-          'handle',
-        );
-      }
-      const caller = owner === null ? 'admin' : `local:${owner}`;
+      const owner = await requireAdminOrOwner(app, c);
       const card = await app.processor.describe(body.card_token);
       if (card === null)
         throw new TagpayError(
@@ -102,9 +98,12 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
           'No card with this token; tokenize the card first.',
           'card_token',
         );
-      const account = await accountOf(app, body.network, body.handle);
+      const account =
+        owner === null
+          ? await accountOf(app, body.network, body.handle)
+          : provenAccount(owner, body.network, body.handle);
       const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, caller, key, requestHash, {
+      const result = await submitCommand(app.log, app.engine, callerOf(owner), key, requestHash, {
         op: 'shopper.link',
         network: body.network,
         account,
@@ -124,25 +123,97 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
 
   api.openapi(
     createRoute({
-      method: 'get',
-      path: '/v1/shoppers/{network}/{handle}',
-      middleware: [guard(app, 'admin-or-local')] as const,
+      method: 'post',
+      path: '/v1/shoppers/{id}/handles',
+      middleware: [guard(app, 'admin-or-owner')] as const,
       tags: ['Shoppers'],
       security,
-      summary: "A linked shopper (admin key, or the handle's own token)",
-      request: { params: z.object({ network: z.string().max(32), handle: z.string().max(64) }) },
+      summary: 'Add a handle on another network (or another account) to a shopper',
+      description:
+        "One person, several networks: posts from the new handle are this shopper's (same card, " +
+        'address, e-mail and ledger account). Authorized by the admin key, or by a proof of ' +
+        "ownership (or local token) of one of the shopper's handles; the new handle needs its own " +
+        'proof in `proof` unless the admin key is used. A confirmation code still works only on the ' +
+        'network and handle it was sent to. A handle linked to another shopper is `409 HANDLE_LINKED`.',
+      request: {
+        params: z.object({ id: z.string().max(64) }),
+        headers: IdempotencyHeaders,
+        body: { required: true, ...json(AddShopperHandleBody) },
+      },
+      responses: {
+        200: { description: 'The shopper with its handles', ...json(ShopperSchema) },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const owner = await requireAdminOrOwner(app, c);
+      if (owner !== null) {
+        const shopper = app.engine.view.shoppers.get(handleKey(owner.network, owner.account));
+        // Another shopper's id is reported as missing, never as forbidden: ids do not leak.
+        if (shopper === undefined || shopper.id !== id)
+          throw new TagpayError('NOT_FOUND', `No shopper ${id} of yours.`, 'id');
+        if (body.proof === undefined)
+          throw new TagpayError(
+            'OWNERSHIP_NOT_PROVEN',
+            'Prove the new handle first (onboarding) and send its proof in `proof`.',
+            'proof',
+          );
+      }
+      const account =
+        body.proof !== undefined
+          ? provenAccount(await readProof(app, body.proof), body.network, body.handle)
+          : await accountOf(app, body.network, body.handle);
+      const { key, requestHash } = await idempotency(app, c);
+      const result = await submitCommand(app.log, app.engine, callerOf(owner), key, requestHash, {
+        op: 'shopper.add_handle',
+        shopperId: id,
+        network: body.network,
+        account,
+        handle: body.handle,
+      });
+      return send(c, result.body, result.status);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/shoppers/{network}/{handle}',
+      middleware: [guard(app, 'admin-or-owner')] as const,
+      tags: ['Shoppers'],
+      security,
+      summary: "A linked shopper (admin key, or the handle's own proof or token)",
+      request: { params: z.object({ network: z.string().max(32), handle: z.string().max(320) }) },
       responses: { 200: { description: 'The shopper', ...json(ShopperSchema) }, ...errorResponses },
     }),
     async (c) => {
       const { network, handle } = c.req.valid('param');
-      const owner = await requireAdminOrLocal(app, c);
-      if (owner !== null && (network !== 'local' || owner !== handle.toLowerCase()))
+      const owner = await requireAdminOrOwner(app, c);
+      const bare = handle.toLowerCase();
+      if (owner !== null && (owner.network !== network || owner.handle.toLowerCase() !== bare))
         throw new TagpayError('FORBIDDEN', 'Only your own profile.');
-      const shopper = app.engine.view.shoppers.get(
-        handleKey(network, await accountOf(app, network, handle.toLowerCase())),
-      );
+      const account = owner === null ? await accountOf(app, network, bare) : owner.account;
+      const shopper = app.engine.view.shoppers.get(handleKey(network, account));
       if (!shopper) throw new TagpayError('NOT_FOUND', 'No shopper with this handle.', 'handle');
       return send(c, shopperView(shopper));
     },
   );
+}
+
+/** The account a proof vouches for, when it is for this network and handle; FORBIDDEN otherwise. */
+function provenAccount(owner: Ownership, network: string, handle: string): string {
+  const named = handle.toLowerCase();
+  if (
+    owner.network !== network ||
+    (owner.handle.toLowerCase() !== named && owner.account.toLowerCase() !== named)
+  ) {
+    throw new TagpayError(
+      'FORBIDDEN',
+      `This proof is for ${owner.handle} on ${owner.network}; it proves ownership of that handle only.`,
+      'handle',
+    );
+  }
+  return owner.account;
 }

@@ -1,6 +1,6 @@
 import { createRestAPIClient, MastoHttpError, type mastodon } from 'masto';
 import { TokenBucket } from '../connector.ts';
-import type { PostRequest } from '../network.ts';
+import { PostDelayedError, type PostRequest } from '../network.ts';
 import type { RemoteClient } from '../remote.ts';
 import { fullAcct } from './normalize.ts';
 
@@ -136,9 +136,13 @@ export class MastodonClient implements RemoteClient {
         const wait = rateLimitWaitMs(error);
         if (wait === null) throw error;
         if (wait > POST_WAIT_MS_MAX)
-          throw new Error(`mastodon: rate limited for ${Math.ceil(wait / 1000)} s`, {
-            cause: error,
-          });
+          throw new PostDelayedError(
+            wait,
+            `mastodon: rate limited for ${Math.ceil(wait / 1000)} s`,
+            {
+              cause: error,
+            },
+          );
         this.stats.rateLimitWaits++;
         await this.sleep(wait);
       }
@@ -150,7 +154,10 @@ export class MastodonClient implements RemoteClient {
       const wait = this.bucket.take(Date.now());
       if (wait === 0) return;
       if (wait > POST_WAIT_MS_MAX)
-        throw new Error(`mastodon: ${POST_BURST} posts in flight; next in ${wait} ms`);
+        throw new PostDelayedError(
+          wait,
+          `mastodon: ${POST_BURST} posts in flight; next in ${wait} ms`,
+        );
       this.stats.rateLimitWaits++;
       await this.sleep(wait);
     }

@@ -1,5 +1,5 @@
 import { TokenBucket } from '../connector.ts';
-import type { PostRequest } from '../network.ts';
+import { PostDelayedError, type PostRequest } from '../network.ts';
 import type { RemoteClient } from '../remote.ts';
 import { sleep, XApiError, XRateLimited, type XApi } from './api.ts';
 import {
@@ -87,7 +87,10 @@ export class XClient implements RemoteClient {
   private async create(req: PostRequest): Promise<string> {
     const wait = Math.max(this.blockedUntil - Date.now(), this.bucket.take(Date.now()));
     if (wait > X_INLINE_WAIT_MS_MAX) {
-      throw new Error(`X posting is rate limited for ${Math.ceil(wait / 1000)} s more`);
+      throw new PostDelayedError(
+        wait,
+        `X posting is rate limited for ${Math.ceil(wait / 1000)} s more`,
+      );
     }
     if (wait > 0) await sleep(wait);
     try {
