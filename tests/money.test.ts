@@ -602,5 +602,55 @@ for (const storage of storages()) {
       const refund = await h.request('POST', `/v1/orders/${order.id}/refund`, {}, ADMIN_KEY);
       assert.equal(refund.body.error.code, 'ORDER_NOT_REFUNDABLE');
     });
+
+    test('offers are paid from the wallet first, then the card; a refund gives each part back', async () => {
+      await fresh();
+      const { alice } = w.accounts;
+      await topUp(h, 'alice', 1000);
+      const buy = await post(h, alice!, '#BuyAcmeTee M');
+      await post(h, alice!, codeIn((await repliesTo(h, buy))[0]));
+      const [order] = (await h.request('GET', '/v1/orders?handle=alice', undefined, ADMIN_KEY)).body
+        .data;
+      assert.equal(order.status, 'paid');
+      assert.deepEqual(await wallet(h, 'alice'), { USD: 0 });
+      const charged = await h.app.db.query<{ amount_minor: string }>(
+        'SELECT amount_minor::text FROM sandbox_charges ORDER BY created_at',
+      );
+      assert.deepEqual(
+        charged.rows.map((r) => r.amount_minor),
+        ['1000', '1500'],
+        'the card pays only what the wallet did not',
+      );
+      assert.equal(await balance(h, `payable:${w.merchant.id}`), 2500 - 62);
+      const refund = await h.request('POST', `/v1/orders/${order.id}/refund`, {}, ADMIN_KEY);
+      assert.equal(refund.status, 200, JSON.stringify(refund.body));
+      await h.app.settle();
+      const refunds = await h.app.db.query<{ amount_minor: string }>(
+        'SELECT amount_minor::text FROM sandbox_refunds',
+      );
+      assert.deepEqual(refunds.rows, [{ amount_minor: '1500' }]);
+      assert.deepEqual(
+        await wallet(h, 'alice'),
+        { USD: 1000 },
+        'the wallet part back in the wallet',
+      );
+
+      // Paid from the wallet alone: no charge, and the refund needs no processor.
+      await topUp(h, 'alice', 2000);
+      const again = await post(h, alice!, '#BuyAcmeTee S');
+      await post(h, alice!, codeIn((await repliesTo(h, again))[0]));
+      assert.match((await repliesTo(h, again)).at(-1)!, /^Paid: Acme Tee \(S\), \$25\.00/);
+      assert.deepEqual(await wallet(h, 'alice'), { USD: 500 });
+      assert.equal((await h.app.db.query('SELECT * FROM sandbox_charges')).rows.length, 3);
+      const second = (
+        await h.request('GET', '/v1/orders?handle=alice&status=paid', undefined, ADMIN_KEY)
+      ).body.data[0];
+      const back = await h.request('POST', `/v1/orders/${second.id}/refund`, {}, ADMIN_KEY);
+      assert.equal(back.status, 200, JSON.stringify(back.body));
+      assert.equal(back.body.status, 'refunded');
+      await h.app.settle();
+      assert.deepEqual(await wallet(h, 'alice'), { USD: 3000 });
+      assert.equal((await h.app.db.query('SELECT * FROM sandbox_refunds')).rows.length, 1);
+    });
   });
 }

@@ -45,7 +45,11 @@ import {
 } from './state.ts';
 import { merchantView, offerView, orderView, shopperView } from './views.ts';
 import {
+  cardPartOfOrder,
+  cardRefundOf,
   giftCardSold,
+  refundOrderWallet,
+  WALLET_CHARGE_ID,
   isMoneyCommand,
   moneyApi,
   moneyChargeResult,
@@ -571,13 +575,19 @@ function confirm(state: State, out: Out, post: PostEvent, order: Order): void {
   order.shippingAddress = shopper.shippingAddress;
   order.updatedAt = out.entry.at;
   out.fx.orders.add(order);
+  // The wallet pays first; what it covers needs no card charge (WALLET_CHARGE_ID stands for it).
+  const cardMinor = cardPartOfOrder(state, out, order);
+  if (cardMinor === 0n) {
+    const paid = { orderId: order.id, ok: true, reason: null, chargeId: WALLET_CHARGE_ID };
+    return onChargeResult(state, out, { kind: 'charge_result', ...paid });
+  }
   out.fx.outbox.push({
     key: `charge:${order.id}`,
     kind: 'charge',
     body: {
       order_id: order.id,
       card_token: shopper.cardToken,
-      amount: order.amountMinor.toString(),
+      amount: cardMinor.toString(),
       currency: order.currency,
       description: `${offer.title} (${order.id})`,
     },
@@ -836,6 +846,12 @@ function refundOrder(
   // Each refund request is its own attempt (keyed by its log position): after a failed refund, a
   // new request must reach the processor and the log under new keys, not be taken for a repeat.
   const attempt = out.entry.seq.toString();
+  if (cardRefundOf(state, order) === 0n) {
+    // Paid from the wallet alone: nothing goes to the processor, the refund is done here.
+    const done = { orderId: order.id, ok: true, refundId: null, error: null };
+    onRefundResult(state, out, { kind: 'refund_result', restock: cmd.restock, ...done });
+    return ok(out, 200, orderView(order));
+  }
   out.fx.outbox.push({
     key: `refund:${order.id}:${attempt}`,
     kind: 'refund',
@@ -843,7 +859,7 @@ function refundOrder(
       order_id: order.id,
       attempt,
       charge_id: order.chargeId,
-      amount: order.amountMinor.toString(),
+      amount: cardRefundOf(state, order).toString(),
       restock: cmd.restock,
     },
   });
@@ -887,6 +903,7 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
   const transfer = { id: newId('trf', out.ctx.random), ref: order.id, at: out.entry.at, postings };
   state.balances.apply(transfer);
   out.fx.transfers.push(transfer);
+  refundOrderWallet(state, out, order);
   const offer = state.offers.get(order.offerId);
   const key = handleKey(order.network, order.handle);
   if (offer !== undefined) addHeld(state, offer, key, -order.quantity);

@@ -84,6 +84,18 @@ export async function loadMoney(db: Sql, state: State, lastAt: number): Promise<
       updatedAt: num(r.updated_at),
     });
   }
+  // Wallet parts of orders: held while charging, or posted and kept until the order is refunded.
+  const parts = await db.query<Row>(
+    `SELECT h.id, h.ref, h.minor::text AS minor, r.kind FROM holds h
+     LEFT JOIN hold_resolutions r ON r.hold_id = h.id
+     JOIN orders o ON o.id = h.ref
+     WHERE r.kind IS NULL OR (r.kind = 'post' AND o.status IN ('paid', 'refunding'))`,
+  );
+  for (const r of parts.rows)
+    m.orderWallet.set(str(r.ref), {
+      holdId: r.kind === null ? str(r.id) : null,
+      minor: big(r.minor),
+    });
   for (const r of (await db.query<Row>('SELECT * FROM gift_card_offers')).rows)
     m.giftValues.set(str(r.offer_id), big(r.value_minor));
   for (const r of (await db.query<Row>('SELECT * FROM gift_cards')).rows) {

@@ -119,6 +119,11 @@ export class MoneyState {
   readonly giftValues = new Map<string, bigint>();
   /** Gift cards by code hash. */
   readonly giftCards = new Map<string, GiftCard>();
+  /**
+   * The wallet part of orders paid from the wallet first: held while the card is charged for the
+   * rest, remembered after payment (holdId null) until the order is refunded.
+   */
+  readonly orderWallet = new Map<string, { holdId: string | null; minor: bigint }>();
   /** Shoppers by `network:handle` of each of their handles (wallets are keyed by shopper id). */
   readonly shopperByHandle = new Map<string, Shopper>();
 }

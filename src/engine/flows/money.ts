@@ -73,6 +73,8 @@ export const VISIBILITY_DEFAULT = 'public';
 /** Networks where tagpay can send a direct message (Mastodon's `visibility: direct`). */
 export const DM_NETWORKS: ReadonlySet<string> = new Set(['mastodon']);
 const DEFAULT_CURRENCY = 'USD';
+/** The charge id of an order paid from the wallet alone (no card charge). */
+export const WALLET_CHARGE_ID = 'wallet';
 
 const claimPeriodOf = (out: MoneyOut) => out.ctx.claimPeriodMs ?? CLAIM_PERIOD_MS_DEFAULT;
 const claimDays = (out: MoneyOut) => Math.max(1, Math.round(claimPeriodOf(out) / DAY_MS));
@@ -615,9 +617,68 @@ export function moneyTick(state: State, out: MoneyOut): void {
 // ---------------------------------------------------------------------------------------------
 // Processor results
 
+// ---------------------------------------------------------------------------------------------
+// Orders paid from the wallet first, then the card
+
+/**
+ * Reserves what the shopper's wallet holds towards an order being confirmed (a hold); answers the
+ * part the card must still be charged. Called by decide.ts's confirm.
+ */
+export function cardPartOfOrder(state: State, out: MoneyOut, order: Order): bigint {
+  const shopperId = order.shopperId!;
+  const balance = walletBalance(state, shopperId, order.currency);
+  if (balance <= 0n) return order.amountMinor;
+  const minor = balance < order.amountMinor ? balance : order.amountMinor;
+  const hold = openHold(
+    state,
+    out,
+    order.id,
+    accounts.wallet(shopperId),
+    { minor, currency: order.currency },
+    null,
+  );
+  state.money.orderWallet.set(order.id, { holdId: hold.id, minor });
+  return order.amountMinor - minor;
+}
+
+/** What a refund of the order sends back to the card: the wallet's part goes back to the wallet. */
+export function cardRefundOf(state: State, order: Order): bigint {
+  return order.amountMinor - (state.money.orderWallet.get(order.id)?.minor ?? 0n);
+}
+
+/** After a refund of an order paid partly from the wallet: that part back into the wallet. */
+export function refundOrderWallet(state: State, out: MoneyOut, order: Order): void {
+  const part = state.money.orderWallet.get(order.id);
+  if (part === undefined || part.holdId !== null) return;
+  state.money.orderWallet.delete(order.id);
+  transfer(state, out, order.id, [
+    {
+      from: accounts.funding(order.shopperId!),
+      to: accounts.wallet(order.shopperId!),
+      minor: part.minor,
+      currency: order.currency,
+    },
+  ]);
+}
+
 /** A card charge of a payment or a top-up; false when the charge is an order's. */
 export function moneyChargeResult(state: State, out: MoneyOut, result: ChargeResultEvent): boolean {
   const m = state.money;
+  const orderPart = m.orderWallet.get(result.orderId);
+  if (orderPart !== undefined && orderPart.holdId !== null) {
+    // An order's charge: its wallet part joins the card's money (then the order's postings take
+    // the whole amount from the shopper's funding account), or goes back to the wallet.
+    const order = state.activeOrders.get(result.orderId);
+    if (order === undefined || order.status !== 'charging') return false;
+    if (result.ok) {
+      postHold(state, out, orderPart.holdId, accounts.funding(order.shopperId!));
+      orderPart.holdId = null;
+    } else {
+      voidHold(state, out, orderPart.holdId);
+      m.orderWallet.delete(result.orderId);
+    }
+    return false;
+  }
   const p = m.payments.get(result.orderId);
   if (p !== undefined) {
     if (p.status !== 'charging') return true;
