@@ -118,11 +118,13 @@ export function onShopperLinked(state: State, out: MoneyOut, shopper: Shopper): 
   for (const h of shopperHandles(shopper))
     m.shopperByHandle.set(`${h.network}:${h.handle}`, shopper);
   for (const h of shopperHandles(shopper)) {
-    const key = `${h.network}:${h.handle}`;
-    const waiting = m.claims.get(key);
-    if (waiting === undefined) continue;
-    m.claims.delete(key);
-    for (const p of waiting) claim(state, out, p, shopper);
+    // Money may have been sent to the shown handle or to the account (`bob@server` on Mastodon).
+    for (const key of new Set([`${h.network}:${h.handle}`, `${h.network}:${h.account}`])) {
+      const waiting = m.claims.get(key);
+      if (waiting === undefined) continue;
+      m.claims.delete(key);
+      for (const p of waiting) claim(state, out, p, shopper);
+    }
   }
 }
 
@@ -215,7 +217,25 @@ const moneyOf = (p: Payment): Money => ({ minor: p.amountMinor, currency: p.curr
 /** A private message to one linked person: e-mail, and a direct message where the network has one. */
 function tell(state: State, out: MoneyOut, to: Shopper, subject: string, text: string): void {
   out.email(to.email, moneyEmails.notice(subject, text));
-  if (DM_NETWORKS.has(to.network)) out.direct(to.network, `@${to.handle} ${text}`);
+  dm(out, to, text);
+}
+
+/** A direct message where the shopper's network has them; its mention names the account. */
+function dm(out: MoneyOut, to: Shopper, text: string): void {
+  if (!DM_NETWORKS.has(to.network)) return;
+  // Every handle a direct message mentions can read it: other handles in the text are written with
+  // a word joiner after `@`, so they show but do not mention.
+  const quiet = text.replace(/@(?=[A-Za-z0-9_])/g, '@\u2060');
+  out.direct(to.network, `@${to.account} ${quiet}`);
+}
+
+/** The linked shopper a handle on a network names: by shown handle, or by account (`bob@server`). */
+function shopperNamed(state: State, network: string, handle: string): Shopper | null {
+  return (
+    state.money.shopperByHandle.get(`${network}:${handle}`) ??
+    state.shoppers.get(handleKey(network, handle)) ??
+    null
+  );
 }
 
 function replyTo(out: MoneyOut, p: Payment, text: string): void {
@@ -286,7 +306,7 @@ function startPayment(
 ): Started {
   if (!parsed.ok) return { ok: false, reason: parsed.reason, detail: parsed.text };
   const at = out.entry.at;
-  const other = state.money.shopperByHandle.get(`${network}:${parsed.counterparty}`) ?? null;
+  const other = shopperNamed(state, network, parsed.counterparty);
   if (other?.id === shopper.id || parsed.counterparty === shopper.handle)
     return { ok: false, reason: 'self_payment', detail: '' };
   // For a request, the other party pays: they must have linked a card.
@@ -354,11 +374,7 @@ function issuePaymentCode(
     if (open)
       replyTo(out, p, moneyReplies.payCode(money, p.recipientHandle, code, confirmMinutes()));
     else {
-      if (DM_NETWORKS.has(payer.network))
-        out.direct(
-          payer.network,
-          `@${payer.handle} ${moneyReplies.payCode(money, p.recipientHandle, code, confirmMinutes())}`,
-        );
+      dm(out, payer, moneyReplies.payCode(money, p.recipientHandle, code, confirmMinutes()));
       replyTo(out, p, moneyReplies.payCodePrivate(p.recipientHandle, code, confirmMinutes()));
     }
     return;
@@ -373,11 +389,7 @@ function issuePaymentCode(
       `@${payer.handle} ${moneyReplies.requestCode(money, from, p.memo, code, hours)}`,
     );
   } else {
-    if (DM_NETWORKS.has(payer.network))
-      out.direct(
-        payer.network,
-        `@${payer.handle} ${moneyReplies.requestCode(money, from, p.memo, code, hours)}`,
-      );
+    dm(out, payer, moneyReplies.requestCode(money, from, p.memo, code, hours));
     replyTo(out, p, `@${payer.handle} ${moneyReplies.requestCodePrivate(from, code, hours)}`);
   }
 }
@@ -480,8 +492,7 @@ function execute(state: State, out: MoneyOut, p: Payment): void {
 function fund(state: State, out: MoneyOut, p: Payment): void {
   const recipient =
     (p.recipientId !== null ? state.shopperById.get(p.recipientId) : undefined) ??
-    state.money.shopperByHandle.get(`${p.recipientNetwork}:${p.recipientHandle}`) ??
-    null;
+    shopperNamed(state, p.recipientNetwork, p.recipientHandle);
   if (recipient !== null) {
     p.recipientId = recipient.id;
     transfer(state, out, p.id, [
