@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'src/web/assets/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'data/', 'dist/', 'src/web/assets/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -8,6 +8,7 @@ import {
   ENGINE_IDLE_POLL_MS,
   OUTBOX_IDLE_POLL_MS,
 } from './core/limits.ts';
+import { buyLinkPath } from './core/signing.ts';
 import type { Config } from './config/env.ts';
 import { Engine } from './engine/engine.ts';
 import { InputLog, type Clock } from './engine/log.ts';
@@ -26,6 +27,8 @@ import {
 import { OutboxWorker } from './outbox/worker.ts';
 import { cardCreditDeliverer } from './outbox/money-deliverers.ts';
 import { SandboxProcessor } from './processors/sandbox/sandbox.ts';
+import { SandboxBank } from './processors/sandbox/bank.ts';
+import { statementCreditDeliverer, payoutDeliverer } from './outbox/statement-deliverers.ts';
 import { Metrics } from './metrics.ts';
 import { openPglite, openPostgres, type Db } from './store/db.ts';
 import { migrate } from './store/migrations.ts';
@@ -61,7 +64,7 @@ export const systemRandom: RandomBytes = (() => {
 })();
 
 /** Outbox lanes: money (charges, refunds) runs apart from replies, e-mails and webhooks. */
-const CHARGE_KINDS = ['charge', 'refund', 'card_credit'];
+const CHARGE_KINDS = ['charge', 'refund', 'statement_credit', 'payout', 'card_credit'];
 const EFFECT_KINDS = ['post', 'email', 'webhook'];
 
 /** Redacted wherever it appears in a log line: card data and secrets never reach the logs. */
@@ -97,6 +100,8 @@ export class AppContext implements AsyncDisposable {
   private wakeConnector: () => void = () => {};
 
   private constructor(
+    /** Signs buy-now links and OAuth codes (TAGPAY_SIGNING_KEY, or one generated at the first start). */
+    readonly signingKey: string,
     readonly config: Config,
     readonly db: Db,
     readonly clock: Clock,
@@ -113,6 +118,8 @@ export class AppContext implements AsyncDisposable {
     readonly networks: Map<string, NetworkClient>,
     /** Connectors of the networks beyond the local one (which has its own, `connector`). */
     readonly connectors: Connector[],
+    /** Where payouts go (the sandbox bank). */
+    readonly bank: SandboxBank,
   ) {
     log.onAppend((added) => {
       for (const e of added) metrics.eventsIngested.inc({ kind: e.body.kind });
@@ -142,6 +149,7 @@ export class AppContext implements AsyncDisposable {
     if (applied.length > 0)
       logger.info({ migrations: applied, storage: db.kind }, 'migrations applied');
     const log = new InputLog(db, clock);
+    const signingKey = await ensureSigningKey(db, config.signingKey, random);
     const local = new LocalNetwork(db, clock);
     await local.ensureAccount(config.botHandle);
     // tagpay's own account on each network, filled in as the networks connect.
@@ -156,10 +164,13 @@ export class AppContext implements AsyncDisposable {
         botHandle: (network) => selves.get(network) ?? config.botHandle,
         claimPeriodMs: config.claimDays * DAY_MS,
         defaultCurrency: config.defaultCurrency,
+        buyLink: (offerId, expiresAtMs) =>
+          config.publicUrl + buyLinkPath(signingKey, offerId, expiresAtMs),
       },
       logger,
     );
     const processor = new SandboxProcessor(db, clock);
+    const bank = new SandboxBank(db, clock);
     const smtp = config.smtpUrl ? nodemailer.createTransport(config.smtpUrl) : null;
     const mailer = emailSender(db, clock, smtp, config.emailFrom);
     const networks = new Map<string, NetworkClient>([['local', local]]);
@@ -169,10 +180,12 @@ export class AppContext implements AsyncDisposable {
       log,
       clock,
       logger,
-      liveHashtags: () =>
-        [...engine.view.offerByTag.values()]
+      liveHashtags: () => [
+        ...[...engine.view.offerByTag.values()]
           .filter((o) => o.status === 'live')
           .map((o) => o.hashtag.toLowerCase()),
+        ...[...engine.view.cards.byTag.keys()],
+      ],
     };
     const remotes = [
       ['bluesky', config.bluesky, () => import('./networks/bluesky/index.ts')],
@@ -196,17 +209,20 @@ export class AppContext implements AsyncDisposable {
       db,
       clock,
       {
-        post: postDeliverer(networks, mailer, logger),
+        post: postDeliverer(networks, mailer, logger, log),
         email: emailDeliverer(mailer),
         charge: chargeDeliverer(processor, log),
         refund: refundDeliverer(processor, log),
         card_credit: cardCreditDeliverer(processor, log),
         webhook: webhookDeliverer(db, clock, config.webhookAllowPrivate),
+        statement_credit: statementCreditDeliverer(processor),
+        payout: payoutDeliverer(bank, log),
       },
       logger,
       (kind, outcome) => metrics.deliveries.inc({ kind, outcome }),
     );
     return new AppContext(
+      signingKey,
       config,
       db,
       clock,
@@ -221,6 +237,7 @@ export class AppContext implements AsyncDisposable {
       metrics,
       networks,
       connectors,
+      bank,
     );
   }
 
@@ -381,4 +398,25 @@ export class AppContext implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * The key that signs buy-now links and OAuth codes: TAGPAY_SIGNING_KEY when set, otherwise one
+ * generated at the first start and kept in the settings table, so links outlive a restart.
+ */
+async function ensureSigningKey(db: Db, configured: string | null, random: RandomBytes) {
+  if (configured !== null) return configured;
+  const { rows } = await db.query<{ value: string }>(
+    "SELECT value FROM settings WHERE name = 'signing_key'",
+  );
+  if (rows[0]) return rows[0].value;
+  const key = newSecret('sk_sign', random);
+  await db.query(
+    "INSERT INTO settings (name, value) VALUES ('signing_key', $1) ON CONFLICT (name) DO NOTHING",
+    [key],
+  );
+  const stored = await db.query<{ value: string }>(
+    "SELECT value FROM settings WHERE name = 'signing_key'",
+  );
+  return stored.rows[0]!.value;
 }

@@ -236,7 +236,7 @@ async function run(seed: bigint): Promise<void> {
           const text = `$${Math.floor(amount / 100)}.${String(amount % 100).padStart(2, '0')}`;
           const res = await h.request(
             'POST',
-            '/v1/payments',
+            '/v1/handle-payments',
             { kind, from, to: other, amount: text },
             ADMIN_KEY,
           );
@@ -268,7 +268,7 @@ async function run(seed: bigint): Promise<void> {
             const code = await newestCode(h, payer);
             const ok = await h.request(
               'POST',
-              `/v1/payments/${res.body.id}/confirm`,
+              `/v1/handle-payments/${res.body.id}/confirm`,
               { code },
               ADMIN_KEY,
             );

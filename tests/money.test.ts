@@ -52,7 +52,7 @@ async function mail(h: Harness, to: string): Promise<{ subject: string; text: st
 }
 
 async function payments(h: Harness): Promise<any[]> {
-  const { rows } = await h.app.db.query('SELECT * FROM payments ORDER BY created_at, id');
+  const { rows } = await h.app.db.query('SELECT * FROM handle_payments ORDER BY created_at, id');
   return rows;
 }
 
@@ -165,7 +165,7 @@ for (const storage of storages()) {
       const mention = (await repliesTo(h, p)).find((t) => t.startsWith('@carol'))!;
       assert.match(mention, /@carol, @alice sent you money with tagpay\. Claim it within 14 days/);
       assert.doesNotMatch(mention, /\$12/, 'no amount in public: carol chose nothing yet');
-      const claimId = /claim=(pay_[a-z2-7]+)/.exec(mention)![1]!;
+      const claimId = /claim=(hpm_[a-z2-7]+)/.exec(mention)![1]!;
       assert.equal(await balance(h, 'holds:pending'), 1200);
       assert.deepEqual(await wallet(h, 'alice'), { USD: 800 });
       const pending = await h.request('GET', `/v1/claims/${claimId}`);
@@ -286,7 +286,7 @@ for (const storage of storages()) {
     test('the API: stable codes for bad amounts, self-payments, unknown networks; confirm by code', async () => {
       await fresh();
       const pay = (body: Record<string, unknown>, token = ADMIN_KEY) =>
-        h.request('POST', '/v1/payments', { from: 'alice', to: 'bob', ...body }, token);
+        h.request('POST', '/v1/handle-payments', { from: 'alice', to: 'bob', ...body }, token);
       const cases: [Record<string, unknown>, number, string][] = [
         [{ amount: '$-5' }, 400, 'INVALID_AMOUNT'],
         [{ amount: '$1e9' }, 400, 'INVALID_AMOUNT'],
@@ -318,14 +318,14 @@ for (const storage of storages()) {
       );
       const wrong = await h.request(
         'POST',
-        `/v1/payments/${created.body.id}/confirm`,
+        `/v1/handle-payments/${created.body.id}/confirm`,
         { code: '#TPAAAAAAAAAA' },
         ADMIN_KEY,
       );
       assert.equal(wrong.body.error.code, 'INVALID_CODE');
       const confirmed = await h.request(
         'POST',
-        `/v1/payments/${created.body.id}/confirm`,
+        `/v1/handle-payments/${created.body.id}/confirm`,
         { code },
         ADMIN_KEY,
         { 'idempotency-key': 'confirm-1' },
@@ -335,12 +335,17 @@ for (const storage of storages()) {
       assert.deepEqual(await wallet(h, 'bob'), { EUR: 1050 });
       const again = await h.request(
         'POST',
-        `/v1/payments/${created.body.id}/confirm`,
+        `/v1/handle-payments/${created.body.id}/confirm`,
         { code },
         ADMIN_KEY,
       );
       assert.equal(again.body.error.code, 'PAYMENT_NOT_PENDING');
-      const seen = await h.request('GET', `/v1/payments/${created.body.id}`, undefined, bobToken);
+      const seen = await h.request(
+        'GET',
+        `/v1/handle-payments/${created.body.id}`,
+        undefined,
+        bobToken,
+      );
       assert.equal(seen.body.status, 'completed');
 
       // An expired code: the API says so with its own code.
@@ -348,7 +353,7 @@ for (const storage of storages()) {
       h.clock.advance(15 * 60 * 1000);
       const expired = await h.request(
         'POST',
-        `/v1/payments/${late.body.id}/confirm`,
+        `/v1/handle-payments/${late.body.id}/confirm`,
         { code: '#TPAAAAAAAAAA' },
         ADMIN_KEY,
       );
@@ -360,8 +365,8 @@ for (const storage of storages()) {
         '/v1/wallets/{handle}',
         '/v1/wallets/{handle}/top-ups',
         '/v1/wallets/{handle}/withdrawals',
-        '/v1/payments',
-        '/v1/payments/{id}/confirm',
+        '/v1/handle-payments',
+        '/v1/handle-payments/{id}/confirm',
         '/v1/claims/{id}',
         '/v1/gift-card-offers',
         '/v1/gift-cards/redeem',
@@ -379,7 +384,7 @@ for (const storage of storages()) {
       const send = async (amount: string) => {
         const res = await h.request(
           'POST',
-          '/v1/payments',
+          '/v1/handle-payments',
           { from: 'alice', to: 'bob', amount },
           ADMIN_KEY,
         );
@@ -388,7 +393,7 @@ for (const storage of storages()) {
         const code = codeIn((await mail(h, 'alice@example.com'))[0]!.text);
         const confirmed = await h.request(
           'POST',
-          `/v1/payments/${res.body.id}/confirm`,
+          `/v1/handle-payments/${res.body.id}/confirm`,
           { code },
           ADMIN_KEY,
         );
@@ -459,7 +464,7 @@ for (const storage of storages()) {
       // Dave's card refuses credits: the withdrawal's hold is voided back to the wallet.
       await h.request(
         'POST',
-        '/v1/payments',
+        '/v1/handle-payments',
         { from: 'alice', to: 'dave', amount: '$2' },
         ADMIN_KEY,
       );
@@ -469,7 +474,7 @@ for (const storage of storages()) {
         codeIn((await mail(h, 'alice@example.com')).find((m) => /\$2\.00/.test(m.text))!.text),
       ];
       const pid = (await payments(h))[0].id;
-      await h.request('POST', `/v1/payments/${pid}/confirm`, { code }, ADMIN_KEY);
+      await h.request('POST', `/v1/handle-payments/${pid}/confirm`, { code }, ADMIN_KEY);
       await h.app.settle();
       assert.deepEqual(await wallet(h, 'dave'), { USD: 200 });
       assert.equal((await withdraw('dave', 200)).status, 202);

@@ -121,7 +121,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | nul
   }
 }
 
-async function mailbox(h: Harness, to: string): Promise<{ subject: string; body: string }[]> {
+async function mailbox(h: Harness, to: string): Promise<{ subject: string; text: string }[]> {
   const res = await h.request(
     'GET',
     `/v1/mailbox?to=${encodeURIComponent(to)}`,

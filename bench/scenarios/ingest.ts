@@ -234,6 +234,7 @@ function buildWorld(rng: Rng): World {
       shippingAddress: null,
       failure: null,
       chargeId: null,
+      refundedMinor: 0n,
     };
     if (state.orderByCode.has(order.codeHash!))
       throw new Error('ingest: two checkouts drew one code');

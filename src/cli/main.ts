@@ -7,6 +7,8 @@ import { createHttpApp } from '../http/app.ts';
 import { openPglite, openPostgres } from '../store/db.ts';
 import { migrate } from '../store/migrations.ts';
 import { seedDemo } from './demo.ts';
+import { importTransactionsCommand } from './import-transactions.ts';
+import { ledgerCommand } from './ledger.ts';
 
 const USAGE = `tagpay — buy and pay by social post
 
@@ -14,6 +16,10 @@ Usage: tagpay <command>
 
   start     run tagpay: API, pages, engine, outbox (PORT, default 3000)
   migrate   apply database migrations and exit
+  ledger verify
+            recompute the ledger's hash chain and balances; exit 1 naming the first bad transfer
+  import-transactions FILE.csv
+            import a processor settlement file of card transactions (card-linked offers)
   bench     run the benchmark suite (--quick, --only a,b); see README.md
   help      this text
 
@@ -106,6 +112,10 @@ async function main(argv: string[]): Promise<number> {
     case 'migrate':
       await runMigrate(config);
       return 0;
+    case 'ledger':
+      return ledgerCommand(config, argv.slice(1));
+    case 'import-transactions':
+      return importTransactionsCommand(config, argv.slice(1));
     default:
       process.stderr.write(`tagpay: unknown command "${command}"\n\n${USAGE}\n`);
       return 2;

@@ -28,12 +28,16 @@ export interface Config {
   logLevel: string;
   /** Let webhooks target private and loopback addresses (a self-hosted setup); off: SSRF guard. */
   webhookAllowPrivate: boolean;
+  /** Signs buy-now links and OAuth codes; null: generated once and kept in the database. */
+  signingKey: string | null;
   /** API requests per second per key and per address (0: no limit). */
   rateLimitPerS: number;
   /** Days an unlinked recipient has to claim money sent to their handle. */
   claimDays: number;
   /** The currency of an amount written without one, for shoppers who chose none. */
   defaultCurrency: string;
+  /** Signs the card processor's transaction webhooks (card-linked offers); null: the endpoint is off. */
+  processorWebhookSecret: string | null;
   /** Networks beyond the built-in local one; each is on when its service is configured. */
   bluesky: BlueskyConfig | null;
   mastodon: MastodonConfig | null;
@@ -176,6 +180,12 @@ export function loadConfig(env: Env = process.env): Config {
   const publicUrl = (
     url(env, 'TAGPAY_PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`
   ).replace(/\/+$/, '');
+  const signingKey = env.TAGPAY_SIGNING_KEY || null;
+  if (signingKey !== null && signingKey.length < 32) {
+    throw new ConfigError(
+      'TAGPAY_SIGNING_KEY must be at least 32 characters; leave it unset to have one generated',
+    );
+  }
   const botHandle = (env.TAGPAY_BOT_HANDLE || 'tagpay').toLowerCase();
   if (!/^[a-z0-9_][a-z0-9_.-]{1,31}$/.test(botHandle))
     throw new ConfigError('TAGPAY_BOT_HANDLE is not a valid handle');
@@ -193,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
     botHandle,
     logLevel: env.LOG_LEVEL || 'info',
     webhookAllowPrivate: bool(env, 'TAGPAY_WEBHOOK_ALLOW_PRIVATE', false),
+    signingKey,
     rateLimitPerS: int(env, 'TAGPAY_RATE_LIMIT_PER_S', RATE_LIMIT_PER_S_DEFAULT, 0, 100_000),
     claimDays: int(
       env,
@@ -202,6 +213,16 @@ export function loadConfig(env: Env = process.env): Config {
       CLAIM_PERIOD_MS_MAX / DAY_MS,
     ),
     defaultCurrency: currency(env, 'TAGPAY_DEFAULT_CURRENCY', 'USD'),
+    processorWebhookSecret: processorSecret(env),
     ...networksFrom(env),
   };
+}
+
+/** The processor's webhook signing secret: at least 24 characters, like the admin key. */
+function processorSecret(env: Env): string | null {
+  const value = env.TAGPAY_PROCESSOR_WEBHOOK_SECRET;
+  if (value === undefined || value === '') return null;
+  if (value.length < 24)
+    throw new ConfigError('TAGPAY_PROCESSOR_WEBHOOK_SECRET must be 24 characters or more');
+  return value;
 }

@@ -32,6 +32,8 @@ export const accounts = {
   pending: () => 'holds:pending',
   /** What tagpay owes the holders of gift cards not yet redeemed. */
   giftCards: () => 'liability:gift_cards',
+  /** Paid out to the merchant's bank: money leaves tagpay, so it only grows. */
+  paidOut: (merchantId: string) => `payouts:${merchantId}`,
 };
 
 /**
@@ -151,6 +153,11 @@ export class Balances {
       if (balance < 0n && isNonNegativeAccount(account))
         throw new Error(`ledger: ${key} is ${balance}, below zero`);
     }
+  }
+
+  /** Every balance held, for whole-ledger scans (a payout run). */
+  all(): { account: string; currency: string; balance: bigint }[] {
+    return this.entries(this.byKey.keys());
   }
 
   entries(keys: Iterable<string>): { account: string; currency: string; balance: bigint }[] {

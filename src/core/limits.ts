@@ -133,6 +133,35 @@ export const GIFT_CODE_CHARS = 16;
 export const GIFT_CODE_BITS = GIFT_CODE_CHARS * 5;
 /** Gift cards one order may buy (the offer's quantity limits per post apply too). */
 export const GIFT_CARDS_PER_ORDER_MAX = QUANTITY_PER_POST_MAX;
+/** A buy-now link in an offer post works this long when the offer has no end (ticket buttons: DESIGN flow 5). */
+export const BUY_LINK_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** Items one cart holds (#AmazonCart: DESIGN flow 4). */
+export const CART_ITEMS_MAX = 20;
+/** Offer post ids remembered for `#cart` replies; the oldest go first. */
+export const OFFER_POSTS_MAX = 100_000;
+/** A pay request from an outside shop can be approved within this (pay with tagpay: DESIGN flow 6). */
+export const PAY_REQUEST_TTL_MS = 60 * 60 * 1000;
+/** An OAuth authorization code works once, within this of its approval (RFC 6749 §4.1.2: 10 minutes at most). */
+export const OAUTH_CODE_TTL_MS = 10 * 60 * 1000;
+/** The access token a code is exchanged for reads that one payment, this long. */
+export const OAUTH_ACCESS_TOKEN_TTL_MS = 60 * 60 * 1000;
+/** Redirect URIs one shop client may register, and their length. */
+export const OAUTH_REDIRECT_URIS_MAX = 5;
+export const OAUTH_REDIRECT_URI_CHARS_MAX = 512;
+/** The `state` a shop sends through the authorization request (echoed back as is). */
+export const OAUTH_STATE_CHARS_MAX = 512;
+/** A pay request's description and the shop's own reference. */
+export const PAY_DESCRIPTION_CHARS_MAX = 200;
+export const PAY_REFERENCE_CHARS_MAX = 100;
+/** Open pay requests and unexchanged payment codes kept in memory at most. */
+export const PAY_REQUESTS_OPEN_MAX = 100_000;
+/** A web session (cookie) lives this long from sign-in; signing out ends it at once. */
+export const WEB_SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** Bounds on what a sign-in form may send (handles, tokens, app passwords, API keys). */
+export const WEB_SECRET_CHARS_MAX = 512;
+/** Open live timelines (server-sent events) at once, and the comment that keeps each one open. */
+export const LOCAL_STREAMS_MAX = 1_000;
+export const LOCAL_STREAM_HEARTBEAT_MS = 15_000;
 
 function assert(condition: boolean, message: string): asserts condition {
   if (!condition) throw new Error(`limits: ${message}`);
@@ -159,3 +188,22 @@ assert(
 );
 assert(CLAIM_PERIOD_MS_MIN <= CLAIM_PERIOD_MS_DEFAULT, 'default claim period within bounds');
 assert(CLAIM_PERIOD_MS_DEFAULT <= CLAIM_PERIOD_MS_MAX, 'default claim period within bounds');
+assert(
+  OAUTH_CODE_TTL_MS <= 10 * 60 * 1000,
+  'RFC 6749 §4.1.2: authorization codes live 10 minutes at most',
+);
+assert(CART_ITEMS_MAX <= BATCH_EVENTS_MAX, 'a cart checks out within one decision');
+
+/** Transfers read per page by `tagpay ledger verify` and by the chain backfill at start. */
+export const LEDGER_VERIFY_PAGE_MAX = 5_000;
+/** Card-linked offers on one card at once (enrolled, not yet redeemed): bounds a purchase's match. */
+export const CARD_ENROLMENTS_PER_CARD_MAX = 100;
+/** Card-linked offer enrolments per offer at most (an offer's max_enrolments). */
+export const CARD_OFFER_ENROLMENTS_MAX = 10_000_000;
+/** How far a processor webhook's timestamp may be from the clock (Stripe's default tolerance). */
+export const PROCESSOR_WEBHOOK_TOLERANCE_MS = 5 * 60 * 1000;
+/** Rows of a settlement file at most, and rows appended to the log per statement while importing. */
+export const IMPORT_ROWS_MAX = 1_000_000;
+export const IMPORT_BATCH_ROWS = 1_000;
+/** Payouts in one payout run at most (one per merchant and currency). */
+export const PAYOUTS_PER_RUN_MAX = 10_000;

@@ -236,3 +236,85 @@ export const moneyEmails = {
     };
   },
 };
+
+/** Texts of buy-now links, the cart (#cart, #checkout) and the receipts of web payments. */
+export const checkoutReplies = {
+  /** Appended to an offer post: the signed one-tap checkout link (a buy-now or ticket button). */
+  buyNow(link: string): string {
+    return `Buy now: ${link}`;
+  },
+  cartAdded(title: string, items: number, link: string): string {
+    const count = items === 1 ? '1 item' : `${items} items`;
+    return `Added ${title} to your cart (${count}). Check out at ${link} or post #checkout.`;
+  },
+  cartNoOffer(): string {
+    return 'Reply #cart to an offer post (or post #cart with the offer hashtag) to add it to your cart.';
+  },
+  cartFull(max: number): string {
+    return `Your cart is full (${max} items). Check out or remove something first.`;
+  },
+  cartEmpty(): string {
+    return 'Your cart is empty. Reply #cart to an offer post to add it.';
+  },
+  checkoutSignup(link: string): string {
+    return `Link your card and address once at ${link}, then post #checkout again.`;
+  },
+  checkoutConfirm(items: number, total: Money, code: string, windowMin: number): string {
+    return `To buy the ${items === 1 ? 'item' : `${items} items`} in your cart for ${formatMoney(total)}, reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account. Reply #cancel to drop it.`;
+  },
+  checkoutRefused(message: string): string {
+    return `We could not check out your cart: ${message}`;
+  },
+  checkoutPaid(items: number, total: Money, orderIds: readonly string[]): string {
+    return `Paid: ${items === 1 ? '1 item' : `${items} items`}, ${formatMoney(total)}. Orders ${orderIds.join(', ')} ship to the address on your profile.`;
+  },
+  checkoutDeclined(reason: string): string {
+    return `We could not check out your cart: ${reason}. Nothing was charged and your cart is as it was.`;
+  },
+  checkoutExpired(): string {
+    return 'Your cart checkout expired before it was confirmed. Nothing was charged; post #checkout to start over.';
+  },
+};
+
+export const checkoutEmails = {
+  receipt(lines: readonly string[], total: Money, paymentId: string, address: string | null) {
+    return {
+      subject: `Receipt: ${formatMoney(total)} paid with tagpay`,
+      text: `You paid ${formatMoney(total)}.\n${lines.join('\n')}\nPayment: ${paymentId}\n${address === null ? '' : `Ships to:\n${address}\n`}`,
+    };
+  },
+};
+
+/** Texts of card-linked offers (Amex Sync offers): enrolment replies and credit e-mails. */
+export const cardReplies = {
+  offerPost(title: string, credit: Money, minSpend: Money, until: string, hashtag: string): string {
+    return `${title}: ${formatMoney(credit)} back on a purchase of ${formatMoney(minSpend)} or more, until ${until}. Post #${hashtag} to add it to your card.`;
+  },
+  added(title: string, brand: string, last4: string, until: string): string {
+    return `Added to your card: ${title} is on your ${brand} ending ${last4} until ${until}. Pay with that card and the credit comes back automatically.`;
+  },
+  already(title: string, last4: string): string {
+    return `${title} is already on your card ending ${last4}.`;
+  },
+  full(title: string): string {
+    return `Sorry, ${title} has reached its number of enrolments.`;
+  },
+  notActive(title: string): string {
+    return `Sorry, ${title} is not running right now.`;
+  },
+  signup(title: string, link: string): string {
+    return `To add ${title} to a card, link your card once at ${link}, then post the hashtag again.`;
+  },
+  credited(title: string, credit: Money, last4: string) {
+    return {
+      subject: `Statement credit: ${formatMoney(credit)} (${title})`,
+      text: `A statement credit of ${formatMoney(credit)} for ${title} is on its way to your card ending ${last4}.`,
+    };
+  },
+  reversed(title: string, credit: Money, last4: string) {
+    return {
+      subject: `Statement credit reversed: ${formatMoney(credit)} (${title})`,
+      text: `The purchase that earned ${title} was refunded, so its credit of ${formatMoney(credit)} is taken back from your card ending ${last4}.`,
+    };
+  },
+};

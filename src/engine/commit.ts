@@ -1,7 +1,17 @@
 import type { Sql } from '../store/db.ts';
 import { insertNew, upsertRows, type Column } from '../store/set-sql.ts';
+import type { ChainedTransfer } from '../core/ledger-chain.ts';
 import type { Effects } from './state.ts';
 import { commitMoney } from './flows/money-commit.ts';
+import { commitCardPayoutEffects } from './flows/card-payout-store.ts';
+
+/** A transfer's place in the hash chain; one that was never chained is a bug, and nothing is written. */
+function chainOf(t: ChainedTransfer): [bigint, string] {
+  if (t.n === undefined || t.hash === undefined)
+    throw new Error(`ledger: transfer ${t.id} reached the commit without its chain hash`);
+  return [t.n, t.hash];
+}
+import { commitCheckout } from './flows/checkout-store.ts';
 
 const MERCHANT_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -69,6 +79,7 @@ const ORDER_COLUMNS: Column[] = [
   ['shipping_address', 'text'],
   ['failure', 'text'],
   ['charge_id', 'text'],
+  ['refunded_minor', 'bigint'],
 ];
 const WAIT_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -245,6 +256,7 @@ export async function commitEffects(
       o.shippingAddress === null ? null : JSON.stringify(o.shippingAddress),
       o.failure,
       o.chargeId,
+      o.refundedMinor,
     ]),
     'id',
   );
@@ -273,8 +285,10 @@ export async function commitEffects(
       ['id', 'text'],
       ['ref', 'text'],
       ['at', 'bigint'],
+      ['n', 'bigint'],
+      ['hash', 'text'],
     ],
-    fx.transfers.map((t) => [t.id, t.ref, t.at]),
+    fx.transfers.map((t) => [t.id, t.ref, t.at, ...chainOf(t)]),
   );
   const postings = fx.transfers.flatMap((t) =>
     t.postings.map((p, n) => [t.id, n, p.from, p.to, p.minor, p.currency]),
@@ -292,6 +306,7 @@ export async function commitEffects(
     ],
     postings,
   );
+  await commitCardPayoutEffects(tx, fx);
   await upsertRows(
     tx,
     'balances',
@@ -314,6 +329,7 @@ export async function commitEffects(
     ],
     fx.outbox.map((o) => [o.key, o.kind, JSON.stringify(o.body)]),
   );
+  await commitCheckout(tx, fx.checkout);
   await insertNew(
     tx,
     'api_results',

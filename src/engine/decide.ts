@@ -2,6 +2,7 @@ import { hashCode, looksLikeCode, newCode, newId, type RandomBytes } from '../co
 import { errorBody, type ErrorCode, ERROR_STATUS } from '../core/errors.ts';
 import { accounts } from '../core/ledger.ts';
 import {
+  BUY_LINK_TTL_MS,
   DAILY_LIMIT_MAJOR_DEFAULT,
   DAY_MS,
   POST_TEXT_CHARS_MAX,
@@ -15,7 +16,13 @@ import {
 } from '../core/limits.ts';
 import { feeOf, formatMoney, minorPerMajor } from '../core/money.ts';
 import { readBuyOptions, readHashtags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
-import { emails, replies, type DeclineReason, type RefusalReason } from '../core/replies.ts';
+import {
+  checkoutReplies,
+  emails,
+  replies,
+  type DeclineReason,
+  type RefusalReason,
+} from '../core/replies.ts';
 import type {
   ApiCommand,
   ApiEvent,
@@ -60,6 +67,25 @@ import {
   onShopperLinked,
   refundRefusal,
 } from './flows/money.ts';
+import { partialRefund, refundShare } from './flows/refunds.ts';
+import {
+  cardOfferHoldsTag,
+  cardOfferCommand,
+  enrolByPost,
+  onCardTransaction,
+} from './flows/card-offers.ts';
+import { onPayoutResult, runPayouts } from './flows/payouts.ts';
+import {
+  addToCart,
+  checkoutByPost,
+  confirmPayment,
+  expirePayments,
+  onCheckoutApi,
+  onOfferPosted,
+  onPaymentResult,
+} from './flows/checkout.ts';
+import { isCheckoutCommand } from './flows/checkout-events.ts';
+import type { Payment } from './flows/checkout-state.ts';
 
 /**
  * The engine's decisions: pure functions of (state, log entry) that change the in-memory state and
@@ -79,6 +105,8 @@ export interface DecideContext {
   claimPeriodMs?: number;
   /** The currency of an amount written without one, for shoppers who chose none. */
   defaultCurrency?: string;
+  /** The signed buy-now link of an offer, expiring at the given time (src/core/signing.ts). */
+  buyLink?: (offerId: string, expiresAtMs: number) => string;
 }
 
 /** Emits the effects of one log entry under keys derived from the entry's key, so replay repeats them exactly. */
@@ -121,11 +149,18 @@ export class Out {
       },
     });
   }
-  post(network: string, as: string, text: string): void {
+  post(network: string, as: string, text: string, offerId?: string): void {
     this.fx.outbox.push({
       key: this.key('post'),
       kind: 'post',
-      body: { network, as, text, reply_to: null },
+      // An offer post names its offer: the deliverer reports the post id back (`#cart` replies).
+      body: {
+        network,
+        as,
+        text,
+        reply_to: null,
+        ...(offerId !== undefined && { offer_id: offerId }),
+      },
     });
   }
   /** A direct message (Mastodon's `visibility: direct`), for networks that have them. */
@@ -169,14 +204,23 @@ export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideCo
     case 'api':
       return onApi(state, out, body);
     case 'charge_result':
+      // A payment (buy-now, cart, pay with tagpay) is charged once for all its orders.
+      if (body.orderId.startsWith('pay_')) return onPaymentResult(state, out, body);
       return onChargeResult(state, out, body);
     case 'refund_result':
       return onRefundResult(state, out, body);
     case 'tick':
       moneyTick(state, out);
-      return expireDue(state, out);
+      expireDue(state, out);
+      return expirePayments(state, out);
     case 'card_credit_result':
       return moneyCreditResult(state, out, body);
+    case 'offer_posted':
+      return onOfferPosted(state, out, body);
+    case 'card_transaction':
+      return onCardTransaction(state, out, body);
+    case 'payout_result':
+      return onPayoutResult(state, out, body);
   }
 }
 
@@ -195,6 +239,9 @@ export type PostMatch =
   | { kind: 'none' }
   | { kind: 'cancel' }
   | { kind: 'confirm'; order: Order }
+  | { kind: 'confirm_payment'; payment: Payment }
+  | { kind: 'cart' }
+  | { kind: 'checkout' }
   | { kind: 'retired_code'; reason: RetiredCode['reason'] }
   | { kind: 'wrong_code' }
   | { kind: 'buy'; offer: Offer };
@@ -217,6 +264,8 @@ export function matchPost(
   const tags = known ?? readHashtags(text).tags;
   if (tags.length === 0) return { kind: 'none' };
   if (tags.includes('cancel')) return { kind: 'cancel' };
+  if (tags.includes('cart')) return { kind: 'cart' };
+  if (tags.includes('checkout')) return { kind: 'checkout' };
   const key = handleKey(network, author);
   let codeShaped = false;
   for (const tag of tags) {
@@ -229,6 +278,10 @@ export function matchPost(
     const retired = order === undefined ? state.retiredCodes.get(hashCode(tag)) : undefined;
     if (retired !== undefined && retired.handleKey === key)
       return { kind: 'retired_code', reason: retired.reason };
+    const payment =
+      order === undefined ? state.checkout.paymentByCode.get(hashCode(tag)) : undefined;
+    if (payment !== undefined && handleKey(payment.network, payment.account) === key)
+      return { kind: 'confirm_payment', payment };
   }
   for (const tag of tags) {
     const offer = state.offerByTag.get(tag);
@@ -256,6 +309,19 @@ function onPost(state: State, out: Out, post: PostEvent): void {
         return out.reply(post.network, post.postId, replies.codesPaused());
       }
       return confirm(state, out, post, match.order);
+    case 'none':
+      return enrolByPost(state, out, post, author);
+    case 'confirm_payment':
+      if (
+        (state.wrongCodes.get(handleKey(post.network, author))?.pausedUntil ?? 0) > out.entry.at
+      ) {
+        return out.reply(post.network, post.postId, replies.codesPaused());
+      }
+      return confirmPayment(state, out, post, match.payment);
+    case 'cart':
+      return addToCart(state, out, post, author);
+    case 'checkout':
+      return checkoutByPost(state, out, post, author);
     case 'wrong_code':
       return countWrongCode(state, out, post, handleKey(post.network, author));
     case 'buy':
@@ -315,7 +381,7 @@ export function retireCode(
   }
 }
 
-function isOnSale(offer: Offer, at: number): boolean {
+export function isOnSale(offer: Offer, at: number): boolean {
   return (
     offer.status === 'live' && offer.startsAt <= at && (offer.endsAt === null || at < offer.endsAt)
   );
@@ -450,6 +516,7 @@ function openCheckout(
     shippingAddress: null,
     failure: null,
     chargeId: null,
+    refundedMinor: 0n,
   };
   offer.available -= req.quantity;
   if (offer.available < 0) throw new Error(`engine: offer ${offer.id} oversold`);
@@ -475,11 +542,11 @@ function openCheckout(
   }
 }
 
-function windowMinutes(offer: Offer): number {
+export function windowMinutes(offer: Offer): number {
   return Math.max(1, Math.round(offer.windowMs / 60_000));
 }
 
-function titleOf(offer: Offer, order: Order): string {
+export function titleOf(offer: Offer, order: Order): string {
   const variant = order.variant === null ? '' : ` (${order.variant})`;
   return order.quantity === 1
     ? `${offer.title}${variant}`
@@ -544,7 +611,7 @@ function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): vo
 }
 
 /** Serves the waitlist first in, first out while the stock returned covers the first in line. */
-function serveWaitlist(state: State, out: Out, offer: Offer): void {
+export function serveWaitlist(state: State, out: Out, offer: Offer): void {
   const queue = state.waitlists.get(offer.id);
   if (queue === undefined) return;
   while (
@@ -621,7 +688,7 @@ function cancel(state: State, out: Out, post: PostEvent, key: string): void {
  * Ends an order that did not get paid: its reservation is released, the spend it counted is given
  * back, and the waitlist is served from the returned stock.
  */
-function settle(
+export function settle(
   state: State,
   out: Out,
   order: Order,
@@ -773,11 +840,11 @@ export function formatAddress(a: ShippingAddress): string {
 // ---------------------------------------------------------------------------------------------
 // API commands
 
-function ok(out: Out, status: number, body: unknown): void {
+export function ok(out: Out, status: number, body: unknown): void {
   out.fx.apiResults.push({ key: out.entry.key, status, body });
 }
 
-function fail(out: Out, code: ErrorCode, message: string, param?: string): void {
+export function fail(out: Out, code: ErrorCode, message: string, param?: string): void {
   out.fx.apiResults.push({
     key: out.entry.key,
     status: ERROR_STATUS[code],
@@ -788,6 +855,7 @@ function fail(out: Out, code: ErrorCode, message: string, param?: string): void 
 function onApi(state: State, out: Out, event: ApiEvent): void {
   const cmd = event.command;
   if (isMoneyCommand(cmd)) return moneyApi(state, out, cmd, (c) => createOffer(state, out, c));
+  if (isCheckoutCommand(cmd)) return onCheckoutApi(state, out, cmd);
   switch (cmd.op) {
     case 'merchant.create':
       return createMerchant(state, out, cmd);
@@ -811,6 +879,11 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
       return addShopperHandle(state, out, cmd);
     case 'order.refund':
       return refundOrder(state, out, cmd);
+    case 'card_offer.create':
+    case 'card_offer.end':
+      return cardOfferCommand(state, out, cmd);
+    case 'payout.run':
+      return runPayouts(state, out, cmd);
   }
 }
 
@@ -840,16 +913,21 @@ function refundOrder(
   }
   const notRefundable = refundRefusal(state, order);
   if (notRefundable !== null) return fail(out, 'ORDER_NOT_REFUNDABLE', notRefundable);
+  const partial = partialRefund(order, cmd);
+  if (!partial.ok) return fail(out, partial.code, partial.message, partial.param);
   order.status = 'refunding';
   order.updatedAt = out.entry.at;
   out.fx.orders.add(order);
   // Each refund request is its own attempt (keyed by its log position): after a failed refund, a
   // new request must reach the processor and the log under new keys, not be taken for a repeat.
   const attempt = out.entry.seq.toString();
-  if (cardRefundOf(state, order) === 0n) {
-    // Paid from the wallet alone: nothing goes to the processor, the refund is done here.
-    const done = { orderId: order.id, ok: true, refundId: null, error: null };
-    onRefundResult(state, out, { kind: 'refund_result', restock: cmd.restock, ...done });
+  const toCard = cardRefundOf(state, order, partial.amountMinor);
+  if (toCard === 0n) {
+    // All of it goes back to the wallet: nothing goes to the processor, the refund is done here.
+    const amountMinor = partial.amountMinor.toString();
+    const done = { orderId: order.id, ok: true, refundId: null, error: null, amountMinor };
+    const restock = { restock: cmd.restock, restockQuantity: partial.restockQuantity };
+    onRefundResult(state, out, { kind: 'refund_result', ...restock, ...done });
     return ok(out, 200, orderView(order));
   }
   out.fx.outbox.push({
@@ -859,8 +937,11 @@ function refundOrder(
       order_id: order.id,
       attempt,
       charge_id: order.chargeId,
-      amount: cardRefundOf(state, order).toString(),
+      amount: partial.amountMinor.toString(),
+      // The wallet's part of an order paid from the wallet first goes back to the wallet, not the card.
+      ...(toCard !== partial.amountMinor && { card_amount: toCard.toString() }),
       restock: cmd.restock,
+      restock_quantity: partial.restockQuantity,
     },
   });
   ok(out, 200, orderView(order));
@@ -882,9 +963,11 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
     out.webhook(merchant, 'order.refund_failed', orderView(order));
     return;
   }
-  order.status = 'refunded';
+  const share = refundShare(order, result);
+  order.refundedMinor += share.amountMinor;
+  order.status = order.refundedMinor === order.amountMinor ? 'refunded' : 'paid';
   const shopperId = order.shopperId!;
-  const net = order.amountMinor - order.feeMinor;
+  const net = share.amountMinor - share.feeMinor;
   const postings = [];
   if (net > 0n)
     postings.push({
@@ -893,30 +976,34 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
       minor: net,
       currency: order.currency,
     });
-  if (order.feeMinor > 0n)
+  if (share.feeMinor > 0n)
     postings.push({
       from: accounts.fees(),
       to: accounts.funding(shopperId),
-      minor: order.feeMinor,
+      minor: share.feeMinor,
       currency: order.currency,
     });
   const transfer = { id: newId('trf', out.ctx.random), ref: order.id, at: out.entry.at, postings };
   state.balances.apply(transfer);
   out.fx.transfers.push(transfer);
-  refundOrderWallet(state, out, order);
+  refundOrderWallet(state, out, order, share.amountMinor);
   const offer = state.offers.get(order.offerId);
   const key = handleKey(order.network, order.handle);
-  if (offer !== undefined) addHeld(state, offer, key, -order.quantity);
-  if (offer !== undefined && result.restock) {
-    offer.sold -= order.quantity;
-    offer.available += order.quantity;
+  if (offer !== undefined && order.status === 'refunded')
+    addHeld(state, offer, key, -order.quantity);
+  const units = Math.min(share.restockQuantity, offer?.sold ?? 0);
+  if (offer !== undefined && result.restock && units > 0) {
+    offer.sold -= units;
+    offer.available += units;
     if (offer.sold < 0) throw new Error(`engine: offer ${offer.id} sold below zero`);
     out.fx.offers.add(offer);
     serveWaitlist(state, out, offer);
   }
   const title = offer ? titleOf(offer, order) : order.id;
-  const total = { minor: order.amountMinor, currency: order.currency };
-  out.reply(order.network, order.postId, replies.refunded(title, total), order.handle);
+  const total = { minor: share.amountMinor, currency: order.currency };
+  // An order bought on the web (buy-now) has no post to answer under: the e-mail says it.
+  if (order.postId !== '')
+    out.reply(order.network, order.postId, replies.refunded(title, total), order.handle);
   const shopper = state.shoppers.get(key);
   if (shopper)
     out.email(shopper.email, { subject: `Refund: ${title}`, text: replies.refunded(title, total) });
@@ -956,7 +1043,7 @@ function createMerchant(
 }
 
 /** True when the offer still holds its hashtag: not ended by status or by its end time. */
-function holdsTag(offer: Offer, at: number): boolean {
+export function holdsTag(offer: Offer, at: number): boolean {
   return offer.status !== 'ended' && (offer.endsAt === null || at < offer.endsAt);
 }
 
@@ -987,7 +1074,7 @@ function createOffer(
     );
   }
   const holder = state.offerByTag.get(tag);
-  if (holder !== undefined && holdsTag(holder, at)) {
+  if ((holder !== undefined && holdsTag(holder, at)) || cardOfferHoldsTag(state, tag, at)) {
     return fail(
       out,
       'HASHTAG_TAKEN',
@@ -1030,15 +1117,25 @@ export function handlesOf(merchant: Merchant): { network: string; handle: string
 function publish(out: Out, merchant: Merchant, offer: Offer): void {
   offer.publishedAt = out.entry.at;
   const price = { minor: offer.priceMinor, currency: offer.currency };
-  const text = replies.offerPost(offer.title, price, offer.hashtag, offer.variants);
+  let text = replies.offerPost(offer.title, price, offer.hashtag, offer.variants);
+  if (out.ctx.buyLink !== undefined) {
+    // The buy-now (ticket) button: a signed link that expires with the offer, or after BUY_LINK_TTL_MS.
+    const link = out.ctx.buyLink(offer.id, offer.endsAt ?? out.entry.at + BUY_LINK_TTL_MS);
+    text += ' ' + checkoutReplies.buyNow(link);
+  }
   for (const { network, handle } of handlesOf(merchant)) {
     if (network === 'local') {
-      out.post('local', handle, text);
+      out.post('local', handle, text, offer.id);
       continue;
     }
     // On an outside network tagpay holds no merchant's credentials: the offer goes out from
     // tagpay's own account there, naming the merchant.
-    out.post(network, out.ctx.botHandle(network), `${merchant.name} (@${handle}): ${text}`);
+    out.post(
+      network,
+      out.ctx.botHandle(network),
+      `${merchant.name} (@${handle}): ${text}`,
+      offer.id,
+    );
   }
 }
 

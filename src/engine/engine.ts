@@ -7,6 +7,7 @@ import { decide, nextDeadline, ordersNeeded, type DecideContext } from './decide
 import type { InputLog } from './log.ts';
 import { loadState, orderFromRow } from './load.ts';
 import type { Balances } from '../core/ledger.ts';
+import { chainTransfers } from '../core/ledger-chain.ts';
 import { Effects, type ApiResult, type State } from './state.ts';
 
 export interface BatchStats {
@@ -102,6 +103,8 @@ export class Engine {
           await this.prefetch(entries);
         }
         for (const entry of entries) decide(this.state, entry, fx, this.ctx);
+        // Every transfer of the batch, whichever flow made it, is chained here in log order.
+        chainTransfers(this.state.chain, fx.transfers);
         // Assert before writing: the ledger sums to zero per currency (read back at every load).
         this.state.balances.assertZeroSum();
         balanceRows = this.state.balances.entries(this.state.balances.dirty);

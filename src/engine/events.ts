@@ -1,5 +1,10 @@
 import type { DeclineReason } from '../core/replies.ts';
 import type { CardCreditResultEvent, MoneyCommand } from './flows/money-events.ts';
+import type { CardOfferCommand, CardTransactionEvent } from './flows/card-offers-state.ts';
+import type { PayoutCommand, PayoutResultEvent } from './flows/payouts-state.ts';
+
+export type { CardTransactionEvent, PayoutResultEvent };
+import type { CheckoutCommand, OfferPostedEvent } from './flows/checkout-events.ts';
 
 /**
  * The inputs of the engine, as they are stored in the input log. Each has a natural unique key (the
@@ -42,6 +47,7 @@ export interface ShippingAddress {
 }
 
 export type ApiCommand =
+  | CheckoutCommand
   | {
       op: 'merchant.create';
       network: string;
@@ -73,7 +79,18 @@ export type ApiCommand =
       offerId: string;
       status: 'live' | 'paused' | 'ended';
     }
-  | { op: 'order.refund'; merchantId: string | null; orderId: string; restock: boolean }
+  | {
+      op: 'order.refund';
+      merchantId: string | null;
+      orderId: string;
+      restock: boolean;
+      /** A partial refund's amount; absent or null: whatever is left to refund. */
+      amountMinor?: string | null;
+      /** Units to put back on sale when `restock` (absent: the order's whole quantity). */
+      restockQuantity?: number | null;
+    }
+  | CardOfferCommand
+  | PayoutCommand
   | { op: 'merchant.add_handle'; merchantId: string; network: string; handle: string }
   | { op: 'merchant.rotate_key'; merchantId: string; keyHash: string }
   | {
@@ -118,6 +135,9 @@ export interface RefundResultEvent {
   refundId: string | null;
   restock: boolean;
   error: string | null;
+  /** The refunded amount, for partial refunds (absent: the order's whole amount). */
+  amountMinor?: string;
+  restockQuantity?: number;
 }
 
 /** The clock passing a deadline. Key: `tick:<at>`. */
@@ -126,7 +146,15 @@ export interface TickEvent {
 }
 
 export type EventBody =
-  PostEvent | ApiEvent | ChargeResultEvent | RefundResultEvent | TickEvent | CardCreditResultEvent;
+  | PostEvent
+  | ApiEvent
+  | ChargeResultEvent
+  | RefundResultEvent
+  | TickEvent
+  | CardTransactionEvent
+  | PayoutResultEvent
+  | OfferPostedEvent
+  | CardCreditResultEvent;
 
 export interface LogEntry {
   seq: bigint;

@@ -3,6 +3,9 @@ import type { Sql } from '../store/db.ts';
 import { big, num } from '../store/db.ts';
 import { spentKey } from './decide.ts';
 import { loadMoney } from './flows/money-load.ts';
+import { loadChainHead } from './ledger-store.ts';
+import { loadCardPayoutState } from './flows/card-payout-store.ts';
+import { loadCheckout } from './flows/checkout-store.ts';
 import {
   ACTIVE_STATUSES,
   addPending,
@@ -171,6 +174,7 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
       at: num(r.updated_at),
     });
   }
+  await loadCheckout(db, state, lastAt === null || lastAt === undefined ? 0 : num(lastAt));
   for (const r of (
     await db.query<Row>('SELECT account, currency, balance::text AS b FROM balances')
   ).rows) {
@@ -179,6 +183,10 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   // The pair of the assertion made before every commit: what was read back sums to zero too.
   state.balances.assertZeroSum();
   await loadMoney(db, state, lastAt === null || lastAt === undefined ? 0 : num(lastAt));
+  await loadCardPayoutState(db, state);
+  const head = await loadChainHead(db);
+  state.chain.n = head.n;
+  state.chain.hash = head.hash;
   return { state, cursor };
 }
 
@@ -226,5 +234,6 @@ export function orderFromRow(r: Row): Order {
     shippingAddress: r.shipping_address === null ? null : JSON.parse(str(r.shipping_address)),
     failure: strOrNull(r.failure),
     chargeId: strOrNull(r.charge_id),
+    refundedMinor: r.refunded_minor === undefined ? 0n : big(r.refunded_minor),
   };
 }

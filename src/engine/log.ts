@@ -108,13 +108,33 @@ export class InputLog {
     }
   }
 
+  /**
+   * Caught up with this process's appends: has another process (`tagpay import-transactions`, a second
+   * API server) appended since? Then the tail is dropped and reads go to the database until this
+   * process appends again. Only Postgres can be shared between processes; PGlite never asks.
+   */
+  private async appendedElsewhere(): Promise<boolean> {
+    if (this.db.kind !== 'postgres' || this.knownMax === null) return false;
+    const { rows } = await this.db.query<{ m: string }>(
+      'SELECT coalesce(max(seq), 0)::text AS m FROM log',
+    );
+    if (BigInt(rows[0]!.m) <= this.knownMax) return false;
+    this.tail = [];
+    this.tailHead = 0;
+    this.coveredFrom = null;
+    // The next append of this process starts its coverage afresh (see remember).
+    this.knownMax = null;
+    return true;
+  }
+
   async read(after: bigint, limit: number): Promise<LogEntry[]> {
     if (this.coveredFrom !== null && after >= this.coveredFrom) {
       // Entries up to `after` are decided: the tail no longer needs them.
       while (this.tailHead < this.tail.length && this.tail[this.tailHead]!.seq <= after) {
         this.coveredFrom = this.tail[this.tailHead++]!.seq;
       }
-      return this.tail.slice(this.tailHead, this.tailHead + limit);
+      const slice = this.tail.slice(this.tailHead, this.tailHead + limit);
+      if (slice.length > 0 || !(await this.appendedElsewhere())) return slice;
     }
     const { rows } = await this.db.query<{ seq: unknown; key: string; at: unknown; body: string }>(
       'SELECT seq, key, at, body FROM log WHERE seq > $1 ORDER BY seq LIMIT $2',

@@ -1,6 +1,10 @@
 import { Balances, type Transfer } from '../core/ledger.ts';
+import { GENESIS_HASH, type ChainHead } from '../core/ledger-chain.ts';
 import type { ShippingAddress } from './events.ts';
 import { MoneyEffects, MoneyState } from './flows/money-state.ts';
+import { CardEffects, CardLinkedState } from './flows/card-offers-state.ts';
+import { PayoutEffects, PayoutState } from './flows/payouts-state.ts';
+import { CheckoutEffects, CheckoutState } from './flows/checkout-state.ts';
 
 /**
  * The engine's in-memory state and the effects of one batch. Pure data: no I/O here. The state is
@@ -127,6 +131,8 @@ export interface Order {
   shippingAddress: ShippingAddress | null;
   failure: string | null;
   chargeId: string | null;
+  /** Refunded so far (partial refunds); the order is `refunded` when it reaches the amount. */
+  refundedMinor: bigint;
 }
 
 export interface RetiredCode {
@@ -151,7 +157,15 @@ export interface WaitEntry {
 
 export interface OutboxRow {
   key: string;
-  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook' | 'card_credit';
+  kind:
+    | 'post'
+    | 'email'
+    | 'charge'
+    | 'refund'
+    | 'webhook'
+    | 'statement_credit'
+    | 'payout'
+    | 'card_credit';
   body: unknown;
 }
 
@@ -254,6 +268,12 @@ export class State {
   readonly balances = new Balances();
   /** Payments, claims, holds, wallets and gift cards (src/engine/flows/money.ts). */
   readonly money = new MoneyState();
+  /** The ledger's hash chain head: every committed transfer is chained after it (core/ledger-chain.ts). */
+  readonly chain: ChainHead = { n: 0n, hash: GENESIS_HASH };
+  readonly cards = new CardLinkedState();
+  readonly payouts = new PayoutState();
+  /** Buy-now, cart and pay-with-tagpay (src/engine/flows/checkout.ts). */
+  readonly checkout = new CheckoutState();
 }
 
 /** The pending checkouts of a handle key. */
@@ -304,4 +324,7 @@ export class Effects {
   /** Merchants whose other API keys are revoked, keeping one. */
   readonly revokeKeys: { merchantId: string; keep: string; at: number }[] = [];
   readonly money = new MoneyEffects();
+  readonly cards = new CardEffects();
+  readonly payouts = new PayoutEffects();
+  readonly checkout = new CheckoutEffects();
 }

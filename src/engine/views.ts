@@ -40,6 +40,7 @@ export function orderView(o: Order) {
     quantity: o.quantity,
     amount: Number(o.amountMinor),
     fee: Number(o.feeMinor),
+    amount_refunded: Number(o.refundedMinor),
     currency: o.currency,
     shipping_address: o.shippingAddress,
     failure_reason: o.failure,

@@ -9,12 +9,18 @@ import { errorBody } from '../core/errors.ts';
 import { REQUEST_BODY_BYTES_MAX } from '../core/limits.ts';
 import type { AppContext } from '../app-context.ts';
 import { webRoutes } from '../web/routes.ts';
+import { checkoutPages } from '../web/checkout-pages.ts';
 import { errorHandler, validationHook } from './errors.ts';
 import { rateLimit } from './rate-limit.ts';
+import { checkoutRoutes } from './routes/checkout.ts';
 import { localRoutes } from './routes/local.ts';
+import { localStreamRoutes } from './routes/local-stream.ts';
 import { merchantRoutes } from './routes/merchants.ts';
 import { moneyRoutes } from './routes/money.ts';
+import { oauthRoutes } from './routes/oauth.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { merchantMoneyRoutes } from './routes/merchant-money.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 import { onboardingRoutes } from './routes/onboarding.ts';
 
@@ -46,6 +52,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   api.use(
     '*',
     secureHeaders({
+      // The web pages set a stricter policy of their own (src/web/routes.ts PAGE_CSP); keep it.
+      overwrite: false,
       contentSecurityPolicy: {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
@@ -59,6 +67,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   );
   api.use('/v1/*', rateLimit(app.config.rateLimitPerS, app.clock));
   api.use('/demo/*', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/oauth/*', rateLimit(app.config.rateLimitPerS, app.clock));
+  api.use('/oauth/*', bodyLimit({ maxSize: REQUEST_BODY_BYTES_MAX }));
   api.use(
     '/v1/*',
     bodyLimit({
@@ -116,6 +126,11 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   onboardingRoutes(api, app);
   orderRoutes(api, app);
   moneyRoutes(api, app);
+  merchantMoneyRoutes(api, app);
+  checkoutRoutes(api, app);
+  oauthRoutes(api, app);
+  sessionRoutes(api, app);
+  localStreamRoutes(api, app);
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -136,5 +151,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
     );
   }
   webRoutes(api, app);
+  // Until the web app serves the checkout pages, a valid link opens the timeline page.
+  checkoutPages(api, app, () => readFileSync(join(here, '../web/index.html'), 'utf8'));
   return api;
 }

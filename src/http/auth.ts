@@ -4,6 +4,7 @@ import { TagpayError } from '../core/errors.ts';
 import { IDEMPOTENCY_KEY_CHARS_MAX } from '../core/limits.ts';
 import type { AppContext } from '../app-context.ts';
 import { looksLikeProof, readProof, type Ownership } from './ownership.ts';
+import { sessionOf } from './session.ts';
 
 export type Principal = { kind: 'admin' } | { kind: 'merchant'; merchantId: string };
 
@@ -20,10 +21,25 @@ const principals = new WeakMap<Request, Promise<Principal | null>>();
 export function principalOf(app: AppContext, c: Context): Promise<Principal | null> {
   let found = principals.get(c.req.raw);
   if (found === undefined) {
-    found = lookUp(app, bearer(c));
+    const token = bearer(c);
+    found = token === null ? fromSession(app, c) : lookUp(app, token);
     principals.set(c.req.raw, found);
   }
   return found;
+}
+
+/** Without a bearer token, a web session signed in as a merchant acts as that merchant's key. */
+async function fromSession(app: AppContext, c: Context): Promise<Principal | null> {
+  const session = await sessionOf(app, c);
+  return session?.merchantId ? { kind: 'merchant', merchantId: session.merchantId } : null;
+}
+
+/** The local handle a request acts for: its bearer token's, or its web session's. */
+async function localHandleOf(app: AppContext, c: Context): Promise<string | null> {
+  const token = bearer(c);
+  if (token !== null) return app.local.authenticate(token);
+  const session = await sessionOf(app, c);
+  return session?.network === 'local' ? session.handle : null;
 }
 
 async function lookUp(app: AppContext, token: string | null): Promise<Principal | null> {
@@ -74,7 +90,7 @@ export async function requireAdminOrLocal(app: AppContext, c: Context): Promise<
   if (principal?.kind === 'merchant')
     throw new TagpayError('FORBIDDEN', 'A merchant key cannot act for shoppers.');
   const token = bearer(c);
-  const owner = token === null ? null : await app.local.authenticate(token);
+  const owner = await localHandleOf(app, c);
   if (owner === null) {
     throw new TagpayError(
       'UNAUTHENTICATED',
@@ -133,7 +149,7 @@ export async function requirePrincipal(app: AppContext, c: Context): Promise<Pri
 /** The handle of a local network bearer token: the proof that the caller owns that account. */
 export async function requireLocalAccount(app: AppContext, c: Context): Promise<string> {
   const token = bearer(c);
-  const handle = token === null ? null : await app.local.authenticate(token);
+  const handle = await localHandleOf(app, c);
   if (handle === null) {
     throw new TagpayError(
       'UNAUTHENTICATED',

@@ -203,13 +203,9 @@ export const AddShopperHandleBody = z
   .object({
     network: NetworkSchema,
     handle: NetworkHandleSchema,
-    proof: z
-      .string()
-      .max(4096)
-      .optional()
-      .openapi({
-        description: 'A proof of ownership of the new handle (`own_…`, from onboarding).',
-      }),
+    proof: z.string().max(4096).optional().openapi({
+      description: 'A proof of ownership of the new handle (`own_…`, from onboarding).',
+    }),
   })
   .openapi('AddShopperHandle');
 
@@ -276,6 +272,7 @@ export const OrderSchema = z
     quantity: z.number().int().max(QUANTITY_PER_POST_MAX),
     amount: z.number().int(),
     fee: z.number().int(),
+    amount_refunded: z.number().int(),
     currency: z.string(),
     shipping_address: AddressSchema.nullable(),
     failure_reason: z.string().nullable(),

@@ -68,6 +68,8 @@ interface PostBody {
   direct?: boolean;
   /** The same message for the shopper answered, sent instead when the reply cannot go out in time. */
   email_fallback?: { to: string; subject: string; text: string };
+  /** Set on an offer's own post: its post id goes back into the log so `#cart` replies name the offer. */
+  offer_id?: string;
 }
 
 /**
@@ -75,12 +77,14 @@ interface PostBody {
  * wait longer than REPLY_EMAIL_FALLBACK_MS (the account's token bucket or the network's rate limit),
  * whose network is not connected, or that failed REPLY_POST_ATTEMPTS_MAX times, goes to the shopper
  * by e-mail instead, once (the e-mail's key is the row's), and the row is done: it is never posted
- * late as well.
+ * late as well. An offer post's id goes back into the log (`posted:<row key>`), so a `#cart` reply
+ * to it names the offer.
  */
 export function postDeliverer(
   networks: Map<string, NetworkClient>,
   sendEmail: SendEmail,
   logger?: Logger,
+  log?: InputLog,
 ): Deliverer {
   return oneByOne(async (item) => {
     const body = item.body as PostBody;
@@ -95,13 +99,26 @@ export function postDeliverer(
       return { done: false, error: `network ${body.network} is not connected`, retryInMs: null };
     }
     try {
-      await network.post({
+      const posted = await network.post({
         as: body.as,
         text: body.text,
         replyTo: body.reply_to,
         idempotencyKey: item.key,
         ...(body.direct === true && { direct: true }),
       });
+      if (body.offer_id !== undefined && log !== undefined) {
+        await log.append([
+          {
+            key: `posted:${item.key}`,
+            body: {
+              kind: 'offer_posted',
+              offerId: body.offer_id,
+              network: body.network,
+              postId: posted.postId,
+            },
+          },
+        ]);
+      }
       return { done: true };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -198,11 +215,14 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
       attempt: string;
       charge_id: string;
       amount: string;
+      /** The card's part when it is less than the refund (the rest goes back to a wallet). */
+      card_amount?: string;
       restock: boolean;
+      restock_quantity?: number;
     };
     const outcome = await processor.refund(
       body.charge_id,
-      BigInt(body.amount),
+      BigInt(body.card_amount ?? body.amount),
       `${body.order_id}:refund:${body.attempt}`,
     );
     if (!outcome.ok && item.attempt < CHARGE_ATTEMPTS_MAX) {
@@ -222,6 +242,8 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
           refundId: outcome.refundId ?? null,
           restock: body.restock,
           error: outcome.ok ? null : (outcome.message ?? 'refund failed'),
+          amountMinor: body.amount,
+          ...(body.restock_quantity !== undefined && { restockQuantity: body.restock_quantity }),
         },
       },
     ]);

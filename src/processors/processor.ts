@@ -38,4 +38,15 @@ export interface CardProcessor {
     amountMinor: bigint,
     idempotencyKey: string,
   ): Promise<{ ok: boolean; refundId?: string; message?: string }>;
+  /**
+   * A statement credit to a card (a card-linked offer's reward), or its reversal; the same key is the
+   * same credit however often it is sent.
+   */
+  statementCredit(
+    token: string,
+    amountMinor: bigint,
+    currency: string,
+    kind: 'credit' | 'reverse',
+    idempotencyKey: string,
+  ): Promise<{ ok: boolean; creditId?: string; message?: string }>;
 }

@@ -127,7 +127,7 @@ export async function openHarness(
     async request(method, path, body, token, headers = {}) {
       const init: RequestInit = { method, headers: { ...headers } };
       if (body !== undefined) {
-        (init.headers as Record<string, string>)['content-type'] = 'application/json';
+        (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
         init.body = typeof body === 'string' ? body : JSON.stringify(body);
       }
       if (token) (init.headers as Record<string, string>).authorization = `Bearer ${token}`;

@@ -60,7 +60,7 @@ const GIFT_CARD_COLUMNS: Column[] = [
 export async function commitMoney(tx: Sql, fx: MoneyEffects): Promise<void> {
   await upsertRows(
     tx,
-    'payments',
+    'handle_payments',
     PAYMENT_COLUMNS,
     [...fx.payments].map((p) => [
       p.id,

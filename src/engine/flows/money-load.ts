@@ -38,7 +38,7 @@ export async function loadMoney(db: Sql, state: State, lastAt: number): Promise<
     });
   }
   const active = await db.query<Row>(
-    'SELECT * FROM payments WHERE status = ANY($1::text[]) ORDER BY created_at',
+    'SELECT * FROM handle_payments WHERE status = ANY($1::text[]) ORDER BY created_at',
     [ACTIVE_PAYMENT_STATUSES],
   );
   for (const r of active.rows) {
@@ -55,14 +55,14 @@ export async function loadMoney(db: Sql, state: State, lastAt: number): Promise<
     }
   }
   const pairs = await db.query<Row>(
-    "SELECT DISTINCT payer_id, recipient_id FROM payments WHERE status = 'completed'",
+    "SELECT DISTINCT payer_id, recipient_id FROM handle_payments WHERE status = 'completed'",
   );
   for (const r of pairs.rows) m.pairs.add(`${str(r.payer_id)}|${str(r.recipient_id)}`);
   // Enough days for the weekly limit, and the codes of a day's window.
   const since = lastAt - (WEEK_DAYS + 1) * DAY_MS - CONFIRM_WINDOW_MS_DEFAULT;
   const sent = await db.query<Row>(
     `SELECT payer_id, currency, floor(created_at / ${DAY_MS})::bigint AS day, sum(amount_minor)::text AS s
-     FROM payments WHERE status NOT IN ('expired', 'failed', 'canceled') AND created_at >= $1
+     FROM handle_payments WHERE status NOT IN ('expired', 'failed', 'canceled') AND created_at >= $1
      GROUP BY 1, 2, 3`,
     [since],
   );

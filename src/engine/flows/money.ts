@@ -317,7 +317,7 @@ function startPayment(
   const over = overLimit(state, payer.id, money, at);
   if (over !== null) return { ok: false, ...over };
   const p: Payment = {
-    id: newId('pay', out.ctx.random),
+    id: newId('hpm', out.ctx.random),
     kind: parsed.kind,
     payerId: payer.id,
     payerNetwork: payer.network,
@@ -652,21 +652,31 @@ export function cardPartOfOrder(state: State, out: MoneyOut, order: Order): bigi
   return order.amountMinor - minor;
 }
 
-/** What a refund of the order sends back to the card: the wallet's part goes back to the wallet. */
-export function cardRefundOf(state: State, order: Order): bigint {
-  return order.amountMinor - (state.money.orderWallet.get(order.id)?.minor ?? 0n);
+/**
+ * What a refund of `amount` of the order sends back to the card. Refunds go to the card first, up to
+ * what the card paid, and the rest to the wallet (refundOrderWallet).
+ */
+export function cardRefundOf(state: State, order: Order, amount: bigint): bigint {
+  const walletPaid = state.money.orderWallet.get(order.id)?.minor ?? 0n;
+  const cardLeft = order.amountMinor - walletPaid - order.refundedMinor;
+  return cardLeft <= 0n ? 0n : cardLeft < amount ? cardLeft : amount;
 }
 
-/** After a refund of an order paid partly from the wallet: that part back into the wallet. */
-export function refundOrderWallet(state: State, out: MoneyOut, order: Order): void {
+/** After a refund of `share` of an order paid partly from the wallet: the wallet's part goes back. */
+export function refundOrderWallet(state: State, out: MoneyOut, order: Order, share: bigint): void {
   const part = state.money.orderWallet.get(order.id);
   if (part === undefined || part.holdId !== null) return;
-  state.money.orderWallet.delete(order.id);
+  const before = order.refundedMinor - share;
+  const cardLeft = order.amountMinor - part.minor - before;
+  const toCard = cardLeft <= 0n ? 0n : cardLeft < share ? cardLeft : share;
+  const toWallet = share - toCard;
+  if (order.refundedMinor >= order.amountMinor) state.money.orderWallet.delete(order.id);
+  if (toWallet === 0n) return;
   transfer(state, out, order.id, [
     {
       from: accounts.funding(order.shopperId!),
       to: accounts.wallet(order.shopperId!),
-      minor: part.minor,
+      minor: toWallet,
       currency: order.currency,
     },
   ]);
@@ -877,7 +887,7 @@ export const PAY_REFUSAL_CODE: Record<PayRefusalReason, ErrorCode> = {
 export function paymentView(p: Payment) {
   return {
     id: p.id,
-    object: 'payment',
+    object: 'handle_payment',
     kind: p.kind,
     status: p.status,
     payer: { network: p.payerNetwork, handle: p.payerHandle },

@@ -55,7 +55,7 @@ const WalletOpSchema = z
 const PaymentSchema = z
   .object({
     id: z.string(),
-    object: z.literal('payment'),
+    object: z.literal('handle_payment'),
     kind: z.enum(['pay', 'request']),
     status: z.string(),
     payer: z.object({ network: z.string(), handle: z.string() }),
@@ -69,7 +69,7 @@ const PaymentSchema = z
     expires_at: z.string(),
     created_at: z.string(),
   })
-  .openapi('Payment');
+  .openapi('HandlePayment');
 
 const GiftCardSchema = z
   .object({
@@ -208,14 +208,14 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
   api.openapi(
     createRoute({
       method: 'post',
-      path: '/v1/payments',
+      path: '/v1/handle-payments',
       middleware: [guard(app, 'admin-or-local')] as const,
-      tags: ['Payments'],
+      tags: ['Handle payments'],
       security,
       summary:
         'Send money to a handle (kind pay) or ask a handle for money (kind request), as a post would',
       description:
-        "The amount is written as in a post: `$10`, `10 USD`, `€10`, `10,50 €`, `EUR 10`, or a bare number in the sender's default currency. Above the confirmation threshold, and for a first payment to a recipient, the answer is `awaiting_confirmation` and the code goes to the payer privately; confirm with POST /v1/payments/{id}/confirm.",
+        "The amount is written as in a post: `$10`, `10 USD`, `€10`, `10,50 €`, `EUR 10`, or a bare number in the sender's default currency. Above the confirmation threshold, and for a first payment to a recipient, the answer is `awaiting_confirmation` and the code goes to the payer privately; confirm with POST /v1/handle-payments/{id}/confirm.",
       request: {
         headers: IdempotencyHeaders,
         body: {
@@ -263,7 +263,7 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
   );
 
   const paymentRow = async (id: string) => {
-    const { rows } = await app.db.query('SELECT * FROM payments WHERE id = $1', [id]);
+    const { rows } = await app.db.query('SELECT * FROM handle_payments WHERE id = $1', [id]);
     if (!rows[0]) throw new TagpayError('NOT_FOUND', `No payment ${id}.`, 'id');
     return paymentFromRow(rows[0]);
   };
@@ -271,9 +271,9 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
   api.openapi(
     createRoute({
       method: 'post',
-      path: '/v1/payments/{id}/confirm',
+      path: '/v1/handle-payments/{id}/confirm',
       middleware: [guard(app, 'admin-or-local')] as const,
-      tags: ['Payments'],
+      tags: ['Handle payments'],
       security,
       summary: 'Confirm a payment (or pay a request) with the code sent to the payer',
       request: {
@@ -320,9 +320,9 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
   api.openapi(
     createRoute({
       method: 'get',
-      path: '/v1/payments/{id}',
+      path: '/v1/handle-payments/{id}',
       middleware: [guard(app, 'admin-or-local')] as const,
-      tags: ['Payments'],
+      tags: ['Handle payments'],
       security,
       summary: 'One payment (admin key, or the token of its payer or recipient)',
       request: { params: z.object({ id: z.string().max(64) }) },
@@ -343,7 +343,7 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
     createRoute({
       method: 'get',
       path: '/v1/claims/{id}',
-      tags: ['Payments'],
+      tags: ['Handle payments'],
       summary:
         'Where a claim link stands: pending (link the handle to claim it), claimed, or expired (410)',
       description: 'Public, as the link is: it shows neither the amount nor the sender.',

@@ -27,11 +27,9 @@ const ProofSchema = z
     }),
     expires_at: z.string(),
     network: z.string(),
-    account: z
-      .string()
-      .openapi({
-        description: 'The account posts come from: a DID on Bluesky, user@server on Mastodon.',
-      }),
+    account: z.string().openapi({
+      description: 'The account posts come from: a DID on Bluesky, user@server on Mastodon.',
+    }),
     handle: z.string(),
   })
   .openapi('OwnershipProof');

@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { TagpayError } from '../../core/errors.ts';
+import { AMOUNT_MINOR_MAX } from '../../core/limits.ts';
 import { normalizeHandle } from '../../core/post-grammar.ts';
 import type { AppContext } from '../../app-context.ts';
 import { orderFromRow } from '../../engine/load.ts';
@@ -110,11 +111,22 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
       tags: ['Orders'],
       security,
       summary:
-        'Refund a paid order in full (merchant or admin key); optionally put the units back on sale',
+        'Refund a paid order in full or in part (merchant or admin key); optionally put units back on sale',
+      description:
+        'Without `amount`, refunds whatever is left of the order. A partial refund gives back its share of the platform fee; the order stays `paid` (with `amount_refunded`) until it is refunded in full. `restock_quantity` (default: the whole order) is how many units go back on sale when `restock` is true.',
       request: {
         params: z.object({ id: z.string().max(64) }),
         headers: IdempotencyHeaders,
-        body: { required: false, ...json(z.object({ restock: z.boolean().default(false) })) },
+        body: {
+          required: false,
+          ...json(
+            z.object({
+              restock: z.boolean().default(false),
+              amount: z.number().int().optional().openapi({ description: 'Minor units' }),
+              restock_quantity: z.number().int().optional(),
+            }),
+          ),
+        },
       },
       responses: {
         200: { description: 'The order, now refunding', ...json(OrderSchema) },
@@ -123,9 +135,24 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
     }),
     async (c) => {
       const p = await requirePrincipal(app, c);
-      const body = (await c.req.json().catch(() => ({}))) as { restock?: unknown };
+      const body = (await c.req.json().catch(() => ({}))) as {
+        restock?: unknown;
+        amount?: unknown;
+        restock_quantity?: unknown;
+      };
       if (body.restock !== undefined && typeof body.restock !== 'boolean') {
         throw new TagpayError('INVALID_REQUEST', 'restock: expected a boolean', 'restock');
+      }
+      const amount = refundAmount(body.amount);
+      if (
+        body.restock_quantity !== undefined &&
+        !(Number.isSafeInteger(body.restock_quantity) && (body.restock_quantity as number) >= 0)
+      ) {
+        throw new TagpayError(
+          'INVALID_REQUEST',
+          'restock_quantity: expected a whole number of units',
+          'restock_quantity',
+        );
       }
       const { key, requestHash } = await idempotency(app, c);
       const result = await submitCommand(
@@ -139,6 +166,10 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
           merchantId: p.kind === 'admin' ? null : p.merchantId,
           orderId: c.req.valid('param').id,
           restock: body.restock === true,
+          ...(amount !== null && { amountMinor: amount.toString() }),
+          ...(body.restock_quantity !== undefined && {
+            restockQuantity: body.restock_quantity as number,
+          }),
         },
       );
       return send(c, result.body, result.status);
@@ -244,4 +275,19 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
       });
     },
   );
+}
+
+/** A refund's `amount`: absent (the rest of the order) or positive minor units within the bound. */
+function refundAmount(value: unknown): bigint | null {
+  if (value === undefined || value === null) return null;
+  const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
+  if (typeof text !== 'string' || !/^[0-9]{1,19}$/.test(text) || BigInt(text) <= 0n)
+    throw new TagpayError(
+      'INVALID_AMOUNT',
+      'amount: a positive whole number of minor units, e.g. 500 for $5.00',
+      'amount',
+    );
+  if (BigInt(text) > AMOUNT_MINOR_MAX)
+    throw new TagpayError('INVALID_AMOUNT', `amount: at most ${AMOUNT_MINOR_MAX}`, 'amount');
+  return BigInt(text);
 }

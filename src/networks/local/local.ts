@@ -54,8 +54,13 @@ export class LocalNetwork implements NetworkClient {
     private readonly clock: Clock,
   ) {}
 
-  onPost(listener: (post: LocalPost) => void): void {
+  /** Calls `listener` with each new post; the returned function stops it. */
+  onPost(listener: (post: LocalPost) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   async createAccount(rawHandle: string, demo = false): Promise<{ handle: string; token: string }> {

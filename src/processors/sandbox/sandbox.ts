@@ -292,4 +292,24 @@ export class SandboxProcessor implements CardProcessor {
     ).rows[0]!;
     return { ok: true, creditId: row.id };
   }
+
+  async statementCredit(
+    token: string,
+    amountMinor: bigint,
+    currency: string,
+    kind: 'credit' | 'reverse',
+    idempotencyKey: string,
+  ) {
+    const id = newId('cr', random);
+    await this.db.query(
+      `INSERT INTO sandbox_card_credits (id, idem_key, card_token, amount_minor, currency, kind, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idem_key) DO NOTHING`,
+      [id, idempotencyKey, token, amountMinor.toString(), currency, kind, this.clock.now()],
+    );
+    const { rows } = await this.db.query<{ id: string }>(
+      'SELECT id FROM sandbox_card_credits WHERE idem_key = $1',
+      [idempotencyKey],
+    );
+    return { ok: true, creditId: rows[0]!.id };
+  }
 }

@@ -21,7 +21,7 @@ CREATE TABLE hold_resolutions (
   at bigint NOT NULL
 );
 
-CREATE TABLE payments (
+CREATE TABLE handle_payments (
   id text PRIMARY KEY,
   kind text NOT NULL CHECK (kind IN ('pay', 'request')),
   payer_id text NOT NULL,
@@ -46,8 +46,8 @@ CREATE TABLE payments (
   created_at bigint NOT NULL,
   updated_at bigint NOT NULL
 );
-CREATE INDEX payments_payer ON payments (payer_id, created_at);
-CREATE INDEX payments_active ON payments (status) WHERE status IN ('awaiting_confirmation', 'charging', 'pending_claim');
+CREATE INDEX handle_payments_payer ON handle_payments (payer_id, created_at);
+CREATE INDEX handle_payments_active ON handle_payments (status) WHERE status IN ('awaiting_confirmation', 'charging', 'pending_claim');
 
 CREATE TABLE wallet_ops (
   id text PRIMARY KEY,

@@ -1,0 +1,75 @@
+/** The log events and API commands of buy-now, cart and pay-with-tagpay (see ../events.ts). */
+
+/** An offer's post went out on a network: `#cart` replies to it name the offer. Key: `posted:<outbox key>`. */
+export interface OfferPostedEvent {
+  kind: 'offer_posted';
+  offerId: string;
+  network: string;
+  postId: string;
+}
+
+export interface CheckoutItemInput {
+  offerId: string;
+  variant: string | null;
+  quantity: number;
+}
+
+export type CheckoutCommand =
+  | {
+      /** One tap on a buy-now link by a signed-in shopper: reserve, charge, no code. */
+      op: 'checkout.buy_now';
+      network: string;
+      account: string;
+      item: CheckoutItemInput;
+      /** The link's expiry (its signature was checked at the edge); past it, refused. */
+      linkExpiresAt: number;
+    }
+  | { op: 'cart.checkout'; network: string; account: string; itemIds: string[] | null }
+  | { op: 'cart.remove'; network: string; account: string; itemId: string }
+  | {
+      op: 'shop_client.create';
+      merchantId: string;
+      name: string;
+      secretHash: string;
+      redirectUris: string[];
+      webhookUrl: string | null;
+    }
+  | {
+      op: 'pay_request.create';
+      clientId: string;
+      amountMinor: string;
+      currency: string;
+      description: string;
+      reference: string | null;
+    }
+  | {
+      op: 'pay_request.approve';
+      clientId: string;
+      requestId: string;
+      redirectUri: string;
+      codeChallenge: string;
+      network: string;
+      account: string;
+    }
+  | {
+      /** The shop trades the code for the payment; `challenge` is S256 of the verifier it sent. */
+      op: 'oauth.exchange';
+      clientId: string;
+      paymentId: string;
+      redirectUri: string;
+      challenge: string;
+    };
+
+export const CHECKOUT_OPS: ReadonlySet<string> = new Set<CheckoutCommand['op']>([
+  'checkout.buy_now',
+  'cart.checkout',
+  'cart.remove',
+  'shop_client.create',
+  'pay_request.create',
+  'pay_request.approve',
+  'oauth.exchange',
+]);
+
+export function isCheckoutCommand(cmd: { op: string }): cmd is CheckoutCommand {
+  return CHECKOUT_OPS.has(cmd.op);
+}

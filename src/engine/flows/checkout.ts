@@ -1,0 +1,995 @@
+import { hashCode, newCode, newId } from '../../core/codes.ts';
+import type { ErrorCode } from '../../core/errors.ts';
+import { accounts } from '../../core/ledger.ts';
+import {
+  CART_ITEMS_MAX,
+  CONFIRM_WINDOW_MS_DEFAULT,
+  OAUTH_CODE_TTL_MS,
+  OFFER_POSTS_MAX,
+  PAY_REQUEST_TTL_MS,
+  PAY_REQUESTS_OPEN_MAX,
+  QUANTITY_PER_POST_MAX,
+} from '../../core/limits.ts';
+import { feeOf, formatMoney } from '../../core/money.ts';
+import { readBuyOptions, readHashtags } from '../../core/post-grammar.ts';
+import { checkoutEmails, checkoutReplies, emails, replies } from '../../core/replies.ts';
+import {
+  fail,
+  formatAddress,
+  isOnSale,
+  limitsOf,
+  ok,
+  settle,
+  spentKey,
+  titleOf,
+  type Out,
+} from '../decide.ts';
+import type { ChargeResultEvent, PostEvent } from '../events.ts';
+import {
+  addHeld,
+  addPending,
+  handleKey,
+  removePending,
+  type Merchant,
+  type Offer,
+  type Order,
+  type Shopper,
+  type State,
+} from '../state.ts';
+import { orderView } from '../views.ts';
+import type { CheckoutCommand, OfferPostedEvent } from './checkout-events.ts';
+import type { CartItem, Payment, PayRequest, ShopClient } from './checkout-state.ts';
+
+/**
+ * Buy-now links, the cart (#cart, #checkout) and pay with tagpay (DESIGN flows 4, 5 and 6), decided
+ * like every other input: pure functions of (state, log entry) that record their effects. A payment
+ * is one card charge for all its orders; its stock is reserved for every item or for none.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+export function paymentView(p: Payment) {
+  return {
+    id: p.id,
+    object: 'payment',
+    kind: p.kind,
+    status: p.status,
+    amount: Number(p.amountMinor),
+    currency: p.currency,
+    shopper_id: p.shopperId,
+    order_ids: p.orderIds,
+    merchant_id: p.merchantId,
+    pay_request_id: p.requestId,
+    failure_reason: p.failure,
+    created_at: new Date(p.createdAt).toISOString(),
+    updated_at: new Date(p.updatedAt).toISOString(),
+  };
+}
+
+export function shopClientView(c: ShopClient) {
+  return {
+    id: c.id,
+    object: 'shop_client',
+    merchant_id: c.merchantId,
+    name: c.name,
+    redirect_uris: c.redirectUris,
+    webhook_url: c.webhookUrl,
+    created_at: new Date(c.createdAt).toISOString(),
+  };
+}
+
+export function payRequestView(r: PayRequest) {
+  return {
+    id: r.id,
+    object: 'pay_request',
+    client_id: r.clientId,
+    amount: Number(r.amountMinor),
+    currency: r.currency,
+    description: r.description,
+    reference: r.reference,
+    status: r.status,
+    payment_id: r.paymentId,
+    expires_at: new Date(r.expiresAt).toISOString(),
+    created_at: new Date(r.createdAt).toISOString(),
+  };
+}
+
+export function cartItemView(item: CartItem, offer: Offer | undefined) {
+  return {
+    id: item.id,
+    object: 'cart_item',
+    offer_id: item.offerId,
+    title: offer?.title ?? null,
+    variant: item.variant,
+    quantity: item.quantity,
+    unit_price:
+      offer === undefined ? null : { amount: Number(offer.priceMinor), currency: offer.currency },
+    available: offer === undefined ? 0 : offer.available,
+    added_at: new Date(item.addedAt).toISOString(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Offer posts and the cart
+
+export function onOfferPosted(state: State, out: Out, event: OfferPostedEvent): void {
+  const posts = state.checkout.offerByPost;
+  posts.set(`${event.network}:${event.postId}`, event.offerId);
+  for (const [oldest] of posts) {
+    if (posts.size <= OFFER_POSTS_MAX) break;
+    posts.delete(oldest);
+  }
+  out.fx.checkout.offerPosts.push({
+    network: event.network,
+    postId: event.postId,
+    offerId: event.offerId,
+  });
+}
+
+function cartOf(state: State, key: string): CartItem[] {
+  return state.checkout.carts.get(key) ?? [];
+}
+
+function cartLink(out: Out): string {
+  return `${out.ctx.publicUrl}/cart`;
+}
+
+function signupLink(out: Out, network: string, handle: string): string {
+  return `${out.ctx.publicUrl}/signup?network=${encodeURIComponent(network)}&handle=${encodeURIComponent(handle)}`;
+}
+
+/**
+ * `#cart` as a reply to an offer post (or beside the offer's hashtag, `#cart #BuyAcmeTee M`): the
+ * offer goes into the handle's cart; the same offer and option again adds to its quantity.
+ */
+export function addToCart(state: State, out: Out, post: PostEvent, author: string): void {
+  const at = out.entry.at;
+  const fromReply =
+    post.replyTo === null
+      ? undefined
+      : state.checkout.offerByPost.get(`${post.network}:${post.replyTo}`);
+  let offer = fromReply === undefined ? undefined : state.offers.get(fromReply);
+  if (offer === undefined) {
+    for (const tag of readHashtags(post.text).tags) {
+      offer = state.offerByTag.get(tag);
+      if (offer !== undefined) break;
+    }
+  }
+  if (offer === undefined)
+    return out.reply(post.network, post.postId, checkoutReplies.cartNoOffer());
+  if (!isOnSale(offer, at)) {
+    return out.reply(post.network, post.postId, replies.refused(offer.title, 'not_on_sale', ''));
+  }
+  // Options follow #cart on a reply, or the offer's hashtag when it is named.
+  const named = readHashtags(post.text).tags.includes(offer.hashtag.toLowerCase());
+  const options = readBuyOptions(post.text, named ? offer.hashtag : 'cart', offer.variants);
+  if (!options.ok) {
+    const detail =
+      options.reason === 'quantity_invalid'
+        ? String(QUANTITY_PER_POST_MAX)
+        : offer.variants.join(', ');
+    return out.reply(
+      post.network,
+      post.postId,
+      replies.refused(offer.title, options.reason, detail),
+    );
+  }
+  const key = handleKey(post.network, author);
+  const cart = cartOf(state, key);
+  const same = cart.find((i) => i.offerId === offer.id && i.variant === options.variant);
+  if (same !== undefined) {
+    same.quantity = Math.min(QUANTITY_PER_POST_MAX, same.quantity + options.quantity);
+    out.fx.checkout.cartItems.add(same);
+  } else {
+    if (cart.length >= CART_ITEMS_MAX) {
+      return out.reply(post.network, post.postId, checkoutReplies.cartFull(CART_ITEMS_MAX));
+    }
+    const item: CartItem = {
+      id: newId('cit', out.ctx.random),
+      network: post.network,
+      account: author,
+      offerId: offer.id,
+      variant: options.variant,
+      quantity: options.quantity,
+      postId: post.postId,
+      addedAt: at,
+      seq: out.entry.seq,
+      status: 'in_cart',
+    };
+    cart.push(item);
+    state.checkout.carts.set(key, cart);
+    out.fx.checkout.cartItems.add(item);
+  }
+  const variant = options.variant === null ? '' : ` (${options.variant})`;
+  out.reply(
+    post.network,
+    post.postId,
+    checkoutReplies.cartAdded(`${offer.title}${variant}`, cart.length, cartLink(out)),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reserving stock for a payment
+
+interface Wanted {
+  offer: Offer;
+  variant: string | null;
+  quantity: number;
+  /** The post an order answers under ('' for a web purchase with no post). */
+  postId: string;
+}
+
+type Reserved = { ok: true; orders: Order[] } | { ok: false; code: ErrorCode; message: string };
+
+/**
+ * Checks every item, then reserves them all: an order per item, its units taken from the offer. One
+ * item that cannot be had (not on sale, not enough left, a cap or a limit) refuses the whole payment
+ * before anything changes: all or nothing.
+ */
+function reserve(
+  state: State,
+  out: Out,
+  shopper: Shopper,
+  wanted: Wanted[],
+  status: 'charging' | 'awaiting_confirmation',
+  expiresAt: number,
+): Reserved {
+  const at = out.entry.at;
+  const key = handleKey(shopper.network, shopper.account);
+  if (wanted.length === 0) return { ok: false, code: 'CART_EMPTY', message: 'Nothing to buy.' };
+  const currency = wanted[0]!.offer.currency;
+  const perOffer = new Map<Offer, number>();
+  let total = 0n;
+  for (const w of wanted) {
+    if (!isOnSale(w.offer, at)) {
+      return {
+        ok: false,
+        code: 'OFFER_NOT_ON_SALE',
+        message: `${w.offer.title} is not on sale right now.`,
+      };
+    }
+    if (w.offer.currency !== currency) {
+      return {
+        ok: false,
+        code: 'CART_MIXED_CURRENCY',
+        message: `One payment is in one currency; ${w.offer.title} is in ${w.offer.currency}, not ${currency}.`,
+      };
+    }
+    if (
+      w.offer.variants.length > 0 &&
+      (w.variant === null || !w.offer.variants.includes(w.variant))
+    )
+      return {
+        ok: false,
+        code: 'INVALID_REQUEST',
+        message: `Choose one of ${w.offer.variants.join(', ')} for ${w.offer.title}.`,
+      };
+    if (w.offer.variants.length === 0 && w.variant !== null)
+      return { ok: false, code: 'INVALID_REQUEST', message: `${w.offer.title} has no options.` };
+    if (w.quantity < 1 || w.quantity > QUANTITY_PER_POST_MAX)
+      return {
+        ok: false,
+        code: 'INVALID_REQUEST',
+        message: `Buy between 1 and ${QUANTITY_PER_POST_MAX} of ${w.offer.title}.`,
+      };
+    perOffer.set(w.offer, (perOffer.get(w.offer) ?? 0) + w.quantity);
+    total += w.offer.priceMinor * BigInt(w.quantity);
+  }
+  for (const [offer, quantity] of perOffer) {
+    if (offer.available < quantity) {
+      return {
+        ok: false,
+        code: 'OUT_OF_STOCK',
+        message:
+          offer.available === 0
+            ? `${offer.title} is sold out.`
+            : `Only ${offer.available} of ${offer.title} ${offer.available === 1 ? 'is' : 'are'} left.`,
+      };
+    }
+    if (offer.perBuyerMax !== null) {
+      const held = state.held.get(`${offer.id}|${key}`) ?? 0;
+      if (held + quantity > offer.perBuyerMax)
+        return {
+          ok: false,
+          code: 'PURCHASE_LIMIT_EXCEEDED',
+          message: `${offer.title} is limited to ${offer.perBuyerMax} per buyer.`,
+        };
+    }
+  }
+  const limits = limitsOf(shopper, currency);
+  if (total > limits.perPurchase) {
+    return {
+      ok: false,
+      code: 'PURCHASE_LIMIT_EXCEEDED',
+      message: `${formatMoney({ minor: total, currency })} is above your per-purchase limit of ${formatMoney({ minor: limits.perPurchase, currency })}.`,
+    };
+  }
+  const sk = spentKey(key, currency, at);
+  if ((state.spent.get(sk) ?? 0n) + total > limits.perDay) {
+    return {
+      ok: false,
+      code: 'PURCHASE_LIMIT_EXCEEDED',
+      message: `This would pass your daily spending limit of ${formatMoney({ minor: limits.perDay, currency })}.`,
+    };
+  }
+
+  // Every check passed: reserve each item.
+  const orders: Order[] = [];
+  for (const w of wanted) {
+    const offer = w.offer;
+    const merchant = state.merchants.get(offer.merchantId)!;
+    const amount = offer.priceMinor * BigInt(w.quantity);
+    const order: Order = {
+      id: newId('ord', out.ctx.random),
+      offerId: offer.id,
+      merchantId: offer.merchantId,
+      shopperId: shopper.id,
+      network: shopper.network,
+      handle: shopper.account,
+      variant: w.variant,
+      quantity: w.quantity,
+      amountMinor: amount,
+      feeMinor: feeOf(amount, merchant.feeBps ?? out.ctx.feeBps),
+      currency,
+      status,
+      codeHash: null,
+      expiresAt,
+      createdAt: at,
+      updatedAt: at,
+      postId: w.postId,
+      shippingAddress: status === 'charging' ? shopper.shippingAddress : null,
+      failure: null,
+      chargeId: null,
+      refundedMinor: 0n,
+    };
+    offer.available -= w.quantity;
+    if (offer.available < 0) throw new Error(`engine: offer ${offer.id} oversold`);
+    out.fx.offers.add(offer);
+    addHeld(state, offer, key, w.quantity);
+    state.spent.set(sk, (state.spent.get(sk) ?? 0n) + amount);
+    state.activeOrders.set(order.id, order);
+    if (status === 'awaiting_confirmation') {
+      // A pending order expires and cancels like any checkout (tick, #cancel).
+      addPending(state, key, order);
+      state.deadlines.push(order.expiresAt, order.id);
+    }
+    out.fx.orders.add(order);
+    orders.push(order);
+  }
+  return { ok: true, orders };
+}
+
+function newPayment(
+  out: Out,
+  shopper: Shopper,
+  kind: Payment['kind'],
+  orders: Order[],
+  fields: Partial<Payment> = {},
+): Payment {
+  const at = out.entry.at;
+  return {
+    id: newId('pay', out.ctx.random),
+    kind,
+    network: shopper.network,
+    account: shopper.account,
+    shopperId: shopper.id,
+    merchantId: null,
+    orderIds: orders.map((o) => o.id),
+    cartItemIds: [],
+    amountMinor: orders.reduce((sum, o) => sum + o.amountMinor, 0n),
+    feeMinor: 0n,
+    currency: orders[0]?.currency ?? 'USD',
+    status: 'charging',
+    codeHash: null,
+    expiresAt: at + CONFIRM_WINDOW_MS_DEFAULT,
+    postId: null,
+    clientId: null,
+    requestId: null,
+    redirectUri: null,
+    codeChallenge: null,
+    codeUsedAt: null,
+    chargeId: null,
+    failure: null,
+    createdAt: at,
+    updatedAt: at,
+    ...fields,
+  };
+}
+
+/** One charge for the whole payment, keyed by the payment: its result comes back as `charge:<pay id>`. */
+function charge(out: Out, payment: Payment, shopper: Shopper, description: string): void {
+  out.fx.outbox.push({
+    key: `charge:${payment.id}`,
+    kind: 'charge',
+    body: {
+      order_id: payment.id,
+      card_token: shopper.cardToken,
+      amount: payment.amountMinor.toString(),
+      currency: payment.currency,
+      description: `${description} (${payment.id})`.slice(0, 200),
+    },
+  });
+}
+
+function track(state: State, out: Out, payment: Payment): void {
+  state.checkout.payments.set(payment.id, payment);
+  out.fx.checkout.payments.add(payment);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkout by post: #checkout, then the confirmation code
+
+export function checkoutByPost(state: State, out: Out, post: PostEvent, author: string): void {
+  const key = handleKey(post.network, author);
+  const shopper = state.shoppers.get(key);
+  if (shopper === undefined) {
+    return out.reply(
+      post.network,
+      post.postId,
+      checkoutReplies.checkoutSignup(signupLink(out, post.network, author)),
+    );
+  }
+  const cart = cartOf(state, key);
+  if (cart.length === 0) return out.reply(post.network, post.postId, checkoutReplies.cartEmpty());
+  const expiresAt = out.entry.at + CONFIRM_WINDOW_MS_DEFAULT;
+  const wanted = wantedOf(state, cart, post.postId);
+  const reserved =
+    wanted === null
+      ? ({ ok: false, code: 'OFFER_NOT_ON_SALE', message: 'an item is no longer sold.' } as const)
+      : reserve(state, out, shopper, wanted, 'awaiting_confirmation', expiresAt);
+  if (!reserved.ok) {
+    return out.reply(post.network, post.postId, checkoutReplies.checkoutRefused(reserved.message));
+  }
+  const code = newCode(out.ctx.random);
+  const payment = newPayment(out, shopper, 'cart_post', reserved.orders, {
+    status: 'awaiting_confirmation',
+    codeHash: hashCode(code),
+    expiresAt,
+    postId: post.postId,
+    cartItemIds: cart.map((i) => i.id),
+  });
+  for (const order of reserved.orders) order.postId = post.postId;
+  track(state, out, payment);
+  state.checkout.paymentByCode.set(payment.codeHash!, payment);
+  const total = { minor: payment.amountMinor, currency: payment.currency };
+  const minutes = Math.round(CONFIRM_WINDOW_MS_DEFAULT / 60_000);
+  const count = reserved.orders.length;
+  out.reply(
+    post.network,
+    post.postId,
+    checkoutReplies.checkoutConfirm(count, total, code, minutes),
+  );
+  out.email(shopper.email, emails.confirm(`your cart (${count} items)`, total, code, minutes));
+}
+
+function wantedOf(state: State, items: CartItem[], postId: string | null): Wanted[] | null {
+  const wanted: Wanted[] = [];
+  for (const item of items) {
+    const offer = state.offers.get(item.offerId);
+    if (offer === undefined) return null;
+    wanted.push({
+      offer,
+      variant: item.variant,
+      quantity: item.quantity,
+      postId: postId ?? item.postId,
+    });
+  }
+  return wanted;
+}
+
+function dropCode(state: State, payment: Payment): void {
+  if (payment.codeHash !== null) state.checkout.paymentByCode.delete(payment.codeHash);
+}
+
+/** The code of a `#checkout`: every order of the cart goes to charging, with one charge. */
+export function confirmPayment(state: State, out: Out, post: PostEvent, payment: Payment): void {
+  if (payment.status !== 'awaiting_confirmation') return;
+  const orders = payment.orderIds.map((id) => state.activeOrders.get(id));
+  const alive = orders.every((o) => o !== undefined && o.status === 'awaiting_confirmation');
+  if (out.entry.at > payment.expiresAt || !alive) {
+    endPayment(state, out, payment, alive ? 'expired' : 'canceled');
+    return out.reply(post.network, post.postId, checkoutReplies.checkoutExpired());
+  }
+  const key = handleKey(payment.network, payment.account);
+  const shopper = state.shoppers.get(key)!;
+  dropCode(state, payment);
+  for (const order of orders as Order[]) {
+    removePending(state, key, order);
+    order.status = 'charging';
+    order.shippingAddress = shopper.shippingAddress;
+    order.updatedAt = out.entry.at;
+    out.fx.orders.add(order);
+  }
+  payment.status = 'charging';
+  payment.updatedAt = out.entry.at;
+  out.fx.checkout.payments.add(payment);
+  // The items leave the cart now; they come back if the charge fails.
+  moveCartItems(state, out, payment, 'checked_out');
+  charge(out, payment, shopper, `tagpay cart, ${orders.length} items`);
+}
+
+/** Ends a payment that was never charged: its orders that are still pending are released. */
+function endPayment(
+  state: State,
+  out: Out,
+  payment: Payment,
+  status: 'expired' | 'canceled',
+): void {
+  dropCode(state, payment);
+  for (const id of payment.orderIds) {
+    const order = state.activeOrders.get(id);
+    if (order !== undefined && order.status === 'awaiting_confirmation')
+      settle(state, out, order, status, null);
+  }
+  payment.status = status;
+  payment.updatedAt = out.entry.at;
+  state.checkout.payments.delete(payment.id);
+  out.fx.checkout.payments.add(payment);
+}
+
+/**
+ * On a tick: `#checkout` payments past their window end (their orders expire by their own deadlines),
+ * and pay requests and OAuth codes past their lifetime are forgotten.
+ */
+export function expirePayments(state: State, out: Out): void {
+  const at = out.entry.at;
+  for (const payment of [...state.checkout.paymentByCode.values()]) {
+    if (payment.expiresAt < at) endPayment(state, out, payment, 'expired');
+  }
+  for (const payment of [...state.checkout.payments.values()]) {
+    // An OAuth payment stays in memory only while its code can still be exchanged.
+    if (
+      payment.kind === 'oauth' &&
+      payment.status !== 'charging' &&
+      payment.createdAt + OAUTH_CODE_TTL_MS < at
+    )
+      state.checkout.payments.delete(payment.id);
+  }
+  for (const request of [...state.checkout.payRequests.values()]) {
+    if (request.expiresAt >= at) continue;
+    request.status = 'expired';
+    request.updatedAt = at;
+    state.checkout.payRequests.delete(request.id);
+    out.fx.checkout.payRequests.add(request);
+  }
+}
+
+function moveCartItems(
+  state: State,
+  out: Out,
+  payment: Payment,
+  status: 'checked_out' | 'in_cart',
+): void {
+  if (payment.cartItemIds.length === 0) return;
+  const key = handleKey(payment.network, payment.account);
+  const ids = new Set(payment.cartItemIds);
+  if (status === 'checked_out') {
+    const cart = cartOf(state, key);
+    const left = cart.filter((i) => !ids.has(i.id));
+    for (const item of cart) {
+      if (!ids.has(item.id)) continue;
+      item.status = 'checked_out';
+      out.fx.checkout.cartItems.add(item);
+    }
+    if (left.length === 0) state.checkout.carts.delete(key);
+    else state.checkout.carts.set(key, left);
+    // Kept aside on the payment until its charge answers.
+    state.checkout.checkedOut.set(
+      payment.id,
+      cart.filter((i) => ids.has(i.id)),
+    );
+    return;
+  }
+  const items = state.checkout.checkedOut.get(payment.id) ?? [];
+  const cart = cartOf(state, key);
+  for (const item of items) {
+    if (cart.length >= CART_ITEMS_MAX) break;
+    item.status = 'in_cart';
+    cart.push(item);
+    out.fx.checkout.cartItems.add(item);
+  }
+  cart.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+  if (cart.length > 0) state.checkout.carts.set(key, cart);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The charge's answer
+
+/** Marks one order of a payment paid: the merchant is credited as for a sale by post. */
+function payOrder(state: State, out: Out, order: Order, chargeId: string | null): void {
+  const offer = state.offers.get(order.offerId)!;
+  const merchant = state.merchants.get(order.merchantId)!;
+  state.activeOrders.delete(order.id);
+  state.fetched.set(order.id, order);
+  order.status = 'paid';
+  order.chargeId = chargeId;
+  order.updatedAt = out.entry.at;
+  out.fx.orders.add(order);
+  offer.sold += order.quantity;
+  out.fx.offers.add(offer);
+  credit(
+    state,
+    out,
+    order.id,
+    order.shopperId!,
+    merchant.id,
+    order.amountMinor,
+    order.feeMinor,
+    order.currency,
+  );
+  out.webhook(merchant, 'order.paid', orderView(order));
+}
+
+function credit(
+  state: State,
+  out: Out,
+  ref: string,
+  shopperId: string,
+  merchantId: string,
+  amount: bigint,
+  fee: bigint,
+  currency: string,
+): void {
+  const postings = [];
+  const net = amount - fee;
+  if (net > 0n)
+    postings.push({
+      from: accounts.funding(shopperId),
+      to: accounts.payable(merchantId),
+      minor: net,
+      currency,
+    });
+  if (fee > 0n)
+    postings.push({ from: accounts.funding(shopperId), to: accounts.fees(), minor: fee, currency });
+  const transfer = { id: newId('trf', out.ctx.random), ref, at: out.entry.at, postings };
+  state.balances.apply(transfer);
+  out.fx.transfers.push(transfer);
+}
+
+export function onPaymentResult(state: State, out: Out, result: ChargeResultEvent): void {
+  const payment = state.checkout.payments.get(result.orderId);
+  if (payment === undefined || payment.status !== 'charging') return;
+  const key = handleKey(payment.network, payment.account);
+  const shopper = state.shoppers.get(key);
+  payment.updatedAt = out.entry.at;
+  out.fx.checkout.payments.add(payment);
+  const total = { minor: payment.amountMinor, currency: payment.currency };
+  if (!result.ok) {
+    const reason = result.reason ?? 'card_declined';
+    payment.status = 'failed';
+    payment.failure = reason;
+    for (const id of payment.orderIds) {
+      const order = state.activeOrders.get(id);
+      if (order !== undefined) settle(state, out, order, 'failed', reason);
+    }
+    moveCartItems(state, out, payment, 'in_cart');
+    state.checkout.checkedOut.delete(payment.id);
+    if (payment.postId !== null) {
+      out.reply(
+        payment.network,
+        payment.postId,
+        checkoutReplies.checkoutDeclined(reason.replace(/_/g, ' ')),
+      );
+    }
+    if (payment.kind === 'oauth') {
+      // The spend counted at approval is given back: nothing was charged.
+      const sk = spentKey(key, payment.currency, payment.createdAt);
+      const spent = (state.spent.get(sk) ?? 0n) - payment.amountMinor;
+      if (spent > 0n) state.spent.set(sk, spent);
+      else state.spent.delete(sk);
+      onOAuthSettled(state, out, payment);
+    } else state.checkout.payments.delete(payment.id);
+    return;
+  }
+  payment.status = 'paid';
+  payment.chargeId = result.chargeId;
+  state.checkout.checkedOut.delete(payment.id);
+  if (payment.kind === 'oauth') {
+    credit(
+      state,
+      out,
+      payment.id,
+      payment.shopperId,
+      payment.merchantId!,
+      payment.amountMinor,
+      payment.feeMinor,
+      payment.currency,
+    );
+    onOAuthSettled(state, out, payment);
+    if (shopper !== undefined) {
+      const request = payment.requestId ?? '';
+      out.email(shopper.email, checkoutEmails.receipt([request], total, payment.id, null));
+    }
+    return;
+  }
+  state.checkout.payments.delete(payment.id);
+  const lines: string[] = [];
+  for (const id of payment.orderIds) {
+    const order = state.activeOrders.get(id);
+    if (order === undefined) continue;
+    payOrder(state, out, order, result.chargeId);
+    const offer = state.offers.get(order.offerId)!;
+    lines.push(
+      `${titleOf(offer, order)}: ${formatMoney({ minor: order.amountMinor, currency: order.currency })} (order ${order.id})`,
+    );
+  }
+  if (payment.postId !== null) {
+    out.reply(
+      payment.network,
+      payment.postId,
+      checkoutReplies.checkoutPaid(payment.orderIds.length, total, payment.orderIds),
+    );
+  }
+  if (shopper !== undefined) {
+    out.email(
+      shopper.email,
+      checkoutEmails.receipt(lines, total, payment.id, formatAddress(shopper.shippingAddress)),
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// API commands
+
+export function onCheckoutApi(state: State, out: Out, cmd: CheckoutCommand): void {
+  switch (cmd.op) {
+    case 'checkout.buy_now':
+      return buyNow(state, out, cmd);
+    case 'cart.checkout':
+      return cartCheckout(state, out, cmd);
+    case 'cart.remove':
+      return cartRemove(state, out, cmd);
+    case 'shop_client.create':
+      return createClient(state, out, cmd);
+    case 'pay_request.create':
+      return createPayRequest(state, out, cmd);
+    case 'pay_request.approve':
+      return approvePayRequest(state, out, cmd);
+    case 'oauth.exchange':
+      return exchangeCode(state, out, cmd);
+  }
+}
+
+function shopperFor(state: State, out: Out, network: string, account: string): Shopper | null {
+  const shopper = state.shoppers.get(handleKey(network, account));
+  if (shopper === undefined) {
+    fail(
+      out,
+      'SHOPPER_NOT_LINKED',
+      'Link a card and an address to your handle first (the sign-up page).',
+    );
+    return null;
+  }
+  return shopper;
+}
+
+function buyNow(
+  state: State,
+  out: Out,
+  cmd: Extract<CheckoutCommand, { op: 'checkout.buy_now' }>,
+): void {
+  if (out.entry.at > cmd.linkExpiresAt)
+    return fail(out, 'LINK_EXPIRED', 'This buy-now link has expired.');
+  const offer = state.offers.get(cmd.item.offerId);
+  if (offer === undefined) return fail(out, 'OFFER_NOT_ON_SALE', 'This offer has ended.');
+  const shopper = shopperFor(state, out, cmd.network, cmd.account);
+  if (shopper === null) return;
+  const reserved = reserve(
+    state,
+    out,
+    shopper,
+    [{ offer, variant: cmd.item.variant, quantity: cmd.item.quantity, postId: '' }],
+    'charging',
+    out.entry.at,
+  );
+  if (!reserved.ok) return fail(out, reserved.code, reserved.message);
+  const payment = newPayment(out, shopper, 'buy_now', reserved.orders);
+  track(state, out, payment);
+  charge(out, payment, shopper, offer.title);
+  ok(out, 201, paymentView(payment));
+}
+
+function cartCheckout(
+  state: State,
+  out: Out,
+  cmd: Extract<CheckoutCommand, { op: 'cart.checkout' }>,
+): void {
+  const shopper = shopperFor(state, out, cmd.network, cmd.account);
+  if (shopper === null) return;
+  const cart = cartOf(state, handleKey(cmd.network, cmd.account));
+  const chosen = cmd.itemIds === null ? cart : cart.filter((i) => cmd.itemIds!.includes(i.id));
+  if (cmd.itemIds !== null && chosen.length !== new Set(cmd.itemIds).size)
+    return fail(out, 'NOT_FOUND', 'An item is not in your cart.', 'item_ids');
+  if (chosen.length === 0) return fail(out, 'CART_EMPTY', 'Your cart is empty.');
+  const wanted = wantedOf(state, chosen, null);
+  if (wanted === null) return fail(out, 'OFFER_NOT_ON_SALE', 'An item in your cart has ended.');
+  const reserved = reserve(state, out, shopper, wanted, 'charging', out.entry.at);
+  if (!reserved.ok) return fail(out, reserved.code, reserved.message);
+  const payment = newPayment(out, shopper, 'cart', reserved.orders, {
+    cartItemIds: chosen.map((i) => i.id),
+  });
+  track(state, out, payment);
+  moveCartItems(state, out, payment, 'checked_out');
+  charge(out, payment, shopper, `tagpay cart, ${chosen.length} items`);
+  ok(out, 201, paymentView(payment));
+}
+
+function cartRemove(
+  state: State,
+  out: Out,
+  cmd: Extract<CheckoutCommand, { op: 'cart.remove' }>,
+): void {
+  const key = handleKey(cmd.network, cmd.account);
+  const cart = cartOf(state, key);
+  const item = cart.find((i) => i.id === cmd.itemId);
+  if (item === undefined) return fail(out, 'NOT_FOUND', 'This item is not in your cart.', 'id');
+  item.status = 'removed';
+  out.fx.checkout.cartItems.add(item);
+  const left = cart.filter((i) => i !== item);
+  if (left.length === 0) state.checkout.carts.delete(key);
+  else state.checkout.carts.set(key, left);
+  ok(out, 200, {
+    object: 'cart',
+    items: left.map((i) => cartItemView(i, state.offers.get(i.offerId))),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pay with tagpay: shop clients, pay requests, approval, code exchange
+
+function createClient(
+  state: State,
+  out: Out,
+  cmd: Extract<CheckoutCommand, { op: 'shop_client.create' }>,
+): void {
+  const merchant = state.merchants.get(cmd.merchantId);
+  if (merchant === undefined)
+    return fail(out, 'FORBIDDEN', 'The merchant of this key no longer exists.');
+  const client: ShopClient = {
+    id: newId('cli', out.ctx.random),
+    merchantId: merchant.id,
+    name: cmd.name,
+    secretHash: cmd.secretHash,
+    redirectUris: cmd.redirectUris,
+    webhookUrl: cmd.webhookUrl,
+    createdAt: out.entry.at,
+  };
+  state.checkout.clients.set(client.id, client);
+  out.fx.checkout.clients.add(client);
+  ok(out, 201, shopClientView(client));
+}
+
+function createPayRequest(
+  state: State,
+  out: Out,
+  cmd: Extract<CheckoutCommand, { op: 'pay_request.create' }>,
+): void {
+  const client = state.checkout.clients.get(cmd.clientId);
+  if (client === undefined) return fail(out, 'OAUTH_INVALID_CLIENT', 'Unknown client.');
+  if (state.checkout.payRequests.size >= PAY_REQUESTS_OPEN_MAX)
+    return fail(out, 'ENGINE_BUSY', 'Too many open pay requests; retry later.');
+  const at = out.entry.at;
+  const request: PayRequest = {
+    id: newId('prq', out.ctx.random),
+    clientId: client.id,
+    merchantId: client.merchantId,
+    amountMinor: BigInt(cmd.amountMinor),
+    currency: cmd.currency,
+    description: cmd.description,
+    reference: cmd.reference,
+    status: 'open',
+    paymentId: null,
+    expiresAt: at + PAY_REQUEST_TTL_MS,
+    createdAt: at,
+    updatedAt: at,
+  };
+  state.checkout.payRequests.set(request.id, request);
+  out.fx.checkout.payRequests.add(request);
+  ok(out, 201, payRequestView(request));
+}
+
+function approvePayRequest(
+  state: State,
+  out: Out,
+  cmd: Extract<CheckoutCommand, { op: 'pay_request.approve' }>,
+): void {
+  const at = out.entry.at;
+  const client = state.checkout.clients.get(cmd.clientId);
+  if (client === undefined || !client.redirectUris.includes(cmd.redirectUri))
+    return fail(out, 'OAUTH_INVALID_REQUEST', 'Unknown client or redirect URI.');
+  const request = state.checkout.payRequests.get(cmd.requestId);
+  if (request === undefined || request.clientId !== client.id || request.expiresAt < at)
+    return fail(
+      out,
+      'PAY_REQUEST_NOT_OPEN',
+      'This payment request is no longer open; start again at the shop.',
+    );
+  const shopper = shopperFor(state, out, cmd.network, cmd.account);
+  if (shopper === null) return;
+  const limits = limitsOf(shopper, request.currency);
+  const key = handleKey(shopper.network, shopper.account);
+  const sk = spentKey(key, request.currency, at);
+  if (
+    request.amountMinor > limits.perPurchase ||
+    (state.spent.get(sk) ?? 0n) + request.amountMinor > limits.perDay
+  )
+    return fail(
+      out,
+      'PURCHASE_LIMIT_EXCEEDED',
+      `${formatMoney({ minor: request.amountMinor, currency: request.currency })} is above your spending limits.`,
+    );
+  state.spent.set(sk, (state.spent.get(sk) ?? 0n) + request.amountMinor);
+  const merchant = state.merchants.get(client.merchantId)!;
+  const payment = newPayment(out, shopper, 'oauth', [], {
+    merchantId: merchant.id,
+    amountMinor: request.amountMinor,
+    feeMinor: feeOf(request.amountMinor, merchant.feeBps ?? out.ctx.feeBps),
+    currency: request.currency,
+    clientId: client.id,
+    requestId: request.id,
+    redirectUri: cmd.redirectUri,
+    codeChallenge: cmd.codeChallenge,
+  });
+  request.status = 'approved';
+  request.paymentId = payment.id;
+  request.updatedAt = at;
+  state.checkout.payRequests.delete(request.id);
+  out.fx.checkout.payRequests.add(request);
+  track(state, out, payment);
+  charge(out, payment, shopper, `${merchant.name}: ${request.description}`);
+  ok(out, 201, paymentView(payment));
+}
+
+/** A shop's webhook for its payment, to the client's endpoint, signed with the merchant's secret. */
+function onOAuthSettled(state: State, out: Out, payment: Payment): void {
+  // Kept in memory while its code may still be exchanged (see expirePayments).
+  if (payment.codeUsedAt !== null) state.checkout.payments.delete(payment.id);
+  const client = state.checkout.clients.get(payment.clientId!);
+  const merchant = state.merchants.get(payment.merchantId!) as Merchant;
+  const url = client?.webhookUrl ?? merchant.webhookUrl;
+  if (url === null) return;
+  const id = newId('evt', out.ctx.random);
+  out.fx.outbox.push({
+    key: `webhook:${id}`,
+    kind: 'webhook',
+    body: {
+      merchant_id: merchant.id,
+      url,
+      event: {
+        id,
+        object: 'event',
+        type: payment.status === 'paid' ? 'payment.succeeded' : 'payment.failed',
+        created: Math.floor(out.entry.at / 1000),
+        data: { object: paymentView(payment) },
+      },
+    },
+  });
+}
+
+/**
+ * The shop trades its code for the payment: the same client, the exact redirect URI of the
+ * authorization, the PKCE verifier matching the challenge (RFC 7636 §4.6), within the code's
+ * lifetime, once (RFC 6749 §4.1.2, §10.5). Every failure is the same invalid_grant.
+ */
+function exchangeCode(
+  state: State,
+  out: Out,
+  cmd: Extract<CheckoutCommand, { op: 'oauth.exchange' }>,
+): void {
+  const payment = state.checkout.payments.get(cmd.paymentId);
+  const bad = (why: string) => fail(out, 'OAUTH_INVALID_GRANT', why);
+  if (payment === undefined || payment.kind !== 'oauth' || payment.clientId !== cmd.clientId)
+    return bad('The code is not valid.');
+  if (payment.codeUsedAt !== null) return bad('The code was already used.');
+  if (payment.createdAt + OAUTH_CODE_TTL_MS < out.entry.at) return bad('The code has expired.');
+  if (payment.redirectUri !== cmd.redirectUri)
+    return bad('redirect_uri differs from the authorization request.');
+  if (payment.codeChallenge !== cmd.challenge)
+    return bad('The code_verifier does not match the code_challenge.');
+  payment.codeUsedAt = out.entry.at;
+  payment.updatedAt = out.entry.at;
+  out.fx.checkout.payments.add(payment);
+  if (payment.status !== 'charging') state.checkout.payments.delete(payment.id);
+  ok(out, 200, paymentView(payment));
+}

@@ -1,0 +1,341 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { TagpayError } from '../../core/errors.ts';
+import { BUY_LINK_TTL_MS, CART_ITEMS_MAX, QUANTITY_PER_POST_MAX } from '../../core/limits.ts';
+import { buyLinkPath, checkBuyLink } from '../../core/signing.ts';
+import type { AppContext } from '../../app-context.ts';
+import { submitCommand } from '../../engine/commands.ts';
+import { cartItemView, paymentView } from '../../engine/flows/checkout.ts';
+import { paymentFromRow } from '../../engine/flows/checkout-store.ts';
+import { handleKey } from '../../engine/state.ts';
+import { offerView } from '../../engine/views.ts';
+import { bearer, guard, idempotency, principalOf, requireMerchant } from '../auth.ts';
+import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { OfferSchema } from '../schemas.ts';
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
+
+export const PaymentSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('payment'),
+    kind: z.enum(['buy_now', 'cart', 'cart_post', 'oauth']),
+    status: z.enum(['awaiting_confirmation', 'charging', 'paid', 'failed', 'expired', 'canceled']),
+    amount: z.number().int(),
+    currency: z.string(),
+    shopper_id: z.string(),
+    order_ids: z.array(z.string()),
+    merchant_id: z.string().nullable(),
+    pay_request_id: z.string().nullable(),
+    failure_reason: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('Payment');
+
+const CartItemSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('cart_item'),
+    offer_id: z.string(),
+    title: z.string().nullable(),
+    variant: z.string().nullable(),
+    quantity: z.number().int(),
+    unit_price: z.object({ amount: z.number().int(), currency: z.string() }).nullable(),
+    available: z.number().int(),
+    added_at: z.string(),
+  })
+  .openapi('CartItem');
+
+const CartSchema = z
+  .object({ object: z.literal('cart'), items: z.array(CartItemSchema) })
+  .openapi('Cart');
+
+const BuyLinkParams = z.object({
+  exp: z.string().max(12).openapi({ description: 'Expiry of the link, unix seconds' }),
+  sig: z.string().max(64).openapi({ description: 'HMAC-SHA256 of the offer id and expiry' }),
+});
+
+/** The shopper a request acts for: a local network token for now (the proof of the handle). */
+export async function requireShopper(
+  app: AppContext,
+  c: Context,
+): Promise<{ network: string; account: string }> {
+  const token = bearer(c);
+  const handle = token === null ? null : await app.local.authenticate(token);
+  if (handle === null) {
+    throw new TagpayError(
+      'UNAUTHENTICATED',
+      token === null
+        ? 'Sign in first (a local network token as "Authorization: Bearer <token>").'
+        : 'This token is not valid (unknown or revoked).',
+    );
+  }
+  return { network: 'local', account: handle };
+}
+
+/**
+ * Checks a buy-now link: its signature (LINK_INVALID when altered in any way) and its expiry
+ * (LINK_EXPIRED), against the operator's signing key.
+ */
+export function checkLink(app: AppContext, offerId: string, exp: string, sig: string): number {
+  const checked = checkBuyLink(app.signingKey, offerId, exp, sig);
+  if (!checked.ok)
+    throw new TagpayError('LINK_INVALID', 'This buy-now link is not valid: it was changed or cut.');
+  if (checked.expiresAtMs <= app.clock.now())
+    throw new TagpayError(
+      'LINK_EXPIRED',
+      'This buy-now link has expired; ask the seller for a new one.',
+    );
+  return checked.expiresAtMs;
+}
+
+/** Buy-now links, the one-tap checkout, the cart and payments (DESIGN flows 4 and 5). */
+export function checkoutRoutes(api: OpenAPIHono, app: AppContext): void {
+  api.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/offers/{id}/buy_link',
+      middleware: [guard(app, 'merchant')] as const,
+      tags: ['Buy now'],
+      security,
+      summary: 'A signed buy-now (ticket) link to an offer, for a button on any page',
+      request: {
+        params: z.object({ id: z.string().max(64) }),
+        query: z.object({
+          expires_in_s: z.coerce
+            .number()
+            .int()
+            .min(60)
+            .max(BUY_LINK_TTL_MS / 1000)
+            .optional(),
+        }),
+      },
+      responses: {
+        200: {
+          description: 'The link',
+          ...json(z.object({ url: z.string(), expires_at: z.string() })),
+        },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const merchantId = await requireMerchant(app, c);
+      const offer = app.engine.view.offers.get(c.req.valid('param').id);
+      if (offer === undefined || offer.merchantId !== merchantId)
+        throw new TagpayError('NOT_FOUND', 'No such offer.', 'id');
+      const ttl = (c.req.valid('query').expires_in_s ?? BUY_LINK_TTL_MS / 1000) * 1000;
+      let expiresAt = app.clock.now() + ttl;
+      if (offer.endsAt !== null) expiresAt = Math.min(expiresAt, offer.endsAt);
+      return send(c, {
+        url: app.config.publicUrl + buyLinkPath(app.signingKey, offer.id, expiresAt),
+        expires_at: new Date(Math.floor(expiresAt / 1000) * 1000).toISOString(),
+      });
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/buy_links/{offer_id}',
+      tags: ['Buy now'],
+      summary: "Checks a buy-now link's signature and expiry; answers the offer it names",
+      request: { params: z.object({ offer_id: z.string().max(64) }), query: BuyLinkParams },
+      responses: {
+        200: {
+          description: 'The offer',
+          ...json(z.object({ offer: OfferSchema, expires_at: z.string() })),
+        },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const { offer_id } = c.req.valid('param');
+      const { exp, sig } = c.req.valid('query');
+      const expiresAt = checkLink(app, offer_id, exp, sig);
+      const offer = app.engine.view.offers.get(offer_id);
+      if (offer === undefined) throw new TagpayError('OFFER_NOT_ON_SALE', 'This offer has ended.');
+      return send(c, { offer: offerView(offer), expires_at: new Date(expiresAt).toISOString() });
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/checkout/buy_now',
+      tags: ['Buy now'],
+      security,
+      summary: 'One tap: buy an offer through its signed link, charged to the linked card',
+      description:
+        'Reserves the units and charges the card on file in one step (the tap is the confirmation). The answer is the payment, `charging`; poll GET /v1/payments/{id} for `paid` or `failed`.',
+      request: {
+        headers: IdempotencyHeaders,
+        body: {
+          required: true,
+          ...json(
+            z.object({
+              offer_id: z.string().max(64),
+              exp: BuyLinkParams.shape.exp,
+              sig: BuyLinkParams.shape.sig,
+              variant: z.string().max(12).nullable().optional(),
+              quantity: z.number().int().min(1).max(QUANTITY_PER_POST_MAX).default(1),
+            }),
+          ),
+        },
+      },
+      responses: {
+        201: { description: 'The payment, charging', ...json(PaymentSchema) },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const shopper = await requireShopper(app, c);
+      const body = c.req.valid('json');
+      const expiresAt = checkLink(app, body.offer_id, body.exp, body.sig);
+      const { key, requestHash } = await idempotency(app, c);
+      const result = await submitCommand(
+        app.log,
+        app.engine,
+        `shopper:${handleKey(shopper.network, shopper.account)}`,
+        key,
+        requestHash,
+        {
+          op: 'checkout.buy_now',
+          network: shopper.network,
+          account: shopper.account,
+          item: { offerId: body.offer_id, variant: body.variant ?? null, quantity: body.quantity },
+          linkExpiresAt: expiresAt,
+        },
+      );
+      return send(c, result.body, result.status);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/cart',
+      tags: ['Cart'],
+      security,
+      summary: "The signed-in shopper's cart (filled by replying #cart to offer posts)",
+      responses: { 200: { description: 'The cart', ...json(CartSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const shopper = await requireShopper(app, c);
+      const items =
+        app.engine.view.checkout.carts.get(handleKey(shopper.network, shopper.account)) ?? [];
+      return send(c, {
+        object: 'cart',
+        items: items.map((i) => cartItemView(i, app.engine.view.offers.get(i.offerId))),
+      });
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/cart/checkout',
+      tags: ['Cart'],
+      security,
+      summary: 'Check out the cart (or some of its items) in one payment',
+      description:
+        'Every item is reserved or none is (all or nothing); one card charge pays them all, and each item becomes an order of its own. The answer is the payment, `charging`.',
+      request: {
+        headers: IdempotencyHeaders,
+        body: {
+          required: false,
+          ...json(
+            z.object({
+              item_ids: z.array(z.string().max(64)).min(1).max(CART_ITEMS_MAX).optional(),
+            }),
+          ),
+        },
+      },
+      responses: {
+        201: { description: 'The payment, charging', ...json(PaymentSchema) },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const shopper = await requireShopper(app, c);
+      const raw = (await c.req.json().catch(() => ({}))) as { item_ids?: unknown };
+      const parsed = z
+        .object({ item_ids: z.array(z.string().max(64)).min(1).max(CART_ITEMS_MAX).optional() })
+        .safeParse(raw ?? {});
+      if (!parsed.success)
+        throw new TagpayError('INVALID_REQUEST', 'item_ids: a list of cart item ids', 'item_ids');
+      const { key, requestHash } = await idempotency(app, c);
+      const result = await submitCommand(
+        app.log,
+        app.engine,
+        `shopper:${handleKey(shopper.network, shopper.account)}`,
+        key,
+        requestHash,
+        {
+          op: 'cart.checkout',
+          network: shopper.network,
+          account: shopper.account,
+          itemIds: parsed.data.item_ids ?? null,
+        },
+      );
+      return send(c, result.body, result.status);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/cart/items/{id}/remove',
+      tags: ['Cart'],
+      security,
+      summary: 'Take an item out of the cart',
+      request: { params: z.object({ id: z.string().max(64) }), headers: IdempotencyHeaders },
+      responses: { 200: { description: 'The cart', ...json(CartSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const shopper = await requireShopper(app, c);
+      const { key, requestHash } = await idempotency(app, c);
+      const result = await submitCommand(
+        app.log,
+        app.engine,
+        `shopper:${handleKey(shopper.network, shopper.account)}`,
+        key,
+        requestHash,
+        {
+          op: 'cart.remove',
+          network: shopper.network,
+          account: shopper.account,
+          itemId: c.req.valid('param').id,
+        },
+      );
+      return send(c, result.body, result.status);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/payments/{id}',
+      tags: ['Payments'],
+      security,
+      summary: 'One payment (its shopper, or the admin key)',
+      request: { params: z.object({ id: z.string().max(64) }) },
+      responses: { 200: { description: 'The payment', ...json(PaymentSchema) }, ...errorResponses },
+    }),
+    async (c) => {
+      const principal = await principalOf(app, c);
+      const shopper = principal?.kind === 'admin' ? null : await requireShopper(app, c);
+      const { rows } = await app.db.query('SELECT * FROM payments WHERE id = $1', [
+        c.req.valid('param').id,
+      ]);
+      const payment = rows[0] ? paymentFromRow(rows[0]) : null;
+      if (
+        payment === null ||
+        (shopper !== null &&
+          (payment.network !== shopper.network || payment.account !== shopper.account))
+      )
+        throw new TagpayError('NOT_FOUND', 'No such payment.', 'id');
+      return send(c, paymentView(payment));
+    },
+  );
+}

@@ -1,0 +1,117 @@
+/**
+ * The pages' one way to the JSON API. The session cookie is httpOnly (scripts never see it); the CSRF
+ * token from GET /v1/session goes in a header on every state-changing request.
+ */
+
+export interface Session {
+  signed_in: boolean;
+  network: string | null;
+  handle: string | null;
+  merchant: { id: string; handle: string; name: string } | null;
+  csrf_token: string | null;
+  expires_at: string | null;
+  demo: boolean;
+}
+
+/** An error the API answered with: its stable code, the message for people, the field it is about. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly param?: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken: string | null = null;
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+let counter = 0;
+/** A fresh Idempotency-Key per user action, so a retried click never acts twice. */
+export function idempotencyKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return `web_${Date.now().toString(36)}_${(counter++).toString(36)}_${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+export async function api<T>(
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+  opts: { idempotencyKey?: string } = {},
+): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken !== null) headers['x-csrf-token'] = csrfToken;
+  if (opts.idempotencyKey) headers['idempotency-key'] = opts.idempotencyKey;
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(
+      0,
+      'NETWORK',
+      'tagpay could not be reached. Check your connection and try again.',
+    );
+  }
+  const text = await res.text();
+  let parsed: any = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  if (!res.ok) {
+    const e = parsed?.error;
+    throw new ApiError(
+      res.status,
+      e?.code ?? 'HTTP_' + res.status,
+      e?.message ?? `The server answered ${res.status}.`,
+      e?.param,
+    );
+  }
+  return parsed as T;
+}
+
+/** Money on the wire is minor units; shown with the currency's own exponent and symbol. */
+export function formatMoney(amount: number | string, currency: string): string {
+  const minor = BigInt(amount);
+  const exponent =
+    new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
+      .maximumFractionDigits ?? 2;
+  const negative = minor < 0n;
+  const abs = negative ? -minor : minor;
+  const scale = 10n ** BigInt(exponent);
+  const whole = abs / scale;
+  const frac = abs % scale;
+  const symbol =
+    new Intl.NumberFormat('en', { style: 'currency', currency, currencyDisplay: 'narrowSymbol' })
+      .formatToParts(0)
+      .find((p) => p.type === 'currency')?.value ?? currency;
+  const digits =
+    exponent > 0
+      ? `${whole.toLocaleString('en')}.${frac.toString().padStart(exponent, '0')}`
+      : whole.toLocaleString('en');
+  return `${negative ? '−' : ''}${symbol}${digits}`;
+}
+
+/** Parses what a person typed ("25", "25.5", "$1,250.00") into minor units, or null if it is not money. */
+export function parseMoney(text: string, exponent = 2): string | null {
+  const clean = text.replace(/[$€£,\s]/g, '');
+  const m = /^(\d{1,12})(?:\.(\d+))?$/.exec(clean);
+  if (!m) return null;
+  const frac = m[2] ?? '';
+  if (frac.length > exponent) return null;
+  return (
+    BigInt(m[1]!) * 10n ** BigInt(exponent) +
+    BigInt(frac.padEnd(exponent, '0') || '0')
+  ).toString();
+}

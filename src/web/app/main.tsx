@@ -1,0 +1,40 @@
+import { StrictMode, type ReactNode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { Layout } from './layout.tsx';
+import { Link, match, useLocation } from './router.tsx';
+import { SessionProvider } from './session.tsx';
+import { SignInPage } from './pages/sign-in.tsx';
+import { TimelinePage } from './pages/timeline.tsx';
+import './styles.css';
+
+/** Every page of the app, by path. Other helpers add theirs here (buy-now, cart, pay-with-tagpay). */
+const ROUTES: { path: string; page: (params: Record<string, string>) => ReactNode }[] = [
+  { path: '/', page: () => <TimelinePage /> },
+  { path: '/signin', page: () => <SignInPage /> },
+  { path: '/tags/:tag', page: (p) => <TimelinePage tag={p.tag!} /> },
+];
+
+function App() {
+  const { path } = useLocation();
+  // Profiles are /@handle: the handle's posts.
+  if (/^\/@[a-z0-9_.-]+$/.test(path)) return <TimelinePage author={path.slice(2)} />;
+  for (const r of ROUTES) {
+    const params = match(r.path, path);
+    if (params) return <>{r.page(params)}</>;
+  }
+  return (
+    <Layout title="Page not found">
+      <p>
+        There is no page at <code>{path}</code>. <Link to="/">Go to the timeline</Link>.
+      </p>
+    </Layout>
+  );
+}
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <SessionProvider>
+      <App />
+    </SessionProvider>
+  </StrictMode>,
+);
