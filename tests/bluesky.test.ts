@@ -185,6 +185,111 @@ describe('Bluesky, on a real local PDS and PLC', () => {
     const posted: PostView = await getPost(net.pdsUrl, underBuy[0]!.uri);
     assert.equal(posted.reply!.root.uri, offerPost.uri);
   });
+
+  test('replaying never re-posts: every delivery repeated and the firehose read again from seq 0', async () => {
+    const botPosts = (await postsOf(net.pdsUrl, bot.did)).map((p) => p.uri);
+    assert.ok(botPosts.length >= 3, 'the offer, the code reply and the paid reply are there');
+    const count = async (table: string) =>
+      (await h.app.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
+    const logBefore = await count('log');
+    const chargesBefore = await count('sandbox_charges');
+    // A crash after the PDS took every post and before the outbox marked it; the cursor rewound.
+    await h.app.db.query(
+      "UPDATE outbox SET status = 0, next_at = 0, attempts = 0 WHERE kind IN ('post', 'email')",
+    );
+    await h.app.db.query("UPDATE cursors SET value = '0' WHERE name = 'connector:bluesky'");
+    await h.restart();
+    const marker = await alice.post('a marker after the replay, no hashtag');
+    await until(h, 'the firehose to read up to the marker again', async () => {
+      const saved = await h.app.db.query<{ value: string }>(
+        "SELECT value FROM cursors WHERE name = 'connector:bluesky'",
+      );
+      // The buy post and the code post are read again (and dropped at the door as duplicates).
+      return connector().health().events >= 2 && Number(saved.rows[0]?.value) > 0
+        ? (
+            await h.app.db.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM outbox WHERE kind IN ('post', 'email') AND status <> 1",
+            )
+          ).rows[0]!.n === 0
+        : null;
+    });
+    assert.ok(marker.uri);
+    assert.deepEqual(
+      (await postsOf(net.pdsUrl, bot.did)).map((p) => p.uri),
+      botPosts,
+      'not one post more on the PDS',
+    );
+    assert.equal(await count('sandbox_charges'), chargesBefore);
+    // Posts without a hashtag stop at the door, so the log holds what it held before.
+    assert.equal(await count('log'), logBefore);
+  });
+
+  test('onboarding: handle + app password → a session on the own PDS → a proof that links the handle; a wrong password proves nothing', async () => {
+    const carol = await net.account('carol.test');
+    const right = await h.request('POST', '/v1/onboarding/bluesky', {
+      handle: 'carol.test',
+      app_password: carol.password,
+    });
+    assert.equal(right.status, 200, JSON.stringify(right.body));
+    assert.equal(right.body.network, 'bluesky');
+    assert.equal(right.body.account, carol.did, 'the proof names the DID, not just the handle');
+    assert.equal(right.body.handle, 'carol.test');
+    const wrong = await h.request('POST', '/v1/onboarding/bluesky', {
+      handle: 'carol.test',
+      app_password: 'not-her-password',
+    });
+    assert.equal(wrong.status, 401, JSON.stringify(wrong.body));
+    assert.equal(wrong.body.error.code, 'OWNERSHIP_NOT_PROVEN');
+    // Another account's right password is still the wrong one for this handle.
+    const others = await h.request('POST', '/v1/onboarding/bluesky', {
+      handle: 'carol.test',
+      app_password: alice.password,
+    });
+    assert.equal(others.status, 401);
+    const nobody = await h.request('POST', '/v1/onboarding/bluesky', {
+      handle: 'nobody.test',
+      app_password: 'whatever',
+    });
+    assert.equal(nobody.status, 400, JSON.stringify(nobody.body));
+    assert.equal(nobody.body.error.code, 'INVALID_HANDLE');
+    // The password is stored nowhere: not in a table, not in the input log.
+    const leaks = await h.app.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM log WHERE body LIKE $1',
+      [`%${carol.password}%`],
+    );
+    assert.equal(leaks.rows[0]!.n, 0);
+
+    const token = await h.request('POST', '/v1/sandbox/tokens', {
+      number: CARDS.ok,
+      exp_month: 12,
+      exp_year: 2030,
+      cvc: '123',
+    });
+    const link = (handle: string) =>
+      h.request(
+        'POST',
+        '/v1/shoppers',
+        {
+          network: 'bluesky',
+          handle,
+          email: 'carol@example.com',
+          shipping_address: {
+            name: 'Carol',
+            line1: '1 Main St',
+            city: 'Springfield',
+            postal_code: '12345',
+            country: 'US',
+          },
+          card_token: token.body.id,
+        },
+        right.body.proof,
+      );
+    const linked = await link('carol.test');
+    assert.equal(linked.status, 201, JSON.stringify(linked.body));
+    assert.equal(linked.body.account, carol.did);
+    const notHers = await link('alice.test');
+    assert.equal(notHers.status, 403, JSON.stringify(notHers.body));
+  });
 });
 
 /** Records the PDS accepts without validation, which tagpay must skip: never crash on. */

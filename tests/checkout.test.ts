@@ -281,6 +281,26 @@ for (const storage of storages()) {
       );
       assert.equal(await available(h, w, mug.id), 2);
 
+      // One order of the cart is refunded on its own: a partial refund of the one charge.
+      const refund = await h.request(
+        'POST',
+        `/v1/orders/${paid.body.order_ids[1]}/refund`,
+        {},
+        w.merchant.api_key,
+      );
+      assert.equal(refund.status, 200, JSON.stringify(refund.body));
+      await h.app.settle();
+      const statuses = [];
+      for (const id of paid.body.order_ids)
+        statuses.push(
+          (await h.request('GET', `/v1/orders/${id}`, undefined, ADMIN_KEY)).body.status,
+        );
+      assert.deepEqual(statuses, ['paid', 'refunded']);
+      const refunded = await h.app.db.query<{ refunded_minor: string }>(
+        'SELECT refunded_minor::text FROM sandbox_charges ORDER BY created_at DESC LIMIT 1',
+      );
+      assert.equal(refunded.rows[0]!.refunded_minor, '1200');
+
       // Bob wants 3 mugs but 2 are left: nothing of his cart is reserved.
       await post(h, bob!, '#cart S', tee.id);
       const short = await h.request('POST', '/v1/cart/checkout', {}, bob!.token);
@@ -334,6 +354,50 @@ for (const storage of storages()) {
       const empty = await h.request('POST', '/v1/cart/checkout', {}, alice!.token);
       assert.equal(empty.status, 409);
       assert.equal(empty.body.error.code, 'CART_EMPTY');
+    });
+
+    test('a cart payment charging across a restart is paid once; a declined one puts the items back', async () => {
+      await fresh();
+      const { alice } = w.accounts;
+      const mug = await addMug(h, w, 3);
+      await post(h, alice!, '#cart M', (await offerPost(h, 'BuyAcmeTee')).id);
+      await post(h, alice!, '#cart', (await offerPost(h, 'AcmeMug')).id);
+      h.app.outbox.paused = true;
+      const res = await h.request('POST', '/v1/cart/checkout', {}, alice!.token, {
+        'idempotency-key': 'cart-1',
+      });
+      assert.equal(res.status, 201);
+      const replay = await h.request('POST', '/v1/cart/checkout', {}, alice!.token, {
+        'idempotency-key': 'cart-1',
+      });
+      assert.deepEqual(replay.body, res.body, 'the same key gives the same payment');
+      await h.restart();
+      assert.equal(await available(h, w, mug.id), 2, 'still reserved after the restart');
+      await h.app.settle();
+      const paid = await h.request('GET', `/v1/payments/${res.body.id}`, undefined, alice!.token);
+      assert.equal(paid.body.status, 'paid');
+      assert.equal((await charges(h)).length, 1);
+      assert.deepEqual(
+        (await h.request('GET', '/v1/cart', undefined, alice!.token)).body.items,
+        [],
+      );
+
+      // A declined charge after a restart puts the items back in the cart.
+      const { dave } = w.accounts;
+      await post(h, dave!, '#cart S', (await offerPost(h, 'BuyAcmeTee')).id);
+      h.app.outbox.paused = true;
+      const declined = await h.request('POST', '/v1/cart/checkout', {}, dave!.token);
+      await h.restart();
+      await h.app.settle();
+      assert.equal(
+        (await h.request('GET', `/v1/payments/${declined.body.id}`, undefined, dave!.token)).body
+          .status,
+        'failed',
+      );
+      assert.equal(
+        (await h.request('GET', '/v1/cart', undefined, dave!.token)).body.items.length,
+        1,
+      );
     });
 
     test('#checkout by post: a confirmation code, then one charge; unconfirmed carts release their units', async () => {
@@ -594,6 +658,29 @@ for (const storage of storages()) {
         assert.equal(failed.body.payment.status, 'failed');
         assert.equal(failed.body.payment.failure_reason, 'card_declined');
         assert.ok(shopHooks.received.some((r) => JSON.parse(r.body).type === 'payment.failed'));
+
+        // An approved payment's code still works after a restart (the payment is state like any other).
+        const prq4 = await h.request(
+          'POST',
+          '/v1/pay_requests',
+          { amount: 900, currency: 'USD', description: 'Cable' },
+          undefined,
+          { authorization: basic },
+        );
+        const approved4 = await h.request(
+          'POST',
+          '/v1/oauth/authorize',
+          { ...params, pay_request: prq4.body.id, decision: 'approve' },
+          alice!.token,
+        );
+        await h.restart();
+        await h.app.settle();
+        const afterRestart = await token({
+          ...form,
+          code: new URL(approved4.body.redirect_to).searchParams.get('code')!,
+        });
+        assert.equal(afterRestart.status, 200, JSON.stringify(afterRestart.body));
+        assert.equal(afterRestart.body.payment.status, 'paid');
 
         // A code not exchanged within 10 minutes no longer works.
         const prq3 = await h.request(

@@ -13,7 +13,7 @@ import { assertLedgerBalanced, setupWorld } from './support/world.ts';
 /** Transfers in chain order with their stored number and hash. */
 async function chain(h: Harness) {
   const { rows } = await h.app.db.query<{ id: string; n: string; hash: string }>(
-    'SELECT id, n::text AS n, hash FROM transfers ORDER BY n',
+    'SELECT id, n::text AS n, hash FROM transfers ORDER BY transfers.n',
   );
   return rows;
 }

@@ -112,9 +112,17 @@ for (const storage of storages()) {
       assert.equal(stock.sold, 1);
       assert.equal(stock.available, 9);
 
-      const rest = await refund(order.id, {});
+      // Each unit goes back on sale once, whatever the number of refunds.
+      const twice = await refund(order.id, { restock: true, restock_quantity: 2 });
+      assert.equal(twice.body.error.code, 'INVALID_REQUEST');
+      assert.equal(twice.body.error.param, 'restock_quantity');
+      const rest = await refund(order.id, { restock: true });
       assert.equal(rest.status, 200);
       await h.app.settle();
+      assert.deepEqual(
+        { sold: (await offerState(h, w)).sold, available: (await offerState(h, w)).available },
+        { sold: 0, available: 10 },
+      );
       [now] = await orders(h, 'alice');
       assert.equal(now.status, 'refunded');
       assert.equal(now.amount_refunded, 5000);

@@ -166,6 +166,62 @@ describe('X (API v2) through a fake X', () => {
     assert.equal(saved.rows[0]?.value, confirm, 'the cursor is saved with the posts');
   });
 
+  test('X has no idempotency key: a tweet made whose answer was lost is found by its marker, not made again', async () => {
+    // The connection drops after X made the code reply: the outbox cannot tell, and retries.
+    fake.dropAfterCreate(1);
+    const buy = fake.tweet('alice', '#BuyAcmeTee S');
+    await seen(buy);
+    await waitFor('the code reply made once', () => repliesTo(buy).length === 1);
+    const failed = await h.app.db.query<{ attempts: number; status: number }>(
+      "SELECT attempts, status FROM outbox WHERE kind = 'post' AND body LIKE $1",
+      [`%"reply_to":"${buy}"%`],
+    );
+    assert.equal(failed.rows[0]?.status, 0, 'the row is not done: its answer was lost');
+    h.clock.advance(60_000);
+    await h.app.settle();
+    const done = await h.app.db.query<{ attempts: number; status: number }>(
+      "SELECT attempts, status FROM outbox WHERE kind = 'post' AND body LIKE $1",
+      [`%"reply_to":"${buy}"%`],
+    );
+    assert.equal(done.rows[0]?.status, 1, 'the retry found the tweet and marked the row done');
+    assert.equal(repliesTo(buy).length, 1, 'one reply, not two');
+    assert.match(repliesTo(buy)[0]!.text, / ref:[a-z2-7]{8}$/, 'the tweet carries its marker');
+    assert.ok(
+      fake.requests.some((r) => /^GET \/2\/users\/[0-9]+\/tweets$/.test(r)),
+      "the retry read tagpay's own timeline",
+    );
+
+    // A crash between X making every tweet and the outbox marking the rows: all of them are due
+    // again in a new process. Nothing is tweeted twice; the log replayed from the tables re-posts nothing.
+    const before = fake.tweetsBy('tagpay').length;
+    await h.app.db.query("UPDATE outbox SET status = 0, next_at = 0 WHERE kind = 'post'");
+    await h.restart();
+    await h.app.settle();
+    const redone = await h.app.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM outbox WHERE kind = 'post' AND status <> 1",
+    );
+    assert.equal(redone.rows[0]!.n, 0, 'every row delivered again');
+    assert.equal(fake.tweetsBy('tagpay').length, before, 'and not one tweet more');
+    connector = h.app.connectors.find((c) => c.network === 'x') as XConnector;
+    await waitFor('the stream after the restart', () => connector.health().state === 'live');
+  });
+
+  test('an edited tweet changes nothing: X sends it as a new id, tagpay keeps the first version', async () => {
+    const before = (await ordersOf('alice')).length;
+    const buy = fake.tweet('alice', '#BuyAcmeTee L');
+    await seen(buy);
+    await waitFor('the code reply', () => repliesTo(buy)[0]);
+    const skipped = connector.skipped.get('edit') ?? 0;
+    const edited = fake.edit(buy, '#BuyAcmeTee L x5');
+    await waitFor('the edit to be read', () => (connector.skipped.get('edit') ?? 0) > skipped);
+    await h.app.settle();
+    assert.equal(await h.app.log.findByKey(`post:x:${edited}`), null, 'the edit is not a post');
+    const after = await ordersOf('alice');
+    assert.equal(after.length, before + 1, 'one order for the tweet, none for its edit');
+    assert.equal(after[0].quantity, 1);
+    assert.equal(repliesTo(edited).length, 0);
+  });
+
   test('a dropped stream reconnects and backfills what it missed, once', async () => {
     assert.equal((await link('bob')).status, 201);
     const reconnects = connector.health().reconnects;

@@ -159,6 +159,11 @@ export const PAY_REQUESTS_OPEN_MAX = 100_000;
 export const WEB_SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 /** Bounds on what a sign-in form may send (handles, tokens, app passwords, API keys). */
 export const WEB_SECRET_CHARS_MAX = 512;
+/** How long an e-mail verification link works. */
+export const EMAIL_VERIFY_TTL_MS = 24 * 60 * 60 * 1000;
+/** Days of revenue a dashboard chart shows at most, and rows a dashboard list answers at most. */
+export const DASHBOARD_DAYS_MAX = 90;
+export const DASHBOARD_ROWS_MAX = 200;
 /** Open live timelines (server-sent events) at once, and the comment that keeps each one open. */
 export const LOCAL_STREAMS_MAX = 1_000;
 export const LOCAL_STREAM_HEARTBEAT_MS = 15_000;

@@ -100,6 +100,13 @@ export const replies = {
 };
 
 export const emails = {
+  /** The link that proves a handle's owner reads this address (web onboarding). */
+  verifyEmail(handle: string, link: string, validHours: number) {
+    return {
+      subject: 'Verify your e-mail for tagpay',
+      text: `Open this link to confirm that ${handle} on tagpay may use this address (valid for ${validHours} hours):\n\n${link}\n\nIf you did not ask for this, ignore this e-mail.`,
+    };
+  },
   confirm(title: string, total: Money, code: string, windowMin: number) {
     return {
       subject: `Confirm your purchase: ${title}`,

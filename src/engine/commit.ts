@@ -80,6 +80,7 @@ const ORDER_COLUMNS: Column[] = [
   ['failure', 'text'],
   ['charge_id', 'text'],
   ['refunded_minor', 'bigint'],
+  ['restocked', 'int'],
 ];
 const WAIT_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -257,6 +258,7 @@ export async function commitEffects(
       o.failure,
       o.chargeId,
       o.refundedMinor,
+      o.restocked ?? 0,
     ]),
     'id',
   );

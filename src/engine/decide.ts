@@ -67,6 +67,7 @@ import {
   onShopperLinked,
   refundRefusal,
 } from './flows/money.ts';
+import { updateOffer } from './flows/offer-edit.ts';
 import { partialRefund, refundShare } from './flows/refunds.ts';
 import {
   cardOfferHoldsTag,
@@ -873,6 +874,8 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
       return createOffer(state, out, cmd);
     case 'offer.set_status':
       return setOfferStatus(state, out, cmd);
+    case 'offer.update':
+      return updateOffer(state, out, cmd, serveWaitlist);
     case 'shopper.link':
       return linkShopper(state, out, cmd);
     case 'shopper.add_handle':
@@ -993,6 +996,7 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
     addHeld(state, offer, key, -order.quantity);
   const units = Math.min(share.restockQuantity, offer?.sold ?? 0);
   if (offer !== undefined && result.restock && units > 0) {
+    order.restocked = (order.restocked ?? 0) + units;
     offer.sold -= units;
     offer.available += units;
     if (offer.sold < 0) throw new Error(`engine: offer ${offer.id} sold below zero`);
@@ -1221,6 +1225,8 @@ function linkShopper(
   for (const h of shopperHandles(shopper))
     state.shoppers.set(handleKey(h.network, h.account), shopper);
   state.shopperById.set(shopper.id, shopper);
+  // A second link of the same shopper in one batch replaces the first's row, never writes it twice.
+  if (existing !== undefined) out.fx.shoppers.delete(existing);
   out.fx.shoppers.add(shopper);
   onShopperLinked(state, out, shopper);
   ok(out, existing ? 200 : 201, shopperView(shopper));

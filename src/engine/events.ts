@@ -1,5 +1,6 @@
 import type { DeclineReason } from '../core/replies.ts';
 import type { CardCreditResultEvent, MoneyCommand } from './flows/money-events.ts';
+import type { OfferEditCommand } from './flows/offer-edit.ts';
 import type { CardOfferCommand, CardTransactionEvent } from './flows/card-offers-state.ts';
 import type { PayoutCommand, PayoutResultEvent } from './flows/payouts-state.ts';
 
@@ -47,6 +48,7 @@ export interface ShippingAddress {
 }
 
 export type ApiCommand =
+  | OfferEditCommand
   | CheckoutCommand
   | {
       op: 'merchant.create';

@@ -14,7 +14,7 @@ async function readTransfers(
   limit: number,
 ): Promise<(Transfer & { n: bigint | null; hash: string | null })[]> {
   const { rows } = await db.query<Row>(
-    `SELECT id, ref, at, n::text AS n, hash FROM transfers WHERE ${where} LIMIT ${limit}`,
+    `SELECT id, ref, at, n::text AS chain_n, hash FROM transfers WHERE ${where} LIMIT ${limit}`,
     params,
   );
   if (rows.length === 0) return [];
@@ -39,7 +39,7 @@ async function readTransfers(
     id: r.id as string,
     ref: r.ref as string,
     at: num(r.at),
-    n: r.n === null ? null : BigInt(r.n as string),
+    n: r.chain_n === null ? null : BigInt(r.chain_n as string),
     hash: (r.hash as string | null) ?? null,
     postings: byTransfer.get(r.id as string) ?? [],
   }));
@@ -51,10 +51,11 @@ async function readTransfers(
  */
 export async function loadChainHead(db: Sql): Promise<ChainHead> {
   const last = await db.query<Row>(
-    'SELECT n::text AS n, hash FROM transfers WHERE n IS NOT NULL ORDER BY n DESC LIMIT 1',
+    'SELECT n::text AS chain_n, hash FROM transfers WHERE n IS NOT NULL ORDER BY n DESC LIMIT 1',
   );
+  // (Aliased: ordered by the bigint column, not by its text, where "9" sorts after "10".)
   const head: ChainHead = last.rows[0]
-    ? { n: BigInt(last.rows[0].n as string), hash: last.rows[0].hash as string }
+    ? { n: BigInt(last.rows[0].chain_n as string), hash: last.rows[0].hash as string }
     : { n: 0n, hash: GENESIS_HASH };
   for (;;) {
     const legacy = await readTransfers(db, 'n IS NULL ORDER BY at, id', [], LEDGER_VERIFY_PAGE_MAX);

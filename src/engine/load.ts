@@ -235,5 +235,6 @@ export function orderFromRow(r: Row): Order {
     failure: strOrNull(r.failure),
     chargeId: strOrNull(r.charge_id),
     refundedMinor: r.refunded_minor === undefined ? 0n : big(r.refunded_minor),
+    restocked: r.restocked === undefined ? 0 : num(r.restocked),
   };
 }

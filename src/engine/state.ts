@@ -133,6 +133,8 @@ export interface Order {
   chargeId: string | null;
   /** Refunded so far (partial refunds); the order is `refunded` when it reaches the amount. */
   refundedMinor: bigint;
+  /** Units put back on sale by its refunds so far (absent: none). */
+  restocked?: number;
 }
 
 export interface RetiredCode {

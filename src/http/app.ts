@@ -20,6 +20,8 @@ import { moneyRoutes } from './routes/money.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { webDataRoutes } from './routes/web-data.ts';
+import { offerEditRoutes } from './routes/offer-edit.ts';
 import { merchantMoneyRoutes } from './routes/merchant-money.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
 import { onboardingRoutes } from './routes/onboarding.ts';
@@ -131,6 +133,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   oauthRoutes(api, app);
   sessionRoutes(api, app);
   localStreamRoutes(api, app);
+  webDataRoutes(api, app);
+  offerEditRoutes(api, app);
 
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -150,8 +154,8 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
       c.body(body, 200, { 'content-type': type, 'cache-control': 'public, max-age=3600' }),
     );
   }
+  // Checked on the server before the app is served (signed links, OAuth requests).
+  checkoutPages(api, app);
   webRoutes(api, app);
-  // Until the web app serves the checkout pages, a valid link opens the timeline page.
-  checkoutPages(api, app, () => readFileSync(join(here, '../web/index.html'), 'utf8'));
   return api;
 }

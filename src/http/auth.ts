@@ -109,6 +109,12 @@ export async function requireAdminOrLocal(app: AppContext, c: Context): Promise<
 export async function requireAdminOrOwner(app: AppContext, c: Context): Promise<Ownership | null> {
   const token = bearer(c);
   if (token !== null && looksLikeProof(token)) return readProof(app, token);
+  if (token === null) {
+    // A web session stands for the proof it was started with (src/http/session.ts).
+    const session = await sessionOf(app, c);
+    if (session?.network && session.account && session.handle)
+      return { network: session.network, account: session.account, handle: session.handle };
+  }
   const owner = await requireAdminOrLocal(app, c);
   return owner === null ? null : { network: 'local', account: owner, handle: owner };
 }

@@ -18,6 +18,7 @@ export const CSRF_HEADER = 'x-csrf-token';
 export interface WebSession {
   hash: string;
   network: string | null;
+  account: string | null;
   handle: string | null;
   merchantId: string | null;
   csrf: string;
@@ -47,12 +48,13 @@ async function lookUp(app: AppContext, c: Context): Promise<WebSession | null> {
   const hash = sha256(id);
   const { rows } = await app.db.query<{
     network: string | null;
+    account: string | null;
     handle: string | null;
     merchant_id: string | null;
     csrf: string;
     expires_at: unknown;
   }>(
-    'SELECT network, handle, merchant_id, csrf, expires_at FROM web_sessions WHERE hash = $1 AND revoked_at IS NULL',
+    'SELECT network, account, handle, merchant_id, csrf, expires_at FROM web_sessions WHERE hash = $1 AND revoked_at IS NULL',
     [hash],
   );
   const row = rows[0];
@@ -60,6 +62,7 @@ async function lookUp(app: AppContext, c: Context): Promise<WebSession | null> {
   const session: WebSession = {
     hash,
     network: row.network,
+    account: row.account,
     handle: row.handle,
     merchantId: row.merchant_id,
     csrf: row.csrf,
@@ -111,7 +114,12 @@ export function checkOrigin(c: Context): void {
 export async function startSession(
   app: AppContext,
   c: Context,
-  who: { network: string | null; handle: string | null; merchantId: string | null },
+  who: {
+    network: string | null;
+    account: string | null;
+    handle: string | null;
+    merchantId: string | null;
+  },
 ): Promise<{ csrf: string; expiresAt: number }> {
   // Signing in again replaces the session the browser had (no fixation of an earlier id).
   await revokeCookieSession(app, c);
@@ -120,8 +128,8 @@ export async function startSession(
   const now = app.clock.now();
   const expiresAt = now + WEB_SESSION_TTL_MS;
   await app.db.query(
-    'INSERT INTO web_sessions (hash, network, handle, merchant_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-    [sha256(id), who.network, who.handle, who.merchantId, csrf, now, expiresAt],
+    'INSERT INTO web_sessions (hash, network, account, handle, merchant_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+    [sha256(id), who.network, who.account, who.handle, who.merchantId, csrf, now, expiresAt],
   );
   setCookie(c, SESSION_COOKIE, id, {
     path: '/',

@@ -158,7 +158,8 @@ export function emailDeliverer(sendEmail: SendEmail): Deliverer {
 /**
  * Card charges: authorize then capture with idempotency keys derived from the order, then the result
  * goes back into the input log as an event keyed by the order, so the engine hears it exactly once.
- * A processor error is retried with backoff; after the last attempt the order fails.
+ * A processor error is retried with backoff; after the last attempt the charge is reversed (an
+ * earlier attempt that timed out may have gone through) and only then does the order fail.
  */
 export function chargeDeliverer(processor: CardProcessor, log: InputLog): Deliverer {
   return async (items) => {
@@ -172,25 +173,35 @@ export function chargeDeliverer(processor: CardProcessor, log: InputLog): Delive
           description: string;
         },
     );
-    const outcomes = await processor.chargeMany(
-      bodies.map((b) => ({
-        token: b.card_token,
-        amountMinor: BigInt(b.amount),
-        currency: b.currency,
-        description: b.description,
-        idempotencyKey: `${b.order_id}:charge`,
-      })),
-    );
+    const requests = bodies.map((b) => ({
+      token: b.card_token,
+      amountMinor: BigInt(b.amount),
+      currency: b.currency,
+      description: b.description,
+      idempotencyKey: `${b.order_id}:charge`,
+    }));
+    const outcomes = await processor.chargeMany(requests);
     const results: { key: string; body: ChargeResultEvent }[] = [];
-    const deliveries = outcomes.map((outcome, i): Delivery => {
+    const deliveries: Delivery[] = [];
+    for (const [i, outcome] of outcomes.entries()) {
       const item = items[i]!;
       const orderId = bodies[i]!.order_id;
-      if (!outcome.ok && outcome.retryable && item.attempt < CHARGE_ATTEMPTS_MAX) {
-        return {
-          done: false,
+      if (!outcome.ok && outcome.retryable) {
+        const retry = {
+          done: false as const,
           error: outcome.message,
           retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt),
         };
+        if (item.attempt < CHARGE_ATTEMPTS_MAX) {
+          deliveries.push(retry);
+          continue;
+        }
+        // Giving up: the card must not stay charged by an attempt whose answer was lost.
+        const reversed = await processor.reverse(requests[i]!).catch(() => ({ ok: false }));
+        if (!reversed.ok) {
+          deliveries.push(retry);
+          continue;
+        }
       }
       results.push({
         key: `charge:${orderId}`,
@@ -198,14 +209,17 @@ export function chargeDeliverer(processor: CardProcessor, log: InputLog): Delive
           ? { kind: 'charge_result', orderId, ok: true, reason: null, chargeId: outcome.chargeId }
           : { kind: 'charge_result', orderId, ok: false, reason: outcome.reason, chargeId: null },
       });
-      return { done: true };
-    });
+      deliveries.push({ done: true });
+    }
     // The results enter the log before the rows are marked done: a crash in between repeats the
     // charges under the same keys (no second charge) and the repeated results are dropped at the door.
     await log.append(results);
     return deliveries;
   };
 }
+
+/** The mark, in an outbox row's last error, of a try whose outcome is not known. */
+const UNKNOWN_OUTCOME = 'outcome unknown:';
 
 /** Refunds through the processor; the result comes back into the log as `refund:<order>:<attempt>`. */
 export function refundDeliverer(processor: CardProcessor, log: InputLog): Deliverer {
@@ -220,15 +234,28 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
       restock: boolean;
       restock_quantity?: number;
     };
-    const outcome = await processor.refund(
-      body.charge_id,
-      BigInt(body.card_amount ?? body.amount),
-      `${body.order_id}:refund:${body.attempt}`,
-    );
-    if (!outcome.ok && item.attempt < CHARGE_ATTEMPTS_MAX) {
+    let outcome;
+    try {
+      outcome = await processor.refund(
+        body.charge_id,
+        BigInt(body.card_amount ?? body.amount),
+        `${body.order_id}:refund:${body.attempt}`,
+      );
+    } catch (error) {
+      // No answer (a timeout): the refund may have been made. From now on this refund is retried
+      // until the processor answers it, never given up, or the order would say paid with the money
+      // back on the card.
       return {
         done: false,
-        error: outcome.message ?? 'refund failed',
+        error: `${UNKNOWN_OUTCOME} ${error instanceof Error ? error.message : String(error)}`,
+        retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt),
+      };
+    }
+    const unknown = item.lastError?.startsWith(UNKNOWN_OUTCOME) === true;
+    if (!outcome.ok && (item.attempt < CHARGE_ATTEMPTS_MAX || unknown)) {
+      return {
+        done: false,
+        error: `${unknown ? UNKNOWN_OUTCOME + ' ' : ''}${outcome.message ?? 'refund failed'}`,
         retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt),
       };
     }

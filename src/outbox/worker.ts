@@ -16,6 +16,8 @@ export interface OutboxItem {
   body: unknown;
   /** 1 for the first try. */
   attempt: number;
+  /** The error of the previous try, if any. */
+  lastError: string | null;
 }
 
 /** A delivery's outcome: done, or failed and retried after `retryInMs` (null: give up, dead letter). */
@@ -91,8 +93,9 @@ export class OutboxWorker {
         kind: string;
         body: string;
         attempts: number;
+        last_error: string | null;
       }>(
-        `SELECT id, key, kind, body, attempts FROM outbox WHERE status = 0 AND next_at <= $1 ${kinds ? 'AND kind = ANY($3::text[])' : ''} ORDER BY id LIMIT $2`,
+        `SELECT id, key, kind, body, attempts, last_error FROM outbox WHERE status = 0 AND next_at <= $1 ${kinds ? 'AND kind = ANY($3::text[])' : ''} ORDER BY id LIMIT $2`,
         kinds ? [now, limit, kinds] : [now, limit],
       );
       if (rows.length === 0) return 0;
@@ -104,6 +107,7 @@ export class OutboxWorker {
           kind: row.kind,
           body: JSON.parse(row.body),
           attempt: row.attempts + 1,
+          lastError: row.last_error,
         };
         const group = groups.get(row.kind) ?? [];
         group.push(item);

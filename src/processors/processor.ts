@@ -33,6 +33,12 @@ export interface CardProcessor {
    * order. A processor without a batch API runs the pairs concurrently.
    */
   chargeMany(requests: ChargeRequest[]): Promise<ChargeOutcome[]>;
+  /**
+   * Undoes whatever a charge request under this idempotency key did, and makes the key unusable: the
+   * card networks' timeout reversal. Sent before an order is failed after processor errors, because
+   * an earlier attempt whose answer was lost (a timeout) may have charged the card.
+   */
+  reverse(req: ChargeRequest): Promise<{ ok: boolean; message?: string }>;
   refund(
     chargeId: string,
     amountMinor: bigint,

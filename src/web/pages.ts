@@ -6,10 +6,12 @@
 export const PAGE_PATHS: RegExp[] = [
   /^\/$/,
   /^\/signin$/,
+  /^\/signin\/mastodon$/,
   /^\/signup$/,
   /^\/onboarding$/,
   /^\/verify-email$/,
   /^\/wallet$/,
+  /^\/cart$/,
   /^\/merchant(\/[a-z0-9_-]+){0,2}$/,
   /^\/tags\/[\p{L}\p{N}_]{1,64}$/u,
   /^\/@[a-z0-9_.-]{1,64}$/,

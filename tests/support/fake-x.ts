@@ -69,10 +69,20 @@ export interface FakeX {
   user(username: string): FakeUser;
   /** Tweets as `username` (a reply when `replyTo` is given); delivered to streams whose rules match. */
   tweet(username: string, text: string, opts?: { replyTo?: string; retweetOf?: string }): string;
+  /**
+   * Edits a tweet as X does: a new tweet (new id) with the same author and references, whose
+   * `edit_history_tweet_ids` lists every version, the original first; delivered to the streams.
+   */
+  edit(id: string, text: string): string;
   /** Tweets by a user, oldest first. */
   tweetsBy(username: string): FakeTweet[];
   /** Writes a raw line down every open stream (malformed input). */
   sendRaw(line: string): void;
+  /**
+   * The next `n` POST /2/tweets make the tweet and then drop the connection without an answer: the
+   * caller cannot tell whether the tweet was made (a timeout or a crash at the worst moment).
+   */
+  dropAfterCreate(n: number): void;
   /** Sends a tweet down every open stream again, as a redelivery would. */
   redeliver(id: string): void;
   /** Ends every open stream; with `hold`, new stream connections wait until `releaseStreams`. */
@@ -104,6 +114,7 @@ export async function startFakeX(opts: FakeXOptions): Promise<FakeX> {
   const held: { req: IncomingMessage; res: ServerResponse }[] = [];
   let holding = false;
   let rateLimited = 0;
+  let dropAfter = 0;
   const usedNonces = new Set<string>();
   const authFailures: string[] = [];
   const requests: string[] = [];
@@ -331,7 +342,43 @@ export async function startFakeX(opts: FakeXOptions): Promise<FakeX> {
           b.text,
           replyTo as string | undefined,
         );
+        if (dropAfter > 0) {
+          dropAfter--;
+          req.socket.destroy();
+          return;
+        }
         return send(res, 201, { data: { id: t.id, text: t.text, edit_history_tweet_ids: [t.id] } });
+      }
+      // A user's timeline, newest first (docs.x.com: GET /2/users/:id/tweets; max_results 5–100,
+      // pagination_token; app-only bearer or user context).
+      const timeline = /^\/2\/users\/([0-9]+)\/tweets$/.exec(path);
+      if (req.method === 'GET' && timeline) {
+        if (!checkBearer(req, res)) return;
+        const q = url.searchParams;
+        const max = Number(q.get('max_results') ?? '10');
+        if (!Number.isInteger(max) || max < 5 || max > 100)
+          return invalid(res, 'max_results is 5 to 100');
+        const own = tweets.filter((t) => t.author_id === timeline[1]).reverse();
+        const offset = Number(
+          Buffer.from(q.get('pagination_token') ?? '', 'base64url').toString() || '0',
+        );
+        const page = own.slice(offset, offset + max);
+        if (page.length === 0) return send(res, 200, { meta: { result_count: 0 } });
+        const next =
+          offset + max < own.length
+            ? Buffer.from(String(offset + max)).toString('base64url')
+            : null;
+        const { data, includes } = render(page, q);
+        return send(res, 200, {
+          data,
+          ...(Object.keys(includes).length > 0 && { includes }),
+          meta: {
+            newest_id: page[0]!.id,
+            oldest_id: page[page.length - 1]!.id,
+            result_count: page.length,
+            ...(next && { next_token: next }),
+          },
+        });
       }
       if (path === '/2/tweets/search/stream/rules') {
         if (!checkBearer(req, res)) return;
@@ -513,6 +560,26 @@ export async function startFakeX(opts: FakeXOptions): Promise<FakeX> {
     },
     sendRaw(line) {
       for (const s of streams) s.res.write(line + '\r\n');
+    },
+    edit(id, text) {
+      const original = tweets.find((t) => t.id === id);
+      if (!original) throw new Error(`fake X: no tweet ${id} to edit`);
+      const newId = String(nextTweet++);
+      const t: FakeTweet = {
+        ...original,
+        id: newId,
+        text,
+        edit_history_tweet_ids: [...original.edit_history_tweet_ids, newId],
+      };
+      const entities = entitiesOf(text, users);
+      if (entities.hashtags || entities.mentions) t.entities = entities;
+      else delete t.entities;
+      tweets.push(t);
+      deliver(t);
+      return newId;
+    },
+    dropAfterCreate(n) {
+      dropAfter = n;
     },
     redeliver(id) {
       const t = tweets.find((x) => x.id === id);

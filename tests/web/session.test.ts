@@ -133,6 +133,44 @@ for (const storage of storages()) {
       assert.equal(post.res.status, 401);
     });
 
+    test('linking from a session needs an e-mail verified by its link; the card token alone is not enough', async () => {
+      const { cookie, csrf } = await signIn();
+      const card = await h.request('POST', '/v1/sandbox/tokens', {
+        number: '4242424242424242',
+        exp_month: 12,
+        exp_year: 2030,
+        cvc: '123',
+      });
+      const body = {
+        handle: 'alice',
+        network: 'local',
+        email: 'alice@example.com',
+        shipping_address: {
+          name: 'Alice',
+          line1: '1 Main St',
+          city: 'Springfield',
+          postal_code: '12345',
+          country: 'US',
+        },
+        card_token: card.body.id,
+      };
+      const refused = await call('POST', '/v1/shoppers', { cookie, csrf, body });
+      assert.equal(refused.res.status, 403);
+      assert.equal(refused.body.error.code, 'EMAIL_NOT_VERIFIED');
+      assert.equal(refused.body.error.param, 'email');
+      await h.app.db.query(
+        "INSERT INTO verified_emails (network, account, email, verified_at) VALUES ('local', 'alice', 'alice@example.com', 0)",
+      );
+      const linked = await call('POST', '/v1/shoppers', { cookie, csrf, body });
+      assert.equal(linked.res.status, 201, JSON.stringify(linked.body));
+      const other = await call('POST', '/v1/shoppers', {
+        cookie,
+        csrf,
+        body: { ...body, handle: 'bob' },
+      });
+      assert.equal(other.res.status, 403, 'a session links its own handle only');
+    });
+
     test('a session expires after its lifetime', async () => {
       const { cookie } = await signIn();
       h.clock.advance(8 * 24 * 60 * 60 * 1000);

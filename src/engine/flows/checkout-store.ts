@@ -275,17 +275,25 @@ export async function loadCheckout(db: Sql, state: State, lastAt: number): Promi
        OR (kind = 'oauth' AND code_used_at IS NULL AND created_at >= $1) ORDER BY created_at`,
     [lastAt - OAUTH_CODE_TTL_MS],
   );
+  const charging: Payment[] = [];
   for (const r of open.rows) {
     const payment = paymentFromRow(r);
     c.payments.set(payment.id, payment);
     if (payment.status === 'awaiting_confirmation' && payment.codeHash !== null)
       c.paymentByCode.set(payment.codeHash, payment);
-    if (payment.status === 'charging' && payment.cartItemIds.length > 0) {
-      const items = await db.query<Row>('SELECT * FROM cart_items WHERE id = ANY($1::text[])', [
-        payment.cartItemIds,
-      ]);
-      c.checkedOut.set(payment.id, items.rows.map(cartItemFromRow));
-    }
+    if (payment.status === 'charging' && payment.cartItemIds.length > 0) charging.push(payment);
+  }
+  // The cart items of payments being charged, in one query: back in the cart if a charge fails.
+  const items = await db.query<Row>(
+    'SELECT * FROM cart_items WHERE id = ANY($1::text[]) ORDER BY seq',
+    [charging.flatMap((p) => p.cartItemIds)],
+  );
+  const byId = new Map(items.rows.map((r) => [str(r.id), cartItemFromRow(r)]));
+  for (const payment of charging) {
+    c.checkedOut.set(
+      payment.id,
+      payment.cartItemIds.flatMap((id) => byId.get(id) ?? []),
+    );
   }
   // The spend of pay-with-tagpay payments counts against daily limits, as orders' does.
   const spent = await db.query<Row>(

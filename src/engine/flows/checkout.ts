@@ -534,10 +534,13 @@ function endPayment(
  */
 export function expirePayments(state: State, out: Out): void {
   const at = out.entry.at;
-  for (const payment of [...state.checkout.paymentByCode.values()]) {
-    if (payment.expiresAt < at) endPayment(state, out, payment, 'expired');
+  // Both maps are in creation order with one lifetime each, so expiry order too: stop at the first
+  // one still alive. (Deleting the entry being visited is safe while iterating a Map.)
+  for (const payment of state.checkout.paymentByCode.values()) {
+    if (payment.expiresAt >= at) break;
+    endPayment(state, out, payment, 'expired');
   }
-  for (const payment of [...state.checkout.payments.values()]) {
+  for (const payment of state.checkout.payments.values()) {
     // An OAuth payment stays in memory only while its code can still be exchanged.
     if (
       payment.kind === 'oauth' &&
@@ -546,8 +549,8 @@ export function expirePayments(state: State, out: Out): void {
     )
       state.checkout.payments.delete(payment.id);
   }
-  for (const request of [...state.checkout.payRequests.values()]) {
-    if (request.expiresAt >= at) continue;
+  for (const request of state.checkout.payRequests.values()) {
+    if (request.expiresAt >= at) break;
     request.status = 'expired';
     request.updatedAt = at;
     state.checkout.payRequests.delete(request.id);

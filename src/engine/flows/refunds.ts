@@ -31,12 +31,14 @@ export function partialRefund(
       param: 'amount',
     };
   }
-  const restockQuantity = cmd.restockQuantity ?? order.quantity;
-  if (restockQuantity < 0 || restockQuantity > order.quantity) {
+  // Units go back on sale at most once each, across all of an order's refunds.
+  const restockable = order.quantity - (order.restocked ?? 0);
+  const restockQuantity = cmd.restockQuantity ?? (cmd.restock ? restockable : 0);
+  if (restockQuantity < 0 || restockQuantity > restockable) {
     return {
       ok: false,
       code: 'INVALID_REQUEST',
-      message: `restock_quantity is 0 to ${order.quantity} for this order.`,
+      message: `restock_quantity is 0 to ${restockable} for this order (units not yet restocked).`,
       param: 'restock_quantity',
     };
   }
@@ -62,7 +64,10 @@ export function refundShare(
   return {
     amountMinor,
     feeMinor: after - before,
-    restockQuantity: result.restockQuantity ?? order.quantity,
+    restockQuantity: Math.min(
+      result.restockQuantity ?? order.quantity,
+      order.quantity - (order.restocked ?? 0),
+    ),
   };
 }
 

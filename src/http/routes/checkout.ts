@@ -9,7 +9,9 @@ import { cartItemView, paymentView } from '../../engine/flows/checkout.ts';
 import { paymentFromRow } from '../../engine/flows/checkout-store.ts';
 import { handleKey } from '../../engine/state.ts';
 import { offerView } from '../../engine/views.ts';
+import { accountOf } from '../accounts.ts';
 import { bearer, guard, idempotency, principalOf, requireMerchant } from '../auth.ts';
+import { sessionOf } from '../session.ts';
 import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
 import { OfferSchema } from '../schemas.ts';
 
@@ -56,22 +58,29 @@ const BuyLinkParams = z.object({
   sig: z.string().max(64).openapi({ description: 'HMAC-SHA256 of the offer id and expiry' }),
 });
 
-/** The shopper a request acts for: a local network token for now (the proof of the handle). */
+/**
+ * The shopper a request acts for: a local network token (the proof of the handle), or a web session
+ * signed in with a handle (on any network; the session's sign-in was the proof).
+ */
 export async function requireShopper(
   app: AppContext,
   c: Context,
 ): Promise<{ network: string; account: string }> {
   const token = bearer(c);
-  const handle = token === null ? null : await app.local.authenticate(token);
-  if (handle === null) {
-    throw new TagpayError(
-      'UNAUTHENTICATED',
-      token === null
-        ? 'Sign in first (a local network token as "Authorization: Bearer <token>").'
-        : 'This token is not valid (unknown or revoked).',
-    );
+  if (token !== null) {
+    const handle = await app.local.authenticate(token);
+    if (handle === null)
+      throw new TagpayError('UNAUTHENTICATED', 'This token is not valid (unknown or revoked).');
+    return { network: 'local', account: handle };
   }
-  return { network: 'local', account: handle };
+  const session = await sessionOf(app, c);
+  if (session?.network == null || session.handle === null)
+    throw new TagpayError('UNAUTHENTICATED', 'Sign in with your handle first.');
+  const account =
+    session.network === 'local'
+      ? session.handle
+      : await accountOf(app, session.network, session.handle);
+  return { network: session.network, account };
 }
 
 /**

@@ -79,7 +79,7 @@ const PayRequestSchema = z
   .openapi('PayRequest');
 
 /** The OAuth 2.0 authorization request of a shop (RFC 6749 §4.1.1 with RFC 7636 PKCE). */
-const AuthorizeQuery = z.object({
+export const AuthorizeQuery = z.object({
   response_type: z.string().max(32).optional(),
   client_id: z.string().max(64).optional(),
   redirect_uri: z.string().max(OAUTH_REDIRECT_URI_CHARS_MAX).optional(),

@@ -3,6 +3,7 @@ import { sha256 } from '../../core/codes.ts';
 import { TagpayError } from '../../core/errors.ts';
 import { WEB_SECRET_CHARS_MAX } from '../../core/limits.ts';
 import type { AppContext } from '../../app-context.ts';
+import { readProof } from '../ownership.ts';
 import { checkOrigin, endSession, sessionOf, startSession, CSRF_HEADER } from '../session.ts';
 import { errorResponses, send } from '../route.ts';
 import { HandleSchema } from '../schemas.ts';
@@ -99,7 +100,22 @@ export function sessionRoutes(api: OpenAPIHono, app: AppContext): void {
           'That handle and token do not match a local network account.',
           'token',
         );
-      return { network: 'local', handle: owner, merchantId: null };
+      return { network: 'local', account: owner, handle: owner, merchantId: null };
+    },
+  );
+
+  signIn(
+    '/v1/session/proof',
+    'Sign in with a proof of ownership (from /v1/onboarding/bluesky, the Mastodon OAuth callback, or /v1/onboarding/local)',
+    z.object({ proof: z.string().min(1).max(4096) }),
+    async (body: { proof: string }) => {
+      const owner = await readProof(app, body.proof);
+      return {
+        network: owner.network,
+        account: owner.account,
+        handle: owner.handle,
+        merchantId: null,
+      };
     },
   );
 
@@ -118,7 +134,7 @@ export function sessionRoutes(api: OpenAPIHono, app: AppContext): void {
           'This API key is not valid (unknown or revoked).',
           'api_key',
         );
-      return { network: null, handle: null, merchantId: rows[0].merchant_id };
+      return { network: null, account: null, handle: null, merchantId: rows[0].merchant_id };
     },
   );
 
@@ -131,10 +147,10 @@ export function sessionRoutes(api: OpenAPIHono, app: AppContext): void {
       const merchant = [...app.engine.view.merchants.values()].find(
         (m) => m.network === 'local' && m.handle === body.handle,
       );
-      if (merchant) return { network: null, handle: null, merchantId: merchant.id };
+      if (merchant) return { network: null, account: null, handle: null, merchantId: merchant.id };
       if (!(await app.local.isDemo(body.handle)))
         throw new TagpayError('FORBIDDEN', `@${body.handle} is not a demo account.`, 'handle');
-      return { network: 'local', handle: body.handle, merchantId: null };
+      return { network: 'local', account: body.handle, handle: body.handle, merchantId: null };
     },
   );
 
@@ -164,7 +180,12 @@ export function sessionRoutes(api: OpenAPIHono, app: AppContext): void {
   );
 }
 
-type Who = { network: string | null; handle: string | null; merchantId: string | null };
+type Who = {
+  network: string | null;
+  account: string | null;
+  handle: string | null;
+  merchantId: string | null;
+};
 type ProveFn = (body: any) => Promise<Who>;
 
 /** The session just started, described without reading the cookie back (the request has none yet). */

@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { TagpayError } from '../../core/errors.ts';
+import { requireVerifiedEmailForSession } from './web-data.ts';
 import type { AppContext } from '../../app-context.ts';
 import { submitCommand } from '../../engine/commands.ts';
 import { handleKey } from '../../engine/state.ts';
@@ -91,6 +92,7 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const body = c.req.valid('json');
       const owner = await requireAdminOrOwner(app, c);
+      await requireVerifiedEmailForSession(app, c, owner, body.email);
       const card = await app.processor.describe(body.card_token);
       if (card === null)
         throw new TagpayError(

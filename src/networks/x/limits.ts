@@ -52,9 +52,22 @@ export const X_REQUEST_TIMEOUT_MS = 30_000;
  */
 export const X_POSTS_BURST = 10;
 export const X_POSTS_PER_SECOND = 100 / (15 * 60);
+/**
+ * Before a tweet whose earlier create may have happened (the first tweets of a process, and any retry
+ * after an unclear failure), tagpay's own timeline (GET /2/users/:id/tweets, newest first) is read
+ * this many pages of X_OWN_TIMELINE_PAGE_SIZE deep for the tweet's marker; X serves the newest 3,200.
+ */
+export const X_OWN_TIMELINE_PAGES_MAX = 5;
+export const X_OWN_TIMELINE_PAGE_SIZE = 100;
+/** Characters of the marker tagpay appends to each tweet (` ref:` + base32 of the outbox key's hash). */
+export const X_MARKER_CHARS = 8;
+/** A tweet is at most 280 characters (weighted; tagpay's texts are plain ASCII and one line). */
+export const X_TWEET_CHARS_MAX = 280;
 /** Idempotency keys remembered (oldest forgotten first); see XClient.post. */
 export const X_IDEMPOTENCY_KEYS_MAX = 50_000;
 
+if (X_OWN_TIMELINE_PAGE_SIZE < 5 || X_OWN_TIMELINE_PAGE_SIZE > 100)
+  throw new Error('max_results of a user timeline is 5–100');
 if (X_SEARCH_PAGE_SIZE < 10 || X_SEARCH_PAGE_SIZE > 100) throw new Error('max_results is 10–100');
 if (X_RATE_LIMIT_WAIT_MS_MIN > X_INLINE_WAIT_MS_MAX) throw new Error('rate-limit waits disagree');
 if (X_RECONNECT_NETWORK_MIN_MS > X_RECONNECT_NETWORK_MAX_MS) throw new Error('backoff disagrees');

@@ -102,6 +102,19 @@ describe('normalizeStreamMessage', () => {
     });
   });
 
+  test('an edited tweet (a new id whose edit history starts with the original) is an edit, not a new post', () => {
+    const edited = message({
+      id: '1860000000000000999',
+      edit_history_tweet_ids: ['1860000000000000123', '1860000000000000999'],
+      text: '#BuyAcmeTee L x5',
+    });
+    assert.deepEqual(normalizeStreamMessage(edited), { ok: false, reason: 'edit' });
+    // The original, with its one-entry history, is read as usual.
+    assert.equal(normalizeStreamMessage(message()).ok, true);
+    // Without the field (an older payload), the tweet is read as itself.
+    assert.equal(normalizeStreamMessage(message({ edit_history_tweet_ids: undefined })).ok, true);
+  });
+
   test('too long a text is refused', () => {
     assert.deepEqual(normalizeStreamMessage(message({ text: '#a '.repeat(2000) })), {
       ok: false,
@@ -130,6 +143,8 @@ describe('bad input never throws', () => {
     ['a reference with a bad id', message({ referenced_tweets: [{ type: 'quoted', id: 'x' }] })],
     ['a reference that is null', message({ referenced_tweets: [null] })],
     ['errors that are not a list', { errors: 'boom' }],
+    ['edit history that is not a list', message({ edit_history_tweet_ids: '1860000000000000123' })],
+    ['edit history with a bad id', message({ edit_history_tweet_ids: ['x'] })],
   ];
   for (const [name, input] of malformed) {
     test(name, () => {

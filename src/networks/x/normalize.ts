@@ -27,6 +27,12 @@ export type XRejection =
   | 'retweet'
   | 'unknown_author'
   | 'too_long'
+  /**
+   * A later version of an edited tweet (X gives an edit a new id, its `edit_history_tweet_ids`
+   * starting with the original's): the first version is the one that counts, as on Mastodon, so an
+   * edit never changes what was bought or confirmed.
+   */
+  | 'edit'
   /** An `{ errors: [...] }` envelope without `data`: X telling the stream's reader something. */
   | 'stream_error';
 
@@ -86,6 +92,12 @@ export function normalizeTweet(tweet: unknown, users: Map<string, XUser>): XResu
   if (typeof id !== 'string' || !ID_RE.test(id)) return MALFORMED;
   if (typeof text !== 'string') return MALFORMED;
   if (typeof authorId !== 'string' || !ID_RE.test(authorId)) return MALFORMED;
+  const history = tweet.edit_history_tweet_ids;
+  if (history !== undefined) {
+    if (!Array.isArray(history) || history.some((h) => typeof h !== 'string' || !ID_RE.test(h)))
+      return MALFORMED;
+    if (history.length > 0 && history[0] !== id) return EDIT;
+  }
   let replyTo: string | null = null;
   if (tweet.referenced_tweets !== undefined) {
     if (!Array.isArray(tweet.referenced_tweets)) return MALFORMED;
@@ -146,6 +158,7 @@ const MALFORMED = Object.freeze({ ok: false, reason: 'malformed' } as const);
 const RETWEET = Object.freeze({ ok: false, reason: 'retweet' } as const);
 const UNKNOWN_AUTHOR = Object.freeze({ ok: false, reason: 'unknown_author' } as const);
 const TOO_LONG = Object.freeze({ ok: false, reason: 'too_long' } as const);
+const EDIT = Object.freeze({ ok: false, reason: 'edit' } as const);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

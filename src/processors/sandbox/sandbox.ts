@@ -208,8 +208,34 @@ export class SandboxProcessor implements CardProcessor {
           message: 'sandbox: simulated processor error',
         };
       if (charge.status === 'captured') return { ok: true, chargeId: charge.id };
+      if (charge.status === 'reversed')
+        return {
+          ok: false,
+          reason: 'processor_error',
+          retryable: true,
+          message: 'sandbox: charge reversed',
+        };
       return { ok: false, reason: charge.status as 'card_declined', retryable: false };
     });
+  }
+
+  async reverse(req: ChargeRequest): Promise<{ ok: boolean }> {
+    // A tombstone when nothing arrived, so a late copy of the request can never charge.
+    await this.db.query(
+      `INSERT INTO sandbox_charges (id, idem_key, token, amount_minor, currency, status, created_at)
+       VALUES ($1, $2, $3, $4, $5, 'reversed', $6)
+       ON CONFLICT (idem_key) DO UPDATE SET status = 'reversed'
+       WHERE sandbox_charges.status IN ('authorized', 'captured')`,
+      [
+        newId('ch', random),
+        req.idempotencyKey,
+        req.token,
+        req.amountMinor.toString(),
+        req.currency,
+        this.clock.now(),
+      ],
+    );
+    return { ok: true };
   }
 
   async capture(chargeId: string): Promise<ChargeOutcome> {

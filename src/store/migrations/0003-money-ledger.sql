@@ -8,6 +8,7 @@ CREATE INDEX transfers_ref ON transfers (ref);
 
 -- Partial refunds: how much of an order has been refunded so far.
 ALTER TABLE orders ADD COLUMN refunded_minor bigint NOT NULL DEFAULT 0 CHECK (refunded_minor >= 0);
+ALTER TABLE orders ADD COLUMN restocked int NOT NULL DEFAULT 0 CHECK (restocked >= 0 AND restocked <= quantity);
 
 -- Card-linked offers (Amex Sync offers): a statement credit for a card purchase at the merchant.
 CREATE TABLE card_offers (

@@ -1,8 +1,8 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { api, type Session } from '../api.ts';
 import { Field, Notice, useSubmit } from '../forms.tsx';
 import { Layout } from '../layout.tsx';
-import { navigate, useLocation } from '../router.tsx';
+import { Link, navigate, useLocation } from '../router.tsx';
 import { useSession } from '../session.tsx';
 
 type Method = 'local' | 'bluesky' | 'mastodon' | 'merchant';
@@ -65,12 +65,8 @@ export function SignInPage() {
       >
         {method === 'local' ? <LocalSignIn onDone={done} /> : null}
         {method === 'merchant' ? <MerchantSignIn onDone={done} /> : null}
-        {method === 'bluesky' || method === 'mastodon' ? (
-          <Notice kind="info">
-            Signing in with {method === 'bluesky' ? 'Bluesky' : 'Mastodon'} is not connected on this
-            tagpay yet.
-          </Notice>
-        ) : null}
+        {method === 'bluesky' ? <BlueskySignIn onDone={done} /> : null}
+        {method === 'mastodon' ? <MastodonSignIn /> : null}
       </section>
       {session?.demo ? <DemoSignIn onDone={done} /> : null}
     </Layout>
@@ -146,6 +142,129 @@ function LocalSignIn({ onDone }: { onDone: (s: Session) => void }) {
         </button>
       </div>
     </form>
+  );
+}
+
+interface Proof {
+  proof: string;
+}
+
+function BlueskySignIn({ onDone }: { onDone: (s: Session) => void }) {
+  const [handle, setHandle] = useState('');
+  const [password, setPassword] = useState('');
+  const form = useSubmit();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const s = await form.run(async () => {
+      const proof = await api<Proof>('POST', '/v1/onboarding/bluesky', {
+        handle: handle.trim().replace(/^@/, ''),
+        app_password: password,
+      });
+      return api<Session>('POST', '/v1/session/proof', { proof: proof.proof });
+    });
+    setPassword('');
+    if (s) onDone(s);
+  };
+  return (
+    <form onSubmit={submit} noValidate>
+      <p className="hint">
+        Use an app password (Bluesky: Settings → Privacy and security → App passwords), never your
+        account password. tagpay opens one session on your own server to check it, then closes it
+        and forgets the password.
+      </p>
+      {form.error ? <Notice kind="error">{form.error}</Notice> : null}
+      <Field
+        label="Bluesky handle"
+        name="handle"
+        autoComplete="username"
+        placeholder="alice.bsky.social"
+        value={handle}
+        onChange={(e) => setHandle(e.target.value)}
+        error={form.fieldErrors.handle}
+      />
+      <Field
+        label="App password"
+        name="app_password"
+        type="password"
+        autoComplete="off"
+        value={password}
+        onChange={(e) => setPassword(e.target.value)}
+        error={form.fieldErrors.app_password}
+      />
+      <div className="actions">
+        <button type="submit" disabled={form.busy}>
+          Sign in with Bluesky
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function MastodonSignIn() {
+  const [server, setServer] = useState('');
+  const form = useSubmit();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const r = await form.run(() =>
+      api<{ authorize_url: string }>('POST', '/v1/onboarding/mastodon', {
+        server: server.trim(),
+        return_to: `${location.origin}/signin/mastodon`,
+      }),
+    );
+    // Off to the person's own server to approve; it sends them back to /signin/mastodon.
+    if (r) location.assign(r.authorize_url);
+  };
+  return (
+    <form onSubmit={submit} noValidate>
+      <p className="hint">
+        Your server asks you to approve tagpay (it may read your account's name only), then sends
+        you back here.
+      </p>
+      {form.error ? <Notice kind="error">{form.error}</Notice> : null}
+      <Field
+        label="Your Mastodon server"
+        name="server"
+        placeholder="mastodon.social"
+        value={server}
+        onChange={(e) => setServer(e.target.value)}
+        error={form.fieldErrors.server}
+      />
+      <div className="actions">
+        <button type="submit" disabled={form.busy}>
+          Continue to your server
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Where Mastodon's approval comes back: the proof is in the URL fragment (never sent to a server log). */
+export function MastodonReturnPage() {
+  const { adopt } = useSession();
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const params = new URLSearchParams(location.hash.slice(1));
+    history.replaceState(null, '', '/signin/mastodon');
+    const proof = params.get('proof');
+    if (!proof) {
+      setError('Mastodon did not send a proof back. Start again.');
+      return;
+    }
+    api<Session>('POST', '/v1/session/proof', { proof }).then(
+      (s) => {
+        adopt(s);
+        navigate('/onboarding', { replace: true });
+      },
+      (e: Error) => setError(e.message),
+    );
+  }, [adopt]);
+  return (
+    <Layout title="Signing in with Mastodon">
+      {error ? <Notice kind="error">{error}</Notice> : <p role="status">Checking the approval…</p>}
+      <p>
+        <Link to="/signin">Back to sign in</Link>
+      </p>
+    </Layout>
   );
 }
 

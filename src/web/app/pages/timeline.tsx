@@ -273,7 +273,7 @@ function PostCard(props: {
           {time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}
         </time>
       </header>
-      <p className="text">{richText(post.text, props.onUse)}</p>
+      <p className="text">{richText(post.text, post.author === bot ? props.onUse : undefined)}</p>
       {props.onReply ? (
         <button
           type="button"

@@ -1,0 +1,139 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { api, formatMoney, idempotencyKey } from '../api.ts';
+import { Notice, SelectField, Field, useSubmit } from '../forms.tsx';
+import { Layout, NeedsSignIn } from '../layout.tsx';
+import { Link, useLocation } from '../router.tsx';
+import { useSession } from '../session.tsx';
+import { failureText, settled, type Payment } from './checkout-common.tsx';
+
+interface Offer {
+  id: string;
+  title: string;
+  price: { amount: number; currency: string };
+  available: number;
+  variants: string[];
+  status: string;
+}
+
+/**
+ * The one-tap checkout a buy-now (ticket) link opens: the server has already checked the link's
+ * signature and expiry; a signed-in, linked shopper taps once and the card on file pays.
+ */
+export function BuyNowPage({ offerId }: { offerId: string }) {
+  const { query } = useLocation();
+  const { session } = useSession();
+  const exp = query.get('exp') ?? '';
+  const sig = query.get('sig') ?? '';
+  const [offer, setOffer] = useState<Offer | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [variant, setVariant] = useState('');
+  const [quantity, setQuantity] = useState('1');
+  const [payment, setPayment] = useState<Payment | null>(null);
+  const submit = useSubmit();
+
+  useEffect(() => {
+    api<{ offer: Offer }>(
+      'GET',
+      `/v1/buy_links/${encodeURIComponent(offerId)}?${new URLSearchParams({ exp, sig })}`,
+    )
+      .then((r) => setOffer(r.offer))
+      .catch((e: Error) => setLoadError(e.message));
+  }, [offerId, exp, sig]);
+
+  if (loadError) {
+    return (
+      <Layout title="This link does not work">
+        <Notice kind="error">{loadError}</Notice>
+      </Layout>
+    );
+  }
+  if (offer === null || session === null) {
+    return (
+      <Layout title="Buy now">
+        <p aria-busy="true">Loading…</p>
+      </Layout>
+    );
+  }
+  const count = Number(quantity) || 1;
+  const total = formatMoney(offer.price.amount * count, offer.price.currency);
+  const buy = (e: FormEvent) => {
+    e.preventDefault();
+    void submit.run(async () => {
+      const started = await api<Payment>(
+        'POST',
+        '/v1/checkout/buy_now',
+        { offer_id: offer.id, exp, sig, variant: variant || null, quantity: count },
+        // A key per tap: a double submit is one purchase, a new tap after an error is a new one.
+        { idempotencyKey: idempotencyKey() },
+      );
+      setPayment(await settled(started));
+    });
+  };
+  return (
+    <Layout title={offer.title}>
+      <section className="panel checkout" aria-labelledby="price">
+        <p id="price" className="big">
+          {formatMoney(offer.price.amount, offer.price.currency)}
+          <span className="muted"> each · {offer.available} left</span>
+        </p>
+        {!session.signed_in || !session.handle ? (
+          <NeedsSignIn what="shopper" />
+        ) : payment?.status === 'paid' ? (
+          <Notice kind="ok">
+            Paid {formatMoney(payment.amount, payment.currency)}. Order{' '}
+            {payment.order_ids.join(', ')} ships to the address on your profile.{' '}
+            <Link to="/wallet">See it in your wallet</Link>.
+          </Notice>
+        ) : (
+          <form onSubmit={buy} noValidate>
+            {payment?.status === 'failed' ? (
+              <Notice kind="error">
+                Not paid: {failureText(payment.failure_reason)}. Nothing was charged.
+              </Notice>
+            ) : null}
+            {payment?.status === 'charging' ? (
+              <Notice kind="info">
+                Your card is still being charged; check your wallet shortly.
+              </Notice>
+            ) : null}
+            {submit.error ? <Notice kind="error">{submit.error}</Notice> : null}
+            {offer.variants.length > 0 ? (
+              <SelectField
+                label="Option"
+                value={variant}
+                required
+                onChange={(e) => setVariant(e.target.value)}
+                error={submit.fieldErrors.variant}
+              >
+                <option value="">Choose…</option>
+                {offer.variants.map((v) => (
+                  <option key={v} value={v}>
+                    {v}
+                  </option>
+                ))}
+              </SelectField>
+            ) : null}
+            <Field
+              label="Quantity"
+              type="number"
+              inputMode="numeric"
+              min={1}
+              max={10}
+              value={quantity}
+              onChange={(e) => setQuantity(e.target.value)}
+              error={submit.fieldErrors.quantity}
+            />
+            <p className="muted">
+              Paying as @{session.handle} with the card on your profile. One tap, no code to post.
+            </p>
+            <div className="actions">
+              <button type="submit" className="big" disabled={submit.busy}>
+                {submit.busy ? 'Paying…' : `Buy now — ${total}`}
+              </button>
+            </div>
+          </form>
+        )}
+      </section>
+    </Layout>
+  );
+}

@@ -1,0 +1,48 @@
+import { parseArgs } from 'node:util';
+import { crashRun, CrashViolation } from './crash.ts';
+
+/**
+ * `npm run crash -- --cycles N [--storage pglite|postgres|both] [--seed S]`: kills a real `tagpay start`
+ * N times under load (tests/crash/crash.ts) and checks the data after each kill. Prints one JSON line
+ * of figures per storage; on a violation prints the seed, cycle and invariant and exits 1.
+ */
+const { values } = parseArgs({
+  options: {
+    cycles: { type: 'string', default: '20' },
+    storage: { type: 'string', default: 'both' },
+    seed: { type: 'string' },
+  },
+});
+const cycles = Number(values.cycles);
+const storages =
+  values.storage === 'both' ? ['pglite', 'postgres'] : [values.storage as 'pglite' | 'postgres'];
+if (
+  !Number.isInteger(cycles) ||
+  cycles < 1 ||
+  storages.some((s) => s !== 'pglite' && s !== 'postgres')
+) {
+  console.error('usage: npm run crash -- --cycles N [--storage pglite|postgres|both] [--seed S]');
+  process.exit(2);
+}
+const seed = values.seed === undefined ? BigInt(Date.now()) : BigInt(values.seed);
+for (const storage of storages as ('pglite' | 'postgres')[]) {
+  console.error(`crash test: ${storage}, ${cycles} cycles, seed ${seed}`);
+  try {
+    const stats = await crashRun({
+      cycles,
+      storage,
+      seed,
+      progress: (line) => console.error(line),
+    });
+    console.log(JSON.stringify(stats));
+  } catch (error) {
+    if (error instanceof CrashViolation) {
+      console.error(error.message);
+      console.error(
+        `replay: npm run crash -- --cycles ${cycles} --storage ${storage} --seed ${seed}`,
+      );
+      process.exit(1);
+    }
+    throw error;
+  }
+}
