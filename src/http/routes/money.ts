@@ -17,7 +17,7 @@ import { giftCardView, paymentView } from '../../engine/flows/money.ts';
 import { paymentFromRow } from '../../engine/flows/money-load.ts';
 import { handleKey, type Shopper } from '../../engine/state.ts';
 import { accountOf } from '../accounts.ts';
-import { guard, idempotency, requireAdminOrLocal, requireMerchant } from '../auth.ts';
+import { guard, idempotency, requireAdminOrOwner, requireMerchant } from '../auth.ts';
 import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
 import { Currency, MinorAmount, MoneySchema } from '../schemas.ts';
 
@@ -96,9 +96,12 @@ async function shopperFor(
   handle: string,
   missing: 'NOT_FOUND' | 'NOT_LINKED',
 ): Promise<Shopper> {
-  const owner = await requireAdminOrLocal(app, c);
+  const owner = await requireAdminOrOwner(app, c);
   const wanted = handle.replace(/^@/, '').toLowerCase();
-  if (owner !== null && (network !== 'local' || owner !== wanted))
+  if (
+    owner !== null &&
+    (owner.network !== network || (owner.handle !== wanted && owner.account !== wanted))
+  )
     throw new TagpayError('FORBIDDEN', 'A token acts for its own handle only.', 'handle');
   if (!app.networks.has(network))
     throw new TagpayError(
@@ -120,7 +123,7 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
     createRoute({
       method: 'get',
       path: '/v1/wallets/{handle}',
-      middleware: [guard(app, 'admin-or-local')] as const,
+      middleware: [guard(app, 'admin-or-owner')] as const,
       tags: ['Wallets'],
       security,
       summary:
@@ -163,7 +166,7 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
       createRoute({
         method: 'post',
         path: `/v1/wallets/{handle}/${path}`,
-        middleware: [guard(app, 'admin-or-local')] as const,
+        middleware: [guard(app, 'admin-or-owner')] as const,
         tags: ['Wallets'],
         security,
         summary,
@@ -209,7 +212,7 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
     createRoute({
       method: 'post',
       path: '/v1/handle-payments',
-      middleware: [guard(app, 'admin-or-local')] as const,
+      middleware: [guard(app, 'admin-or-owner')] as const,
       tags: ['Handle payments'],
       security,
       summary:
@@ -272,7 +275,7 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
     createRoute({
       method: 'post',
       path: '/v1/handle-payments/{id}/confirm',
-      middleware: [guard(app, 'admin-or-local')] as const,
+      middleware: [guard(app, 'admin-or-owner')] as const,
       tags: ['Handle payments'],
       security,
       summary: 'Confirm a payment (or pay a request) with the code sent to the payer',
@@ -321,7 +324,7 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
     createRoute({
       method: 'get',
       path: '/v1/handle-payments/{id}',
-      middleware: [guard(app, 'admin-or-local')] as const,
+      middleware: [guard(app, 'admin-or-owner')] as const,
       tags: ['Handle payments'],
       security,
       summary: 'One payment (admin key, or the token of its payer or recipient)',
@@ -329,11 +332,12 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
       responses: { 200: { description: 'The payment', ...json(PaymentSchema) }, ...errorResponses },
     }),
     async (c) => {
-      const owner = await requireAdminOrLocal(app, c);
+      const owner = await requireAdminOrOwner(app, c);
       const p = await paymentRow(c.req.valid('param').id);
       const mine =
-        (p.payerNetwork === 'local' && p.payerHandle === owner) ||
-        (p.recipientNetwork === 'local' && p.recipientHandle === owner);
+        owner !== null &&
+        ((p.payerNetwork === owner.network && p.payerHandle === owner.handle) ||
+          (p.recipientNetwork === owner.network && p.recipientHandle === owner.handle));
       if (owner !== null && !mine) throw new TagpayError('NOT_FOUND', `No payment ${p.id}.`, 'id');
       return send(c, paymentView(p));
     },
@@ -476,7 +480,7 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
     createRoute({
       method: 'post',
       path: '/v1/gift-cards/redeem',
-      middleware: [guard(app, 'admin-or-local')] as const,
+      middleware: [guard(app, 'admin-or-owner')] as const,
       tags: ['Gift cards'],
       security,
       summary: "Redeem a gift card into a shopper's wallet; each code works once",
@@ -494,7 +498,16 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const shopper = await shopperFor(app, c, body.network, body.handle, 'NOT_LINKED');
+      const owner = await requireAdminOrOwner(app, c);
+      const network = body.network ?? owner?.network ?? 'local';
+      const handle = body.handle ?? owner?.handle;
+      if (handle === undefined)
+        throw new TagpayError(
+          'INVALID_REQUEST',
+          'handle: whose wallet the card goes into.',
+          'handle',
+        );
+      const shopper = await shopperFor(app, c, network, handle, 'NOT_LINKED');
       const codeHash = codeHashOf(body.code);
       const { key, requestHash } = await idempotency(app, c);
       const result = await submitCommand(
@@ -517,7 +530,7 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
     createRoute({
       method: 'post',
       path: '/v1/gift-cards/check',
-      middleware: [guard(app, 'admin-or-local')] as const,
+      middleware: [guard(app, 'admin-or-owner')] as const,
       tags: ['Gift cards'],
       security,
       summary: "A gift card's balance, by its code (POST, so the code stays out of URLs and logs)",
@@ -525,7 +538,7 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
       responses: { 200: { description: 'The card', ...json(GiftCardSchema) }, ...errorResponses },
     }),
     async (c) => {
-      await requireAdminOrLocal(app, c);
+      await requireAdminOrOwner(app, c);
       const card = app.engine.view.money.giftCards.get(codeHashOf(c.req.valid('json').code));
       if (card === undefined)
         throw new TagpayError('GIFT_CARD_NOT_FOUND', 'No gift card has this code.', 'code');
@@ -537,7 +550,7 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
     createRoute({
       method: 'post',
       path: '/v1/shoppers/{network}/{handle}/settings',
-      middleware: [guard(app, 'admin-or-local')] as const,
+      middleware: [guard(app, 'admin-or-owner')] as const,
       tags: ['Shoppers'],
       security,
       summary:
