@@ -2,8 +2,13 @@ import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import pino, { type Logger } from 'pino';
 import { newSecret, sha256, type RandomBytes } from './core/codes.ts';
+import {
+  CHARGE_BATCH_MAX,
+  DAY_MS,
+  ENGINE_IDLE_POLL_MS,
+  OUTBOX_IDLE_POLL_MS,
+} from './core/limits.ts';
 import { buyLinkPath } from './core/signing.ts';
-import { CHARGE_BATCH_MAX, ENGINE_IDLE_POLL_MS, OUTBOX_IDLE_POLL_MS } from './core/limits.ts';
 import type { Config } from './config/env.ts';
 import { Engine } from './engine/engine.ts';
 import { InputLog, type Clock } from './engine/log.ts';
@@ -20,6 +25,7 @@ import {
   webhookDeliverer,
 } from './outbox/deliverers.ts';
 import { OutboxWorker } from './outbox/worker.ts';
+import { cardCreditDeliverer } from './outbox/money-deliverers.ts';
 import { SandboxProcessor } from './processors/sandbox/sandbox.ts';
 import { SandboxBank } from './processors/sandbox/bank.ts';
 import { statementCreditDeliverer, payoutDeliverer } from './outbox/statement-deliverers.ts';
@@ -73,7 +79,7 @@ export const systemRandom: RandomBytes = (() => {
 })();
 
 /** Outbox lanes: money (charges, refunds) runs apart from replies, e-mails and webhooks. */
-const CHARGE_KINDS = ['charge', 'refund', 'statement_credit', 'payout'];
+const CHARGE_KINDS = ['charge', 'refund', 'statement_credit', 'payout', 'card_credit'];
 const EFFECT_KINDS = ['post', 'email', 'webhook'];
 
 /** Redacted wherever it appears in a log line: card data and secrets never reach the logs. */
@@ -177,6 +183,8 @@ export class AppContext implements AsyncDisposable {
           anomalyStepUp: config.anomalyStepUp,
           linkSecret: await settingSecret(db, 'link_secret', random),
         },
+        claimPeriodMs: config.claimDays * DAY_MS,
+        defaultCurrency: config.defaultCurrency,
         buyLink: (offerId, expiresAtMs) =>
           config.publicUrl + buyLinkPath(signingKey, offerId, expiresAtMs),
       },
@@ -226,6 +234,7 @@ export class AppContext implements AsyncDisposable {
         email: emailDeliverer(mailer),
         charge: chargeDeliverer(processor, log),
         refund: refundDeliverer(processor, log),
+        card_credit: cardCreditDeliverer(processor, log),
         webhook: webhookDeliverer(db, clock, config.webhookAllowPrivate),
         statement_credit: statementCreditDeliverer(processor),
         payout: payoutDeliverer(bank, log),

@@ -1,10 +1,15 @@
 import {
   CARD_DAILY_MAJOR_MAX_DEFAULT,
+  CLAIM_PERIOD_MS_DEFAULT,
+  CLAIM_PERIOD_MS_MAX,
+  CLAIM_PERIOD_MS_MIN,
+  DAY_MS,
   FEE_BPS_DEFAULT,
   FEE_BPS_MAX,
   PURCHASES_PER_HOUR_MAX_DEFAULT,
   RATE_LIMIT_PER_S_DEFAULT,
 } from '../core/limits.ts';
+import { isCurrency } from '../core/money.ts';
 
 /** tagpay's whole configuration, typed, with its defaults. The environment is read here and nowhere else. */
 export interface Config {
@@ -35,6 +40,10 @@ export interface Config {
   cardDailyMajorMax: number;
   /** Ask for a step-up by e-mail on anomalies (first spend, new owner, new address, unusual amount). */
   anomalyStepUp: boolean;
+  /** Days an unlinked recipient has to claim money sent to their handle. */
+  claimDays: number;
+  /** The currency of an amount written without one, for shoppers who chose none. */
+  defaultCurrency: string;
   /** Signs the card processor's transaction webhooks (card-linked offers); null: the endpoint is off. */
   processorWebhookSecret: string | null;
   /** Networks beyond the built-in local one; each is on when its service is configured. */
@@ -134,6 +143,14 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   return value;
 }
 
+function currency(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!isCurrency(raw.toUpperCase()))
+    throw new ConfigError(`${name} must be an ISO 4217 code tagpay knows, got "${raw}"`);
+  return raw.toUpperCase();
+}
+
 function bool(env: Env, name: string, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -211,6 +228,14 @@ export function loadConfig(env: Env = process.env): Config {
       1_000_000_000,
     ),
     anomalyStepUp: bool(env, 'TAGPAY_ANOMALY_STEP_UP', true),
+    claimDays: int(
+      env,
+      'TAGPAY_CLAIM_DAYS',
+      CLAIM_PERIOD_MS_DEFAULT / DAY_MS,
+      CLAIM_PERIOD_MS_MIN / DAY_MS < 1 ? 1 : CLAIM_PERIOD_MS_MIN / DAY_MS,
+      CLAIM_PERIOD_MS_MAX / DAY_MS,
+    ),
+    defaultCurrency: currency(env, 'TAGPAY_DEFAULT_CURRENCY', 'USD'),
     processorWebhookSecret: processorSecret(env),
     ...networksFrom(env),
   };

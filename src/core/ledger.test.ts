@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { accounts, assertTransfer, Balances, type Posting, type Transfer } from './ledger.ts';
+import {
+  accounts,
+  assertTransfer,
+  Balances,
+  holdTransfer,
+  isNonNegativeAccount,
+  resolveTransfer,
+  type Posting,
+  type Transfer,
+} from './ledger.ts';
 
 const transfer = (postings: Posting[], id = 'trf_1'): Transfer => ({
   id,
@@ -136,5 +145,63 @@ describe('account names', () => {
     assert.equal(accounts.funding('shp_x'), 'funding:shp_x');
     assert.equal(accounts.payable('mer_x'), 'payable:mer_x');
     assert.equal(accounts.fees(), 'fees:platform');
+  });
+});
+
+describe('holds and wallets', () => {
+  const hold = {
+    id: 'hld_a',
+    ref: 'pay_a',
+    debit: accounts.wallet('shp_a'),
+    minor: 700n,
+    currency: 'EUR',
+    at: 1,
+    expiresAt: 100,
+  };
+
+  test('a hold moves money to holds:pending; posting or voiding moves it on, balanced', () => {
+    const b = new Balances();
+    b.apply({
+      id: 'trf_top',
+      ref: 'top',
+      at: 0,
+      postings: [
+        { from: accounts.funding('shp_a'), to: hold.debit, minor: 1000n, currency: 'EUR' },
+      ],
+    });
+    b.apply(holdTransfer(hold, 'trf_h'));
+    assert.equal(b.get(hold.debit, 'EUR'), 300n);
+    assert.equal(b.get(accounts.pending(), 'EUR'), 700n);
+    const posted = resolveTransfer(hold, 'post', accounts.wallet('shp_b'), 'trf_p', 2);
+    b.apply(posted);
+    assert.equal(b.get(accounts.wallet('shp_b'), 'EUR'), 700n);
+    assert.equal(b.get(accounts.pending(), 'EUR'), 0n);
+    b.assertZeroSum();
+    const voided = resolveTransfer(hold, 'void', accounts.wallet('shp_b'), 'trf_v', 2);
+    assert.equal(voided.postings[0]!.to, hold.debit, 'a void goes back to the debit account');
+  });
+
+  test('a wallet or the pending account never goes below zero: apply throws before changing anything', () => {
+    const b = new Balances();
+    assert.throws(() => b.apply(holdTransfer(hold, 'trf_h')), /below zero/);
+    assert.equal(b.get(hold.debit, 'EUR'), 0n);
+    b.load(hold.debit, 'EUR', 500n);
+    assert.throws(
+      () =>
+        b.apply({
+          id: 'trf_two',
+          ref: 'x',
+          at: 0,
+          postings: [
+            { from: hold.debit, to: accounts.fees(), minor: 300n, currency: 'EUR' },
+            { from: hold.debit, to: accounts.fees(), minor: 300n, currency: 'EUR' },
+          ],
+        }),
+      /below zero/,
+      'two postings from one wallet count together',
+    );
+    assert.equal(b.get(hold.debit, 'EUR'), 500n);
+    assert.ok(isNonNegativeAccount('wallet:shp_x'));
+    assert.ok(!isNonNegativeAccount('funding:shp_x'));
   });
 });

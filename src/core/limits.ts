@@ -150,6 +150,26 @@ export const PAGE_LIMIT_MAX = 100;
 export const ENGINE_IDLE_POLL_MS = 250;
 export const OUTBOX_IDLE_POLL_MS = 250;
 
+/**
+ * Money to a handle (DESIGN.md flow 3). A payment above this many major units of its currency needs
+ * a confirmation code, as does every first payment to a new recipient.
+ */
+export const PAY_CONFIRM_ABOVE_MAJOR = 25n;
+/** How long an unlinked recipient has to claim money by linking, before it goes back to the sender. */
+export const CLAIM_PERIOD_MS_DEFAULT = 14 * 24 * 60 * 60 * 1000;
+export const CLAIM_PERIOD_MS_MIN = 60 * 60 * 1000;
+export const CLAIM_PERIOD_MS_MAX = 90 * 24 * 60 * 60 * 1000;
+/** How long the payer has to confirm a `#request` with its code. */
+export const REQUEST_WINDOW_MS = 3 * 24 * 60 * 60 * 1000;
+/** Money one handle may send (payments and paid requests) per UTC day and per rolling 7 days. */
+export const PAY_DAILY_LIMIT_MAJOR = 500n;
+export const PAY_WEEKLY_LIMIT_MAJOR = 1_500n;
+export const WEEK_DAYS = 7;
+/** Gift card codes: characters after the prefix, 5 bits each (>= 64 bits of randomness). */
+export const GIFT_CODE_CHARS = 16;
+export const GIFT_CODE_BITS = GIFT_CODE_CHARS * 5;
+/** Gift cards one order may buy (the offer's quantity limits per post apply too). */
+export const GIFT_CARDS_PER_ORDER_MAX = QUANTITY_PER_POST_MAX;
 /** A buy-now link in an offer post works this long when the offer has no end (ticket buttons: DESIGN flow 5). */
 export const BUY_LINK_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 /** Items one cart holds (#AmazonCart: DESIGN flow 4). */
@@ -216,6 +236,14 @@ assert(
   AMOUNT_MINOR_MAX * BigInt(QUANTITY_PER_POST_MAX) < 2n ** 62n,
   'an order total fits a Postgres bigint',
 );
+assert(GIFT_CODE_BITS >= 64, 'gift card codes carry at least 64 bits of randomness');
+assert(PAY_DAILY_LIMIT_MAJOR <= PAY_WEEKLY_LIMIT_MAJOR, 'a day fits in a week');
+assert(
+  PAY_CONFIRM_ABOVE_MAJOR < PAY_DAILY_LIMIT_MAJOR,
+  'payments below the limits can need a code',
+);
+assert(CLAIM_PERIOD_MS_MIN <= CLAIM_PERIOD_MS_DEFAULT, 'default claim period within bounds');
+assert(CLAIM_PERIOD_MS_DEFAULT <= CLAIM_PERIOD_MS_MAX, 'default claim period within bounds');
 assert(
   OAUTH_CODE_TTL_MS <= 10 * 60 * 1000,
   'RFC 6749 §4.1.2: authorization codes live 10 minutes at most',

@@ -196,6 +196,122 @@ export const emails = {
   },
 };
 
+/** Why a `#pay` or `#request` post (or its API call) is refused: each has a text and an API code. */
+export type PayRefusalReason =
+  | 'missing'
+  | 'invalid'
+  | 'negative'
+  | 'zero'
+  | 'too_many_decimals'
+  | 'too_large'
+  | 'unknown_currency'
+  | 'no_recipient'
+  | 'unknown_network'
+  | 'self_payment'
+  | 'memo_too_long'
+  | 'not_linked'
+  | 'payer_not_linked'
+  | 'over_daily_limit'
+  | 'over_weekly_limit';
+
+const PAY_REFUSAL_TEXT: Record<PayRefusalReason, (detail: string) => string> = {
+  missing: () => 'How much? Write the amount after the handle, e.g. #pay @bob $10 pizza.',
+  invalid: (d) => `We could not read "${d}" as an amount. Write it like $10, 10.50 USD or 10,50 €.`,
+  negative: (d) => `"${d}" is below zero; an amount must be positive.`,
+  zero: () => 'An amount must be more than zero.',
+  too_many_decimals: (d) =>
+    `"${d}" has more decimals than its currency has; write at most two (none for ¥), without thousands separators.`,
+  too_large: (d) => `"${d}" is more than tagpay moves in one payment.`,
+  unknown_currency: (d) =>
+    `We don't know the currency of "${d}". Use a code such as USD, EUR or GBP, or $, €, £, ¥.`,
+  no_recipient: () => 'Who to? Mention the handle, e.g. #pay @bob $10 pizza.',
+  unknown_network: (d) => `${d} is on a network tagpay does not pay on from here.`,
+  self_payment: () => 'You cannot pay yourself.',
+  memo_too_long: () => 'The note is too long; keep it under 200 characters.',
+  not_linked: (d) => `Link your card once at ${d} and post again to send money.`,
+  payer_not_linked: (d) => `@${d} has not linked tagpay yet, so they cannot be asked for money.`,
+  over_daily_limit: (d) => `This would pass your daily sending limit of ${d}.`,
+  over_weekly_limit: (d) => `This would pass your weekly sending limit of ${d}.`,
+};
+
+/** Texts of money to a handle, wallets and gift cards. Amounts appear only where the text says so. */
+export const moneyReplies = {
+  refused(reason: PayRefusalReason, detail: string): string {
+    return PAY_REFUSAL_TEXT[reason](detail);
+  },
+  payCode(amount: Money, to: string, code: string, windowMin: number): string {
+    return `To send ${formatMoney(amount)} to @${to}, reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account.`;
+  },
+  /** The code of a payment, in public: no amount unless both sides chose public. */
+  payCodePrivate(to: string, code: string, windowMin: number): string {
+    return `To send the payment to @${to} (the amount is in your e-mail), reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account.`;
+  },
+  requestCode(amount: Money, from: string, memo: string, code: string, windowH: number): string {
+    const note = memo === '' ? '' : ` (${memo})`;
+    return `@${from} asks you for ${formatMoney(amount)}${note}. To pay, reply with ${displayCode(code)} within ${windowH} hours; otherwise do nothing.`;
+  },
+  requestCodePrivate(from: string, code: string, windowH: number): string {
+    return `@${from} asks you for money (the amount is in your e-mail). To pay, reply with ${displayCode(code)} within ${windowH} hours; otherwise do nothing.`;
+  },
+  sent(amount: Money | null, from: string, to: string, memo: string): string {
+    const note = memo === '' ? '' : ` for ${memo}`;
+    return amount === null
+      ? `Done: @${from} paid @${to}${note}.`
+      : `Done: @${from} sent ${formatMoney(amount)} to @${to}${note}.`;
+  },
+  received(amount: Money, from: string, memo: string): string {
+    const note = memo === '' ? '' : ` for ${memo}`;
+    return `You received ${formatMoney(amount)} from @${from}${note}. It is in your tagpay wallet.`;
+  },
+  claimMention(to: string, from: string, amount: Money | null, link: string, days: number): string {
+    const what = amount === null ? 'money' : formatMoney(amount);
+    return `@${to}, @${from} sent you ${what} with tagpay. Claim it within ${days} days by linking your account at ${link}`;
+  },
+  claimHeld(to: string, days: number): string {
+    return `Sent. @${to} has not linked tagpay yet; we told them and hold the money for ${days} days, then it comes back to your wallet.`;
+  },
+  claimed(amount: Money, to: string): string {
+    return `@${to} claimed the ${formatMoney(amount)} you sent.`;
+  },
+  returned(amount: Money, to: string): string {
+    return `@${to} did not claim the ${formatMoney(amount)} you sent in time, so it is back in your tagpay wallet.`;
+  },
+  payExpired(): string {
+    return 'Your payment was not confirmed in time, so nothing was sent.';
+  },
+  payDeclined(reason: DeclineReason): string {
+    return `We could not send the money: ${DECLINE_TEXT[reason]}. Nothing was sent.`;
+  },
+  giftCardPaid(title: string, total: Money, count: number): string {
+    const cards = count === 1 ? 'Your gift card code is' : `Your ${count} gift card codes are`;
+    return `Paid: ${title}, ${formatMoney(total)}. ${cards} on the way to you privately, once.`;
+  },
+};
+
+export const moneyEmails = {
+  payCode(amount: Money, to: string, code: string, windowMin: number) {
+    return {
+      subject: `Confirm: send ${formatMoney(amount)} to @${to}`,
+      text: `${moneyReplies.payCode(amount, to, code, windowMin)}\n\nIf this was not you, do nothing: nothing is sent without the code.`,
+    };
+  },
+  requestCode(amount: Money, from: string, memo: string, code: string, windowH: number) {
+    return {
+      subject: `@${from} asks you for ${formatMoney(amount)}`,
+      text: moneyReplies.requestCode(amount, from, memo, code, windowH),
+    };
+  },
+  notice(subject: string, text: string) {
+    return { subject, text };
+  },
+  giftCards(title: string, value: Money, codes: string[]) {
+    return {
+      subject: `Your gift card: ${title}`,
+      text: `Your ${formatMoney(value)} gift card${codes.length === 1 ? '' : 's'}:\n${codes.join('\n')}\n\nRedeem into your tagpay wallet; each code works once. We show it only this once and keep only its hash.`,
+    };
+  },
+};
+
 /** Texts of buy-now links, the cart (#cart, #checkout) and the receipts of web payments. */
 export const checkoutReplies = {
   /** Appended to an offer post: the signed one-tap checkout link (a buy-now or ticket button). */

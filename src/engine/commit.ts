@@ -3,6 +3,7 @@ import { insertNew, upsertRows, type Column } from '../store/set-sql.ts';
 import { commitSafety, keyIdOf } from './flows/safety.ts';
 import type { Effects, State } from './state.ts';
 import type { ChainedTransfer } from '../core/ledger-chain.ts';
+import { commitMoney } from './flows/money-commit.ts';
 import { commitCardPayoutEffects } from './flows/card-payout-store.ts';
 
 /** A transfer's place in the hash chain; one that was never chained is a bug, and nothing is written. */
@@ -338,6 +339,7 @@ export async function commitEffects(
     balanceRows.map((b) => [b.account, b.currency, b.balance]),
     'account, currency',
   );
+  await commitMoney(tx, fx.money);
   await insertNew(
     tx,
     'outbox',

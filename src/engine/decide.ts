@@ -67,6 +67,22 @@ import {
   type WaitEntry,
 } from './state.ts';
 import { merchantView, offerView, orderView, shopperView } from './views.ts';
+import {
+  cardPartOfOrder,
+  cardRefundOf,
+  giftCardSold,
+  refundOrderWallet,
+  WALLET_CHARGE_ID,
+  isMoneyCommand,
+  moneyApi,
+  moneyChargeResult,
+  moneyCreditResult,
+  moneyNextDeadline,
+  moneyPost,
+  moneyTick,
+  onShopperLinked,
+  refundRefusal,
+} from './flows/money.ts';
 import { updateOffer } from './flows/offer-edit.ts';
 import { partialRefund, refundShare } from './flows/refunds.ts';
 import {
@@ -104,6 +120,10 @@ export interface DecideContext {
   botHandle: (network: string) => string;
   /** Fraud controls: velocity limits, anomaly step-up, the secret that signs e-mailed links. */
   safety: SafetyConfig;
+  /** How long an unlinked recipient has to claim money (CLAIM_PERIOD_MS_DEFAULT when absent). */
+  claimPeriodMs?: number;
+  /** The currency of an amount written without one, for shoppers who chose none. */
+  defaultCurrency?: string;
   /** The signed buy-now link of an offer, expiring at the given time (src/core/signing.ts). */
   buyLink?: (offerId: string, expiresAtMs: number) => string;
 }
@@ -162,6 +182,14 @@ export class Out {
       },
     });
   }
+  /** A direct message (Mastodon's `visibility: direct`), for networks that have them. */
+  direct(network: string, text: string): void {
+    this.fx.outbox.push({
+      key: this.key('post'),
+      kind: 'post',
+      body: { network, as: this.ctx.botHandle(network), text, reply_to: null, direct: true },
+    });
+  }
   email(to: string, message: { subject: string; text: string }): void {
     this.fx.outbox.push({ key: this.key('email'), kind: 'email', body: { to, ...message } });
   }
@@ -201,8 +229,11 @@ export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideCo
     case 'refund_result':
       return onRefundResult(state, out, body);
     case 'tick':
+      moneyTick(state, out);
       expireDue(state, out);
       return expirePayments(state, out);
+    case 'card_credit_result':
+      return moneyCreditResult(state, out, body);
     case 'offer_posted':
       return onOfferPosted(state, out, body);
     case 'card_transaction':
@@ -214,7 +245,9 @@ export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideCo
 
 /** The earliest deadline of a pending checkout, so the clock knows when to append a tick. */
 export function nextDeadline(state: State): number | null {
-  return state.deadlines.peek();
+  const checkout = state.deadlines.peek();
+  const money = moneyNextDeadline(state);
+  return checkout === null ? money : money === null ? checkout : Math.min(checkout, money);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,6 +316,7 @@ export function matchPost(
 
 function onPost(state: State, out: Out, post: PostEvent): void {
   const author = post.author.toLowerCase();
+  if (moneyPost(state, out, post, author)) return;
   const match = matchPost(state, out.ctx.botHandle(post.network), post.network, author, post.text);
   switch (match.kind) {
     case 'cancel':
@@ -667,13 +701,19 @@ function beginCharge(state: State, out: Out, order: Order): void {
   order.shippingAddress = shopper.shippingAddress;
   order.updatedAt = out.entry.at;
   out.fx.orders.add(order);
+  // The wallet pays first; what it covers needs no card charge (WALLET_CHARGE_ID stands for it).
+  const cardMinor = cardPartOfOrder(state, out, order);
+  if (cardMinor === 0n) {
+    const paid = { orderId: order.id, ok: true, reason: null, chargeId: WALLET_CHARGE_ID };
+    return onChargeResult(state, out, { kind: 'charge_result', ...paid });
+  }
   out.fx.outbox.push({
     key: `charge:${order.id}`,
     kind: 'charge',
     body: {
       order_id: order.id,
       card_token: shopper.cardToken,
-      amount: order.amountMinor.toString(),
+      amount: cardMinor.toString(),
       currency: order.currency,
       description: `${offer.title} (${order.id})`,
     },
@@ -766,6 +806,7 @@ function expireDue(state: State, out: Out): void {
 // Processor results
 
 function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void {
+  if (moneyChargeResult(state, out, result)) return;
   const order = state.activeOrders.get(result.orderId);
   if (order === undefined || order.status !== 'charging') return;
   const offer = state.offers.get(order.offerId)!;
@@ -788,6 +829,8 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   offer.sold += order.quantity;
   out.fx.offers.add(offer);
 
+  if (giftCardSold(state, out, order, merchant, title))
+    return out.webhook(merchant, 'order.paid', orderView(order));
   const shopperId = order.shopperId!;
   const net = order.amountMinor - order.feeMinor;
   const postings = [];
@@ -872,6 +915,7 @@ export function fail(out: Out, code: ErrorCode, message: string, param?: string)
 
 function onApi(state: State, out: Out, event: ApiEvent): void {
   const cmd = event.command;
+  if (isMoneyCommand(cmd)) return moneyApi(state, out, cmd, (c) => createOffer(state, out, c));
   if (isCheckoutCommand(cmd)) return onCheckoutApi(state, out, cmd);
   switch (cmd.op) {
     case 'merchant.create':
@@ -949,6 +993,8 @@ function refundOrder(
       `Order ${order.id} is ${order.status}; only a paid order can be refunded.`,
     );
   }
+  const notRefundable = refundRefusal(state, order);
+  if (notRefundable !== null) return fail(out, 'ORDER_NOT_REFUNDABLE', notRefundable);
   const partial = partialRefund(order, cmd);
   if (!partial.ok) return fail(out, partial.code, partial.message, partial.param);
   order.status = 'refunding';
@@ -957,6 +1003,15 @@ function refundOrder(
   // Each refund request is its own attempt (keyed by its log position): after a failed refund, a
   // new request must reach the processor and the log under new keys, not be taken for a repeat.
   const attempt = out.entry.seq.toString();
+  const toCard = cardRefundOf(state, order, partial.amountMinor);
+  if (toCard === 0n) {
+    // All of it goes back to the wallet: nothing goes to the processor, the refund is done here.
+    const amountMinor = partial.amountMinor.toString();
+    const done = { orderId: order.id, ok: true, refundId: null, error: null, amountMinor };
+    const restock = { restock: cmd.restock, restockQuantity: partial.restockQuantity };
+    onRefundResult(state, out, { kind: 'refund_result', ...restock, ...done });
+    return ok(out, 200, orderView(order));
+  }
   out.fx.outbox.push({
     key: `refund:${order.id}:${attempt}`,
     kind: 'refund',
@@ -965,6 +1020,8 @@ function refundOrder(
       attempt,
       charge_id: order.chargeId,
       amount: partial.amountMinor.toString(),
+      // The wallet's part of an order paid from the wallet first goes back to the wallet, not the card.
+      ...(toCard !== partial.amountMinor && { card_amount: toCard.toString() }),
       restock: cmd.restock,
       restock_quantity: partial.restockQuantity,
     },
@@ -1011,6 +1068,7 @@ function onRefundResult(state: State, out: Out, result: RefundResultEvent): void
   const transfer = { id: newId('trf', out.ctx.random), ref: order.id, at: out.entry.at, postings };
   state.balances.apply(transfer);
   out.fx.transfers.push(transfer);
+  refundOrderWallet(state, out, order, share.amountMinor);
   const offer = state.offers.get(order.offerId);
   const key = handleKey(order.network, order.handle);
   if (offer !== undefined && order.status === 'refunded')
@@ -1272,6 +1330,7 @@ function linkShopper(
   if (existing !== undefined) out.fx.shoppers.delete(existing);
   out.fx.shoppers.add(shopper);
   onLinked(state, out, cmd, existing, shopper);
+  onShopperLinked(state, out, shopper);
   ok(out, existing ? 200 : 201, shopperView(shopper));
   for (const h of shopperHandles(shopper))
     serveSignups(state, out, handleKey(h.network, h.account), shopper);
@@ -1308,6 +1367,7 @@ function addShopperHandle(
     shopper.alsoOn.push(handle);
     state.shoppers.set(key, shopper);
     out.fx.shopperHandles.push({ shopperId: shopper.id, handle });
+    onShopperLinked(state, out, shopper);
     serveSignups(state, out, key, shopper);
   }
   ok(out, 200, shopperView(shopper));

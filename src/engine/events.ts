@@ -1,4 +1,5 @@
 import type { DeclineReason } from '../core/replies.ts';
+import type { CardCreditResultEvent, MoneyCommand } from './flows/money-events.ts';
 import type { OfferEditCommand } from './flows/offer-edit.ts';
 import type { CardOfferCommand, CardTransactionEvent } from './flows/card-offers-state.ts';
 import type { PayoutCommand, PayoutResultEvent } from './flows/payouts-state.ts';
@@ -121,7 +122,8 @@ export type ApiCommand =
       /** Purchases above this (in limitCurrency) ask for a step-up by e-mail. */
       stepUpAboveMinor?: string | null;
     }
-  | SafetyCommand;
+  | SafetyCommand
+  | MoneyCommand;
 
 /** Commands of the fraud controls and API security (src/engine/flows/safety.ts). */
 export type SafetyCommand =
@@ -182,7 +184,8 @@ export type EventBody =
   | TickEvent
   | CardTransactionEvent
   | PayoutResultEvent
-  | OfferPostedEvent;
+  | OfferPostedEvent
+  | CardCreditResultEvent;
 
 export interface LogEntry {
   seq: bigint;

@@ -3,6 +3,7 @@ import type { Sql } from '../store/db.ts';
 import { big, num } from '../store/db.ts';
 import { spentKey } from './decide.ts';
 import { loadSafety } from './flows/safety.ts';
+import { loadMoney } from './flows/money-load.ts';
 import { loadChainHead } from './ledger-store.ts';
 import { loadCardPayoutState } from './flows/card-payout-store.ts';
 import { loadCheckout } from './flows/checkout-store.ts';
@@ -186,6 +187,7 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   }
   // The pair of the assertion made before every commit: what was read back sums to zero too.
   state.balances.assertZeroSum();
+  await loadMoney(db, state, lastAt === null || lastAt === undefined ? 0 : num(lastAt));
   await loadCardPayoutState(db, state);
   const head = await loadChainHead(db);
   state.chain.n = head.n;

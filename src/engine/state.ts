@@ -2,6 +2,7 @@ import { Balances, type Transfer } from '../core/ledger.ts';
 import { GENESIS_HASH, type ChainHead } from '../core/ledger-chain.ts';
 import type { ShippingAddress } from './events.ts';
 import { SafetyEffects, SafetyState } from './flows/safety-state.ts';
+import { MoneyEffects, MoneyState } from './flows/money-state.ts';
 import { CardEffects, CardLinkedState } from './flows/card-offers-state.ts';
 import { PayoutEffects, PayoutState } from './flows/payouts-state.ts';
 import { CheckoutEffects, CheckoutState } from './flows/checkout-state.ts';
@@ -167,7 +168,15 @@ export interface WaitEntry {
 
 export interface OutboxRow {
   key: string;
-  kind: 'post' | 'email' | 'charge' | 'refund' | 'webhook' | 'statement_credit' | 'payout';
+  kind:
+    | 'post'
+    | 'email'
+    | 'charge'
+    | 'refund'
+    | 'webhook'
+    | 'statement_credit'
+    | 'payout'
+    | 'card_credit';
   body: unknown;
 }
 
@@ -270,6 +279,8 @@ export class State {
   readonly balances = new Balances();
   /** Fraud controls: guards, velocity, card spend (src/engine/flows/safety.ts). */
   readonly safety = new SafetyState();
+  /** Payments, claims, holds, wallets and gift cards (src/engine/flows/money.ts). */
+  readonly money = new MoneyState();
   /** The ledger's hash chain head: every committed transfer is chained after it (core/ledger-chain.ts). */
   readonly chain: ChainHead = { n: 0n, hash: GENESIS_HASH };
   readonly cards = new CardLinkedState();
@@ -333,6 +344,7 @@ export class Effects {
   readonly revokeKeys: { merchantId: string; keep: string; at: number }[] = [];
   /** Guards, the audit log, wrong-code counters, single key revocations. */
   readonly safety = new SafetyEffects();
+  readonly money = new MoneyEffects();
   readonly cards = new CardEffects();
   readonly payouts = new PayoutEffects();
   readonly checkout = new CheckoutEffects();

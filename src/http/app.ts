@@ -16,6 +16,7 @@ import { checkoutRoutes } from './routes/checkout.ts';
 import { localRoutes } from './routes/local.ts';
 import { localStreamRoutes } from './routes/local-stream.ts';
 import { merchantRoutes } from './routes/merchants.ts';
+import { moneyRoutes } from './routes/money.ts';
 import { oauthRoutes } from './routes/oauth.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { securityRoutes } from './routes/security.ts';
@@ -130,6 +131,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   onboardingRoutes(api, app);
   orderRoutes(api, app);
   securityRoutes(api, app);
+  moneyRoutes(api, app);
   merchantMoneyRoutes(api, app);
   checkoutRoutes(api, app);
   oauthRoutes(api, app);

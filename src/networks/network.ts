@@ -5,6 +5,8 @@ export interface PostRequest {
   replyTo: string | null;
   /** The outbox row's key: posting twice with it gives one post. */
   idempotencyKey: string;
+  /** A direct message to the accounts the text mentions, on networks that have them. */
+  direct?: boolean;
 }
 
 export interface NetworkClient {

@@ -64,6 +64,8 @@ interface PostBody {
   as: string;
   text: string;
   reply_to: string | null;
+  /** A direct message to the accounts the text mentions (Mastodon's `visibility: direct`). */
+  direct?: boolean;
   /** The same message for the shopper answered, sent instead when the reply cannot go out in time. */
   email_fallback?: { to: string; subject: string; text: string };
   /** Set on an offer's own post: its post id goes back into the log so `#cart` replies name the offer. */
@@ -102,6 +104,7 @@ export function postDeliverer(
         text: body.text,
         replyTo: body.reply_to,
         idempotencyKey: item.key,
+        ...(body.direct === true && { direct: true }),
       });
       if (body.offer_id !== undefined && log !== undefined) {
         await log.append([
@@ -226,6 +229,8 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
       attempt: string;
       charge_id: string;
       amount: string;
+      /** The card's part when it is less than the refund (the rest goes back to a wallet). */
+      card_amount?: string;
       restock: boolean;
       restock_quantity?: number;
     };
@@ -233,7 +238,7 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
     try {
       outcome = await processor.refund(
         body.charge_id,
-        BigInt(body.amount),
+        BigInt(body.card_amount ?? body.amount),
         `${body.order_id}:refund:${body.attempt}`,
       );
     } catch (error) {

@@ -194,6 +194,11 @@ export class FakeMastodon {
     return this.subscribers.size;
   }
 
+  /** True when some client follows the user stream (mentions and notifications). */
+  followsUserStream(): boolean {
+    return [...this.subscribers].some((s) => s.user);
+  }
+
   /** Hashtag streams currently subscribed, lower case. */
   subscribedHashtags(): string[] {
     return [...new Set([...this.subscribers].flatMap((s) => [...s.hashtags]))];

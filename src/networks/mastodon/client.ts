@@ -116,7 +116,7 @@ export class MastodonClient implements RemoteClient {
     if (req.as !== this.self)
       throw new Error(`mastodon: tagpay posts only as ${this.self}, not as ${req.as}`);
     let text = req.text;
-    let visibility: Visibility = 'public';
+    let visibility: Visibility = req.direct === true ? 'direct' : 'public';
     if (req.replyTo !== null) {
       const parent = await this.statusInfo(req.replyTo);
       visibility = leastVisible(parent.visibility);

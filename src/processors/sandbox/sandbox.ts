@@ -306,6 +306,47 @@ export class SandboxProcessor implements CardProcessor {
     });
   }
 
+  /**
+   * Pays money out to a card (a wallet withdrawal; Visa Direct's original credit). Idempotent by
+   * key. Test cards that decline charges decline credits too; the processor-error card fails
+   * retryably, so both ends of a withdrawal can be tested.
+   */
+  async credit(
+    token: string,
+    amountMinor: bigint,
+    currency: string,
+    idempotencyKey: string,
+  ): Promise<{ ok: true; creditId: string } | { ok: false; retryable: boolean; message: string }> {
+    const done = (
+      await this.db.query<{ id: string }>('SELECT id FROM sandbox_credits WHERE idem_key = $1', [
+        idempotencyKey,
+      ])
+    ).rows[0];
+    if (done) return { ok: true, creditId: done.id };
+    const card = (
+      await this.db.query<{ behavior: string }>(
+        'SELECT behavior FROM sandbox_tokens WHERE id = $1',
+        [token],
+      )
+    ).rows[0];
+    if (!card) return { ok: false, retryable: false, message: 'unknown card token' };
+    if (card.behavior === 'processor_error')
+      return { ok: false, retryable: true, message: 'processor error' };
+    if (card.behavior !== 'success')
+      return { ok: false, retryable: false, message: `card refused the credit: ${card.behavior}` };
+    const id = newId('cre', random);
+    await this.db.query(
+      'INSERT INTO sandbox_credits (id, idem_key, token, amount_minor, currency, created_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (idem_key) DO NOTHING',
+      [id, idempotencyKey, token, amountMinor.toString(), currency, this.clock.now()],
+    );
+    const row = (
+      await this.db.query<{ id: string }>('SELECT id FROM sandbox_credits WHERE idem_key = $1', [
+        idempotencyKey,
+      ])
+    ).rows[0]!;
+    return { ok: true, creditId: row.id };
+  }
+
   async statementCredit(
     token: string,
     amountMinor: bigint,
