@@ -179,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 3000, 0, 65535);
   const host = env.HOST || '127.0.0.1';
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const demo = bool(env, 'TAGPAY_DEMO', databaseUrl === null);
   const adminKey = env.TAGPAY_ADMIN_KEY || null;
   if (adminKey !== null && adminKey.length < 24) {
     throw new ConfigError(
@@ -205,7 +206,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminKey,
     publicUrl,
     feeBps: int(env, 'TAGPAY_FEE_BPS', FEE_BPS_DEFAULT, 0, FEE_BPS_MAX),
-    demo: bool(env, 'TAGPAY_DEMO', databaseUrl === null),
+    demo,
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     emailFrom: env.TAGPAY_EMAIL_FROM || 'tagpay <no-reply@tagpay.localhost>',
     botHandle,
@@ -227,7 +228,9 @@ export function loadConfig(env: Env = process.env): Config {
       0,
       1_000_000_000,
     ),
-    anomalyStepUp: bool(env, 'TAGPAY_ANOMALY_STEP_UP', true),
+    // The demo's shoppers buy minutes after they are linked: each first purchase would wait for an
+    // e-mailed approval, so the demo leaves anomaly step-up off unless it is asked for.
+    anomalyStepUp: bool(env, 'TAGPAY_ANOMALY_STEP_UP', !demo),
     claimDays: int(
       env,
       'TAGPAY_CLAIM_DAYS',

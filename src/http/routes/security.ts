@@ -10,7 +10,7 @@ import type { SafetyCommand } from '../../engine/events.ts';
 import { readLinkToken } from '../../engine/flows/safety.ts';
 import { handleKey } from '../../engine/state.ts';
 import { accountOf } from '../accounts.ts';
-import { guard, idempotency, requireMerchant } from '../auth.ts';
+import { guard, idempotency, requireAdminOrOwner, requireMerchant } from '../auth.ts';
 import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
 import { PageLimit } from '../schemas.ts';
 
@@ -188,6 +188,47 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const { key } = await idempotency(app, c);
       const result = await freezeByLink(app, c.req.valid('json').token, key);
+      return send(c, result.body, result.status);
+    },
+  );
+
+  // ---- The shopper, signed in: the "freeze my account" control of the wallet page, the same freeze
+  // as the "not me" link. Only the operator unfreezes.
+  api.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/me/freeze',
+      middleware: [guard(app, 'admin-or-owner')] as const,
+      tags: ['Safety'],
+      security,
+      summary:
+        "Freeze the caller's own account (a web session, a proof, or a local token): pending checkouts end, no new purchases",
+      request: { headers: IdempotencyHeaders },
+      responses: { 200: { description: 'The shopper status', ...json(Obj) }, ...errorResponses },
+    }),
+    async (c) => {
+      const owner = await requireAdminOrOwner(app, c);
+      if (owner === null)
+        throw new TagpayError(
+          'FORBIDDEN',
+          'The operator freezes a shopper with POST /v1/shoppers/{network}/{handle}/freeze.',
+        );
+      if (!app.engine.view.shoppers.has(handleKey(owner.network, owner.account)))
+        throw new TagpayError('NOT_FOUND', 'This handle is not linked to tagpay.', 'handle');
+      const { key, requestHash } = await idempotency(app, c);
+      const result = await submitCommand(
+        app.log,
+        app.engine,
+        `me:${owner.network}:${owner.account}`,
+        key,
+        requestHash,
+        {
+          op: 'shopper.freeze',
+          network: owner.network,
+          account: owner.account,
+          by: 'shopper',
+        },
+      );
       return send(c, result.body, result.status);
     },
   );
