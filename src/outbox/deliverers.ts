@@ -318,8 +318,8 @@ export function webhookDeliverer(db: Db, clock: Clock, allowPrivate: boolean): D
     )
       secrets.push(rows[0].webhook_secret_previous);
     const payload = JSON.stringify(body.event);
-    try {
-      const response = await fetch(body.url, {
+    const send = () =>
+      fetch(body.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -330,6 +330,16 @@ export function webhookDeliverer(db: Db, clock: Clock, allowPrivate: boolean): D
         signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
         redirect: 'manual',
       });
+    try {
+      let response: Response;
+      try {
+        response = await send();
+      } catch (error) {
+        // A kept-alive connection the receiver closed while idle fails before any answer: sent again
+        // at once on a new connection (the event id is its idempotency key), not after a backoff.
+        if (!isStaleConnection(error)) throw error;
+        response = await send();
+      }
       await response.body?.cancel();
       if (response.ok) return { done: true };
       return retryOr(item, WEBHOOK_ATTEMPTS_MAX, WEBHOOK_RETRY_BASE_MS, `HTTP ${response.status}`);
@@ -342,4 +352,13 @@ export function webhookDeliverer(db: Db, clock: Clock, allowPrivate: boolean): D
       );
     }
   });
+}
+
+const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/** A request that failed because its reused connection was already closed by the other side. */
+function isStaleConnection(error: unknown): boolean {
+  const cause =
+    error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === 'string' && STALE_CONNECTION_CODES.has(cause.code);
 }
