@@ -47,6 +47,11 @@ export const errorResponses = {
   409: err('Conflict (HASHTAG_TAKEN, IDEMPOTENCY_CONFLICT, ...)'),
 };
 
+/** A JSON body or response of the given schema, as OpenAPI routes declare it. */
+export const json = <T extends z.ZodType>(schema: T) => ({
+  content: { 'application/json': { schema } },
+});
+
 export const security = [{ bearer: [] }];
 /** Documents (and bounds) Stripe's Idempotency-Key header on every POST that changes state. */
 export const IdempotencyHeaders = z.object({

@@ -12,10 +12,8 @@ import { offerView } from '../../engine/views.ts';
 import { accountOf } from '../accounts.ts';
 import { bearer, guard, idempotency, principalOf, requireMerchant } from '../auth.ts';
 import { sessionOf } from '../session.ts';
-import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { OfferSchema } from '../schemas.ts';
-
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 export const PaymentSchema = z
   .object({

@@ -3,10 +3,8 @@ import { TagpayError } from '../../core/errors.ts';
 import { LOCAL_POST_TEXT_CHARS_MAX } from '../../core/limits.ts';
 import type { AppContext } from '../../app-context.ts';
 import { requireLocalAccount, guard } from '../auth.ts';
-import { errorResponses, security, send } from '../route.ts';
+import { errorResponses, security, send, json } from '../route.ts';
 import { HandleSchema, LocalPostSchema, PageLimit } from '../schemas.ts';
-
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 /** The built-in local network's API: accounts, posts, replies, the timeline. */
 export function localRoutes(api: OpenAPIHono, app: AppContext): void {

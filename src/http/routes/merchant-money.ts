@@ -15,10 +15,9 @@ import { payoutView } from '../../engine/flows/payouts.ts';
 import { verifyLedger } from '../../engine/ledger-store.ts';
 import { readTransaction, signatureValid, transactionKey } from '../../processors/transactions.ts';
 import { guard, idempotency, requireAdmin, requireMerchant, requirePrincipal } from '../auth.ts';
-import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { Currency, MoneySchema } from '../schemas.ts';
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const csv = (description: string) => ({
   description,
   content: { 'text/csv': { schema: z.string() } },

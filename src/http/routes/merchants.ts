@@ -9,7 +9,7 @@ import { merchantView, offerView } from '../../engine/views.ts';
 import { idempotency, requireAdmin, requireMerchant, requirePrincipal, guard } from '../auth.ts';
 import { accountOf } from '../accounts.ts';
 import { webhookTargetProblem } from '../../outbox/ssrf.ts';
-import { checkCursor, errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { checkCursor, errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import {
   CreateMerchantBody,
   CreateOfferBody,
@@ -19,8 +19,6 @@ import {
   NetworkSchema,
   NetworkHandleSchema,
 } from '../schemas.ts';
-
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const MerchantCreated = z
   .object({

@@ -18,10 +18,8 @@ import { paymentFromRow } from '../../engine/flows/money-load.ts';
 import { handleKey, type Shopper } from '../../engine/state.ts';
 import { accountOf } from '../accounts.ts';
 import { guard, idempotency, requireAdminOrOwner, requireMerchant } from '../auth.ts';
-import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { Currency, MinorAmount, MoneySchema } from '../schemas.ts';
-
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const NetworkName = z.string().max(32).default('local');
 const AnyHandle = z.string().min(1).max(128);

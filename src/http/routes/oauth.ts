@@ -25,11 +25,9 @@ import { paymentView } from '../../engine/flows/checkout.ts';
 import { paymentFromRow } from '../../engine/flows/checkout-store.ts';
 import { webhookTargetProblem } from '../../outbox/ssrf.ts';
 import { guard, idempotency, requireMerchant } from '../auth.ts';
-import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { MoneySchema } from '../schemas.ts';
 import { PaymentSchema, requireShopper } from './checkout.ts';
-
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 /**
  * A redirect URI a shop may register: absolute, no fragment (RFC 6749 §3.1.2), https — or http on a

@@ -3,10 +3,8 @@ import { OFFER_QUANTITY_MAX, OFFER_TITLE_CHARS_MAX } from '../../core/limits.ts'
 import type { AppContext } from '../../app-context.ts';
 import { submitCommand } from '../../engine/commands.ts';
 import { guard, idempotency, requireMerchant } from '../auth.ts';
-import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { OfferSchema } from '../schemas.ts';
-
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 /** Editing an offer (Stripe's update: a POST to the object). Decided by the engine (flows/offer-edit.ts). */
 export function offerEditRoutes(api: OpenAPIHono, app: AppContext): void {

@@ -14,10 +14,8 @@ import {
 import { webhookTargetProblem } from '../../outbox/ssrf.ts';
 import { guard, requireLocalAccount } from '../auth.ts';
 import { issueProof, sign, verify } from '../ownership.ts';
-import { errorResponses, security, send } from '../route.ts';
+import { errorResponses, security, send, json } from '../route.ts';
 import { NetworkHandleSchema } from '../schemas.ts';
-
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const ProofSchema = z
   .object({

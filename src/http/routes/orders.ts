@@ -7,10 +7,8 @@ import { orderFromRow } from '../../engine/load.ts';
 import { orderView } from '../../engine/views.ts';
 import { idempotency, requireAdmin, requirePrincipal, guard } from '../auth.ts';
 import { submitCommand } from '../../engine/commands.ts';
-import { checkCursor, errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { checkCursor, errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { listOf, OrderSchema, PageQuery } from '../schemas.ts';
-
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 /** Orders (a merchant sees its own), the ledger's balances and the local mailbox (admin). */
 export function orderRoutes(api: OpenAPIHono, app: AppContext): void {

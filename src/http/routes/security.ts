@@ -11,10 +11,9 @@ import { readLinkToken } from '../../engine/flows/safety.ts';
 import { handleKey } from '../../engine/state.ts';
 import { accountOf } from '../accounts.ts';
 import { guard, idempotency, requireAdminOrOwner, requireMerchant } from '../auth.ts';
-import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { PageLimit } from '../schemas.ts';
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const Obj = z.object({}).passthrough();
 
 const secretOf = new WeakMap<AppContext, Promise<string>>();

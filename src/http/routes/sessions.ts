@@ -5,10 +5,8 @@ import { WEB_SECRET_CHARS_MAX } from '../../core/limits.ts';
 import type { AppContext } from '../../app-context.ts';
 import { readProof } from '../ownership.ts';
 import { checkOrigin, endSession, sessionOf, startSession, CSRF_HEADER } from '../session.ts';
-import { errorResponses, send } from '../route.ts';
+import { errorResponses, send, json } from '../route.ts';
 import { HandleSchema } from '../schemas.ts';
-
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const SessionSchema = z
   .object({

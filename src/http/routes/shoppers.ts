@@ -8,10 +8,8 @@ import { shopperView } from '../../engine/views.ts';
 import { accountOf } from '../accounts.ts';
 import { callerOf, guard, idempotency, requireAdminOrOwner } from '../auth.ts';
 import { readProof, type Ownership } from '../ownership.ts';
-import { errorResponses, IdempotencyHeaders, security, send } from '../route.ts';
+import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { AddShopperHandleBody, CreateShopperBody, ShopperSchema } from '../schemas.ts';
-
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const CardBody = z
   .object({

@@ -10,10 +10,9 @@ import type { Context } from 'hono';
 import { bearer, guard, requireAdminOrOwner, requireMerchant } from '../auth.ts';
 import type { Ownership } from '../ownership.ts';
 import { sign, verify } from '../ownership.ts';
-import { errorResponses, security, send } from '../route.ts';
+import { errorResponses, security, send, json } from '../route.ts';
 import { OrderSchema } from '../schemas.ts';
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } } });
 const VERIFY_PREFIX = 'ev_';
 
 const FunnelSchema = z
