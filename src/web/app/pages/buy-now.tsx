@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, formatMoney, idempotencyKey } from '../api.ts';
+import { QUANTITY_PER_POST_MAX as QUANTITY_MAX } from '../../../core/limits.ts';
 import { Notice, SelectField, Field, useSubmit } from '../forms.tsx';
 import { Layout, NeedsSignIn } from '../layout.tsx';
 import { Link, useLocation } from '../router.tsx';
@@ -54,10 +55,17 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
       </Layout>
     );
   }
-  const count = Number(quantity) || 1;
-  const total = formatMoney(offer.price.amount * count, offer.price.currency);
+  // The server refuses a bad quantity too; the page says so before a tap, and never buys a unit the
+  // shopper did not ask for (an empty or zero quantity is not "1").
+  const count = /^\d{1,2}$/.test(quantity.trim()) ? Number(quantity.trim()) : NaN;
+  const countOk = count >= 1 && count <= QUANTITY_MAX;
+  const total = countOk ? formatMoney(offer.price.amount * count, offer.price.currency) : null;
   const buy = (e: FormEvent) => {
     e.preventDefault();
+    if (!countOk) {
+      submit.setFieldErrors({ quantity: `Enter a whole number from 1 to ${QUANTITY_MAX}.` });
+      return;
+    }
     void submit.run(async () => {
       const started = await api<Payment>(
         'POST',
@@ -118,7 +126,7 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
               type="number"
               inputMode="numeric"
               min={1}
-              max={10}
+              max={QUANTITY_MAX}
               value={quantity}
               onChange={(e) => setQuantity(e.target.value)}
               error={submit.fieldErrors.quantity}
@@ -128,7 +136,7 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
             </p>
             <div className="actions">
               <button type="submit" className="big" disabled={submit.busy}>
-                {submit.busy ? 'Paying…' : `Buy now — ${total}`}
+                {submit.busy ? 'Paying…' : total === null ? 'Buy now' : `Buy now — ${total}`}
               </button>
             </div>
           </form>
