@@ -77,6 +77,20 @@ const postText = fc.oneof(
     .map((parts) => parts.join('')),
 );
 
+/** RFC 6749's error codes (sections 4.1.2.1 and 5.2). */
+const OAUTH_ERRORS = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'access_denied',
+  'unsupported_response_type',
+  'server_error',
+  'temporarily_unavailable',
+]);
+
 function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
 }
@@ -453,6 +467,15 @@ export function apiProperties(api: FuzzApi): FuzzProperty[] {
         parsed = JSON.parse(text);
       } catch {
         throw new Error(`${op.method} ${path} ${res.status} without a JSON body`);
+      }
+      // The OAuth endpoints of pay with tagpay answer in RFC 6749's error shape (section 5.2), which
+      // shops' OAuth libraries read: `{error, error_description}` with a code from its closed list.
+      if (/^\/(?:v1\/)?oauth\//.test(path) && typeof parsed?.error === 'string') {
+        check(
+          OAUTH_ERRORS.has(parsed.error) && (res.status === 400 || res.status === 401),
+          `${op.method} ${path}: ${res.status} ${text.slice(0, 200)} is not an RFC 6749 error`,
+        );
+        return;
       }
       const code = parsed?.error?.code as keyof typeof ERROR_STATUS | undefined;
       check(
