@@ -193,6 +193,11 @@ class CrashRun {
       TAGPAY_PUBLIC_URL: this.base,
       TAGPAY_DEMO: '0',
       TAGPAY_RATE_LIMIT_PER_S: '0',
+      // Its shoppers share the test cards and buy right after linking: velocity per card and the
+      // first-spend step-up would stop every purchase (the fraud controls have tests/fraud.test.ts).
+      TAGPAY_PURCHASES_PER_HOUR_MAX: '0',
+      TAGPAY_CARD_DAILY_MAX: '0',
+      TAGPAY_ANOMALY_STEP_UP: '0',
       LOG_LEVEL: 'warn',
       TAGPAY_DATA_DIR: join(this.dir, 'data'),
     };
