@@ -5,9 +5,7 @@ import { simulate } from './sim/simulator.ts';
 // A few seeds of the deterministic simulation (tests/sim/simulator.ts), short and with crashes often;
 // the long runs are `npm run simulate -- --seed S --ops 1000000`. A failure prints its seed and op.
 // Fixed seeds keep CI repeatable; SIM_SEEDS=a,b,c runs others.
-const SEEDS = process.env.SIM_SEEDS
-  ? process.env.SIM_SEEDS.split(',').map(BigInt)
-  : [1n, 2n, 3n];
+const SEEDS = process.env.SIM_SEEDS ? process.env.SIM_SEEDS.split(',').map(BigInt) : [1n, 2n, 3n];
 
 for (const seed of SEEDS) {
   test(`simulation seed ${seed}: 1,500 operations with faults, every invariant after every step`, async () => {
