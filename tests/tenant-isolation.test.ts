@@ -21,6 +21,11 @@ const OWN_WRITES = new Set([
   'POST /v1/api-keys',
   'POST /v1/webhook-secret/rotate',
   'POST /v1/webhook-secret/retire-previous',
+  // Money and checkout objects a merchant creates for itself.
+  'POST /v1/card-offers',
+  'POST /v1/gift-card-offers',
+  'POST /v1/shop_clients',
+  'POST /v1/pay_requests',
 ]);
 /** Reads that list or show the caller's own objects: checked to hold nothing of the other merchant. */
 const OWN_READS = new Set([
@@ -29,6 +34,10 @@ const OWN_READS = new Set([
   'GET /v1/orders',
   'GET /v1/api-keys',
   'GET /v1/webhook-deliveries',
+  'GET /v1/card-offers',
+  'GET /v1/payouts',
+  'GET /v1/fulfilments',
+  'GET /v1/shop_clients',
 ]);
 
 for (const storage of storages()) {
@@ -74,6 +83,15 @@ for (const storage of storages()) {
         // Shopper-only endpoints: any id, a merchant key is refused before it is read.
         '/v1/cart/items/{id}': 'cit_aaaaaaaaaaaa',
         '/v1/payments/{id}': 'pay_aaaaaaaaaaaa',
+        // Money by post: the admin's, or the shopper's own; a merchant key is refused.
+        '/v1/wallets/{handle}': 'alice',
+        '/v1/handle-payments/{id}': 'hpm_aaaaaaaaaaaa',
+        '/v1/claims/{id}': 'hpm_aaaaaaaaaaaa',
+        '/v1/buy_links/{offer_id}': w.offer.id,
+        // Not the first merchant's (none made here): another merchant's key still gets nothing.
+        '/v1/card-offers/{id}': 'cof_aaaaaaaaaaaa',
+        '/v1/payout-runs/{id}': 'prun_aaaaaaaaaaaa',
+        '/v1/local/posts/{id}': 'lp_aaaaaaaaaaaa',
       };
       const foreign = [
         a.id,
@@ -116,7 +134,10 @@ for (const storage of storages()) {
           const url =
             template === undefined
               ? path
-              : path.replace(/\{network\}\/\{handle\}|\{id\}/, ids[template]!);
+              : path.replace(
+                  /\{network\}\/\{handle\}|\{id\}|\{handle\}|\{offer_id\}/,
+                  ids[template]!,
+                );
           const body = method === 'post' ? {} : undefined;
           const res = await h.request(method.toUpperCase(), url, body, b.api_key);
           called++;
