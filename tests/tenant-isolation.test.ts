@@ -43,11 +43,15 @@ const OWN_READS = new Set([
 for (const storage of storages()) {
   describe(`tenant isolation (${storage})`, () => {
     let h: Harness;
+    let closed = false;
     let hooks: Awaited<ReturnType<typeof webhookReceiver>>;
     before(async () => {
       hooks = await webhookReceiver();
     });
     after(async () => {
+      // A failed assertion skips the test's own close: the harness is closed here too, so a failure
+      // ends the file instead of leaving its engine and database open (which hung CI once).
+      if (!closed) await h?.close().catch(() => {});
       await hooks.close();
     });
 
@@ -175,6 +179,7 @@ for (const storage of storages()) {
       assert.deepEqual(await snapshot(), before, 'nothing of the first merchant changed');
       await assertLedgerBalanced(h);
       await h.close();
+      closed = true;
     });
   });
 }
