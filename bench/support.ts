@@ -165,11 +165,20 @@ export function postEvent(id: string, author: string, text: string): NewEvent {
 export async function withEngine<T>(app: AppContext, work: () => Promise<T>): Promise<T> {
   let done = false;
   let wake: () => void = () => {};
-  app.log.onAppend(() => wake());
+  let woken = false;
+  app.log.onAppend(() => {
+    woken = true;
+    wake();
+  });
   const loop = (async () => {
     for (;;) {
+      // Only a batch that started after `work` finished can say the log is done: one that started
+      // before may have looked just before the last append landed.
+      const finishing = done;
+      woken = false;
       if ((await app.engine.runBatch()) > 0) continue;
-      if (done) return;
+      if (finishing) return;
+      if (woken) continue;
       await new Promise<void>((resolve) => {
         wake = resolve;
         setTimeout(resolve, 5);

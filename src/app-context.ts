@@ -356,16 +356,24 @@ export class AppContext implements AsyncDisposable {
     idleMs: number,
   ): Promise<void> {
     let wake: () => void = () => {};
-    setWake(() => wake());
-    this.wakers.push(() => wake());
+    // A wake-up that comes while the step runs is kept: the step may have looked just before the
+    // work that woke it landed, and sleeping then would leave that work for the idle poll.
+    let woken = false;
+    const wakeUp = () => {
+      woken = true;
+      wake();
+    };
+    setWake(wakeUp);
+    this.wakers.push(wakeUp);
     while (!this.stopped) {
       let worked = 0;
+      woken = false;
       try {
         if (this.settling === 0) worked = await step();
       } catch (error) {
         this.logger.error({ err: error, loop: name }, 'loop step failed');
       }
-      if (worked > 0 || this.stopped) continue;
+      if (worked > 0 || this.stopped || (woken && this.settling === 0)) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, idleMs);
         wake = () => {
