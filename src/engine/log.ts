@@ -2,6 +2,7 @@ import { LOG_TAIL_EVENTS_MAX } from '../core/limits.ts';
 import { Serial } from '../core/serial.ts';
 import type { Db, Sql } from '../store/db.ts';
 import { num } from '../store/db.ts';
+import { pgArray } from '../store/set-sql.ts';
 import type { EventBody, LogEntry } from './events.ts';
 
 export interface Clock {
@@ -181,10 +182,10 @@ async function insertEvents(tx: Sql, events: NewEvent[], at: number): Promise<(b
      SELECT k, kind, $3, b FROM unnest($1::text[], $2::text[], $4::text[]) AS u(k, kind, b)
      ON CONFLICT (key) DO NOTHING RETURNING seq, key`,
     [
-      events.map((e) => e.key),
-      events.map((e) => e.body.kind),
+      pgArray(events.map((e) => e.key)),
+      pgArray(events.map((e) => e.body.kind)),
       at,
-      events.map((e) => JSON.stringify(e.body)),
+      pgArray(events.map((e) => JSON.stringify(e.body))),
     ],
   );
   const byKey = new Map(rows.map((r) => [r.key, BigInt(r.seq as string)]));
