@@ -143,6 +143,10 @@ export class AppContext implements AsyncDisposable {
     engine.onBatch((stats) => {
       metrics.batchEvents.observe(stats.events);
       metrics.commitSeconds.observe(stats.ms / 1000);
+      metrics.batchPhaseSeconds.observe({ phase: 'decide' }, stats.decideMs / 1000);
+      metrics.batchPhaseSeconds.observe({ phase: 'plan' }, stats.planMs / 1000);
+      metrics.batchPhaseSeconds.observe({ phase: 'wait' }, stats.waitMs / 1000);
+      metrics.batchPhaseSeconds.observe({ phase: 'write' }, stats.writeMs / 1000);
     });
     local.onPost(() => this.wakeConnector());
     engine.onBatch(() => {
