@@ -176,6 +176,15 @@ test('a batch commits its own decisions, not those of the batch decided while it
       'SELECT coalesce(sum(balance), 0)::text AS s FROM balances',
     );
     assert.equal(sum.rows[0]!.s, '0');
+    // Every committed batch is timed by phase in /metrics.
+    const metrics = await app.metrics.registry.metrics();
+    for (const phase of ['decide', 'plan', 'wait', 'write']) {
+      const count = new RegExp(
+        `^tagpay_batch_phase_seconds_count\\{phase="${phase}"\\} (\\d+)$`,
+        'm',
+      );
+      assert.ok(Number(count.exec(metrics)?.[1] ?? 0) > 0, `${phase} observed`);
+    }
   } finally {
     await app.close();
   }
