@@ -79,6 +79,9 @@ import {
   moneyCreditResult,
   moneyNextDeadline,
   moneyPost,
+  paymentStepUpSubject,
+  cancelPaymentsOf,
+  canceledPaymentsText,
   moneyTick,
   onShopperLinked,
   refundRefusal,
@@ -738,9 +741,17 @@ function cancel(state: State, out: Out, post: PostEvent, key: string): void {
   }
   const pending = pendingOf(state, key);
   for (const order of pending) settle(state, out, order, 'canceled', null);
-  const text =
-    pending.length + left > 0 ? replies.canceled(pending.length + left) : replies.nothingToCancel();
-  out.reply(post.network, post.postId, text);
+  // Payments by post waiting for this handle's code or approval end too, and the reply names them.
+  const shopper = state.shoppers.get(key);
+  const payments = shopper === undefined ? [] : cancelPaymentsOf(state, out, shopper, null);
+  const parts: string[] = [];
+  if (pending.length + left > 0) parts.push(replies.canceled(pending.length + left));
+  if (payments.length > 0) parts.push(canceledPaymentsText(shopper!, payments));
+  out.reply(
+    post.network,
+    post.postId,
+    parts.length > 0 ? parts.join(' ') : replies.nothingToCancel(),
+  );
 }
 
 /**
@@ -960,6 +971,8 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
           settle(state, out, order, 'canceled', failure);
           out.reply(order.network, order.postId, replies.canceled(1));
         },
+        stepUpSubject: (id) => paymentStepUpSubject(state, out, id),
+        cancelOthers: (shopper) => cancelPaymentsOf(state, out, shopper, 'frozen').map((p) => p.id),
       });
     case 'card_offer.create':
     case 'card_offer.end':
