@@ -62,6 +62,7 @@ import {
   type Offer,
   type Order,
   type OrderStatus,
+  rememberRetired,
   type RetiredCode,
   type Shopper,
   type WaitEntry,
@@ -393,16 +394,11 @@ export function retireCode(
 ): void {
   if (order.codeHash === null) return;
   state.orderByCode.delete(order.codeHash);
-  state.retiredCodes.delete(order.codeHash);
-  state.retiredCodes.set(order.codeHash, {
+  rememberRetired(state, order.codeHash, {
     handleKey: handleKey(order.network, order.handle),
     reason,
     at,
   });
-  for (const [hash, code] of state.retiredCodes) {
-    if (state.retiredCodes.size <= RETIRED_CODES_MAX && code.at > at - DAY_MS) break;
-    state.retiredCodes.delete(hash);
-  }
 }
 
 export function isOnSale(offer: Offer, at: number): boolean {

@@ -1,6 +1,12 @@
-import { CONFIRM_WINDOW_MS_DEFAULT, DAY_MS, HOUR_MS, WEEK_DAYS } from '../../core/limits.ts';
+import {
+  CONFIRM_WINDOW_MS_DEFAULT,
+  DAY_MS,
+  HOUR_MS,
+  RETIRED_CODES_MAX,
+  WEEK_DAYS,
+} from '../../core/limits.ts';
 import { big, num, type Sql } from '../../store/db.ts';
-import { handleKey, shopperHandles, type State } from '../state.ts';
+import { handleKey, rememberRetired, shopperHandles, type State } from '../state.ts';
 import { ACTIVE_PAYMENT_STATUSES, type Payment } from './money-state.ts';
 import { cardSpentKey } from './safety.ts';
 
@@ -112,6 +118,23 @@ export async function loadMoney(db: Sql, state: State, lastAt: number): Promise<
       redeemedBy: strOrNull(r.redeemed_by),
       redeemedAt: r.redeemed_at === null ? null : num(r.redeemed_at),
       createdAt: num(r.created_at),
+    });
+  }
+  // Payment codes taken out of service in the last day, so a late or repeated one gets an answer.
+  const retired = await db.query<Row>(
+    `SELECT code_hash, payer_id, status, updated_at FROM handle_payments
+     WHERE code_hash IS NOT NULL AND status <> 'awaiting_confirmation' AND updated_at > $1
+     ORDER BY updated_at DESC LIMIT $2`,
+    [lastAt - DAY_MS, RETIRED_CODES_MAX],
+  );
+  for (const r of retired.rows.reverse()) {
+    const payer = state.shopperById.get(str(r.payer_id));
+    if (payer === undefined) continue;
+    const status = str(r.status);
+    rememberRetired(state, str(r.code_hash), {
+      handleKey: handleKey(payer.network, payer.account),
+      reason: status === 'expired' ? 'expired' : status === 'canceled' ? 'canceled' : 'used',
+      at: num(r.updated_at),
     });
   }
   await loadMoneySafety(db, state, lastAt);

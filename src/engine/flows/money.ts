@@ -34,6 +34,7 @@ import {
 import type { ApiCommand, ChargeResultEvent, PostEvent } from '../events.ts';
 import {
   handleKey,
+  rememberRetired,
   shopperHandles,
   type Merchant,
   type Order,
@@ -523,7 +524,7 @@ export function cancelPaymentsOf(
     if (p.status !== 'awaiting_confirmation' && p.status !== 'awaiting_step_up') continue;
     const asPayer = p.payerId === shopper.id;
     if (!asPayer && !(p.kind === 'request' && p.recipientId === shopper.id)) continue;
-    retirePaymentCode(state, p, 'canceled');
+    retirePaymentCode(state, out, p, 'canceled');
     endPayment(state, out, p, 'canceled', failure);
     ended.push(p);
     if (p.kind !== 'request' || failure !== null) continue;
@@ -637,17 +638,19 @@ function overLimit(
 
 function retirePaymentCode(
   state: State,
+  out: MoneyOut,
   p: Payment,
   reason: 'used' | 'expired' | 'canceled',
 ): void {
   if (p.codeHash === null || state.money.paymentByCode.get(p.codeHash) !== p) return;
   state.money.paymentByCode.delete(p.codeHash);
   const payer = state.shopperById.get(p.payerId);
+  // A late or repeated code gets an answer ("already used", "canceled"), as a checkout's does.
   if (payer !== undefined)
-    state.retiredCodes.set(p.codeHash, {
+    rememberRetired(state, p.codeHash, {
       handleKey: handleKey(payer.network, payer.account),
       reason,
-      at: p.updatedAt,
+      at: out.entry.at,
     });
 }
 
@@ -668,7 +671,7 @@ function confirmPayment(
     return { ok: true };
   }
   p.updatedAt = out.entry.at;
-  retirePaymentCode(state, p, 'used');
+  retirePaymentCode(state, out, p, 'used');
   if (p.kind === 'request') {
     const payer = state.shopperById.get(p.payerId)!;
     const check = spendCheck(state, out, payer, moneyOf(p));
@@ -818,7 +821,7 @@ function endPayment(
 }
 
 function expirePayment(state: State, out: MoneyOut, p: Payment): void {
-  retirePaymentCode(state, p, 'expired');
+  retirePaymentCode(state, out, p, 'expired');
   endPayment(state, out, p, 'expired', null);
   const payer = state.shopperById.get(p.payerId);
   if (payer) tell(state, out, payer, 'Payment not sent', moneyReplies.payExpired());
