@@ -224,7 +224,7 @@ for (const storage of storages()) {
       const { alice, bob } = w.accounts;
       const r = await post(h, bob!, '#request @alice $7 lunch');
       const [ask] = await repliesTo(h, r);
-      assert.match(ask!, /@alice @bob asks you for \$7\.00 \(lunch\)\. To pay, reply with #TP/);
+      assert.match(ask!, /@alice, @bob asks you for \$7\.00 \(lunch\)\. To pay, reply with #TP/);
       await post(h, alice!, codeIn(ask));
       assert.deepEqual(await wallet(h, 'bob'), { USD: 700 });
       assert.deepEqual(await wallet(h, 'alice'), { USD: 0 }, 'charged to the card via the wallet');

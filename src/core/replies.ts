@@ -280,18 +280,18 @@ export const moneyReplies = {
     return `@${by} declined your request for money. Nothing was sent.`;
   },
   payCode(amount: Money, to: string, code: string, windowMin: number): string {
-    return `To send ${formatMoney(amount)} to @${to}, reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account.`;
+    return `To send ${formatMoney(amount)} to @${to}, reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account. Reply #cancel to drop it.`;
   },
   /** The code of a payment, in public: no amount unless both sides chose public. */
   payCodePrivate(to: string, code: string, windowMin: number): string {
-    return `To send the payment to @${to} (the amount is in your e-mail), reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account.`;
+    return `To send the payment to @${to} (the amount is in your e-mail), reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account. Reply #cancel to drop it.`;
   },
   requestCode(amount: Money, from: string, memo: string, code: string, windowH: number): string {
     const note = memo === '' ? '' : ` (${memo})`;
-    return `@${from} asks you for ${formatMoney(amount)}${note}. To pay, reply with ${displayCode(code)} within ${windowH} hours; otherwise do nothing.`;
+    return `@${from} asks you for ${formatMoney(amount)}${note}. To pay, reply with ${displayCode(code)} within ${windowH} hours; to decline, reply #cancel or do nothing.`;
   },
   requestCodePrivate(from: string, code: string, windowH: number): string {
-    return `@${from} asks you for money (the amount is in your e-mail). To pay, reply with ${displayCode(code)} within ${windowH} hours; otherwise do nothing.`;
+    return `@${from} asks you for money (the amount is in your e-mail). To pay, reply with ${displayCode(code)} within ${windowH} hours; to decline, reply #cancel or do nothing.`;
   },
   sent(amount: Money | null, from: string, to: string, memo: string): string {
     const note = memo === '' ? '' : ` for ${memo}`;

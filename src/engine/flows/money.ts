@@ -589,11 +589,11 @@ function issuePaymentCode(
     replyTo(
       out,
       p,
-      `@${payer.handle} ${moneyReplies.requestCode(money, from, p.memo, code, hours)}`,
+      `@${payer.handle}, ${moneyReplies.requestCode(money, from, p.memo, code, hours)}`,
     );
   } else {
     dm(out, payer, moneyReplies.requestCode(money, from, p.memo, code, hours));
-    replyTo(out, p, `@${payer.handle} ${moneyReplies.requestCodePrivate(from, code, hours)}`);
+    replyTo(out, p, `@${payer.handle}, ${moneyReplies.requestCodePrivate(from, code, hours)}`);
   }
 }
 

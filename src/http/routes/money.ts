@@ -486,7 +486,18 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
         headers: IdempotencyHeaders,
         body: {
           required: true,
-          ...json(z.object({ code: GiftCode, network: NetworkName, handle: AnyHandle })),
+          ...json(
+            z.object({
+              code: GiftCode,
+              network: z.string().max(32).optional().openapi({
+                description: "The wallet's network; default: the caller's own, else local",
+              }),
+              handle: AnyHandle.optional().openapi({
+                description:
+                  "Whose wallet the card goes into; default: the caller's own handle (required with the admin key)",
+              }),
+            }),
+          ),
         },
       },
       responses: {
