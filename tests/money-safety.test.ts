@@ -155,7 +155,13 @@ for (const storage of storages()) {
       const request = await post(h, bob!, '#request @alice $5 lunch');
       const requestCode = codeIn((await repliesTo(h, request))[0]);
 
-      const frozen = await h.request('POST', '/v1/shoppers/local/alice/freeze', {}, ADMIN_KEY);
+      // The code's e-mail carries the "not me" link, as a purchase's does: alice presses it.
+      const codeMail = (await mails(h, 'alice@example.com')).find(
+        (m) => m.subject === 'Confirm: send $30.00 to @bob',
+      );
+      const notMe = /http:\/\/tagpay\.test\/not-me\?t=([A-Za-z0-9_.-]+)/.exec(codeMail!.text);
+      assert.ok(notMe, `no "not me" link in: ${codeMail?.text}`);
+      const frozen = await h.request('POST', '/v1/not-me', { token: notMe[1] });
       assert.equal(frozen.status, 200, JSON.stringify(frozen.body));
       await h.app.settle();
       assert.deepEqual(

@@ -149,7 +149,7 @@ export const replies = {
 };
 
 const notMe = (link: string) =>
-  `\n\nNot you? Someone may control your social account. Freeze your tagpay account now (every pending purchase is canceled and nothing more can be bought until the operator unfreezes it):\n${link}\n`;
+  `\n\nNot you? Someone may control your social account. Freeze your tagpay account now (every pending purchase and payment is canceled and nothing more can be bought or sent until the operator unfreezes it):\n${link}\n`;
 
 export const emails = {
   /** The link that proves a handle's owner reads this address (web onboarding). */
@@ -329,16 +329,24 @@ export const moneyReplies = {
 };
 
 export const moneyEmails = {
-  payCode(amount: Money, to: string, code: string, windowMin: number) {
+  payCode(amount: Money, to: string, code: string, windowMin: number, notMeLink: string) {
     return {
       subject: `Confirm: send ${formatMoney(amount)} to @${to}`,
-      text: `${moneyReplies.payCode(amount, to, code, windowMin)}\n\nIf this was not you, do nothing: nothing is sent without the code.`,
+      text: `To send ${formatMoney(amount)} to @${to}, reply to our post with ${displayCode(code)} from your account within ${windowMin} minutes (or reply #cancel to drop it).\n\nIf this was not you, do nothing: nothing is sent without the code.${notMe(notMeLink)}`,
     };
   },
-  requestCode(amount: Money, from: string, memo: string, code: string, windowH: number) {
+  requestCode(
+    amount: Money,
+    from: string,
+    memo: string,
+    code: string,
+    windowH: number,
+    notMeLink: string,
+  ) {
+    const note = memo === '' ? '' : ` (${memo})`;
     return {
       subject: `@${from} asks you for ${formatMoney(amount)}`,
-      text: moneyReplies.requestCode(amount, from, memo, code, windowH),
+      text: `@${from} asks you for ${formatMoney(amount)}${note}. To pay, reply to our post with ${displayCode(code)} from your account within ${windowH} hours; to decline, reply #cancel or do nothing.${notMe(notMeLink)}`,
     };
   },
   notice(subject: string, text: string) {

@@ -573,7 +573,16 @@ function issuePaymentCode(
   const money = moneyOf(p);
   const open = bothPublic(state, payer, recipient);
   if (p.kind === 'pay') {
-    out.email(payer.email, moneyEmails.payCode(money, p.recipientHandle, code, confirmMinutes()));
+    out.email(
+      payer.email,
+      moneyEmails.payCode(
+        money,
+        p.recipientHandle,
+        code,
+        confirmMinutes(),
+        notMeLink(out, payer.id),
+      ),
+    );
     if (open)
       replyTo(out, p, moneyReplies.payCode(money, p.recipientHandle, code, confirmMinutes()));
     else {
@@ -584,7 +593,10 @@ function issuePaymentCode(
   }
   const hours = Math.round(REQUEST_WINDOW_MS / 3_600_000);
   const from = p.recipientHandle;
-  out.email(payer.email, moneyEmails.requestCode(money, from, p.memo, code, hours));
+  out.email(
+    payer.email,
+    moneyEmails.requestCode(money, from, p.memo, code, hours, notMeLink(out, payer.id)),
+  );
   if (open) {
     replyTo(
       out,
