@@ -279,6 +279,9 @@ export const moneyReplies = {
   requestDeclined(by: string): string {
     return `@${by} declined your request for money. Nothing was sent.`;
   },
+  requestWithdrawn(by: string, amount: Money): string {
+    return `@${by} withdrew their request for ${formatMoney(amount)}. Nothing was sent.`;
+  },
   payCode(amount: Money, to: string, code: string, windowMin: number): string {
     return `To send ${formatMoney(amount)} to @${to}, reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account. Reply #cancel to drop it.`;
   },

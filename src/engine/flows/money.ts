@@ -429,7 +429,8 @@ function startPayment(
     p.kind === 'request' ||
     money.minor > PAY_CONFIRM_ABOVE_MAJOR * minorPerMajor(money.currency) ||
     !state.money.pairs.has(`${payer.id}|${recipientKey}`);
-  if (stepUp.length > 0) askPaymentStepUp(state, out, p, payer, stepUp, postId);
+  if (stepUp.length > 0)
+    askPaymentStepUp(state, out, p, payer, stepUp, postId === null ? null : { network, postId });
   else if (needsCode) issuePaymentCode(state, out, p, payer, recipient);
   else execute(state, out, p);
   return { ok: true, payment: p };
@@ -450,7 +451,7 @@ function askPaymentStepUp(
   p: Payment,
   payer: Shopper,
   reasons: StepUpReason[],
-  answerPostId: string | null,
+  answer: { network: string; postId: string } | null,
 ): void {
   const at = out.entry.at;
   p.status = 'awaiting_step_up';
@@ -463,10 +464,10 @@ function askPaymentStepUp(
     shopperNamed(state, p.recipientNetwork, p.recipientHandle);
   const money = moneyOf(p);
   const open = bothPublic(state, payer, recipient);
-  if (answerPostId !== null)
+  if (answer !== null)
     out.reply(
-      payer.network,
-      answerPostId,
+      answer.network,
+      answer.postId,
       moneyReplies.payStepUp(open ? money : null, p.recipientHandle, confirmMinutes()),
     );
   if (!open) dm(out, payer, moneyReplies.payStepUp(money, p.recipientHandle, confirmMinutes()));
@@ -538,7 +539,7 @@ export function cancelPaymentsOf(
         out,
         other,
         'Request withdrawn',
-        `@${shopper.handle} withdrew their request for ${formatMoney(moneyOf(p))}. Nothing was sent.`,
+        moneyReplies.requestWithdrawn(shopper.handle, moneyOf(p)),
       );
   }
   return ended;
@@ -692,7 +693,7 @@ function confirmPayment(
       return check;
     }
     if (check.stepUp.length > 0) {
-      askPaymentStepUp(state, out, p, payer, check.stepUp, post?.postId ?? null);
+      askPaymentStepUp(state, out, p, payer, check.stepUp, post);
       return { ok: true };
     }
   }
