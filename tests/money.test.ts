@@ -359,6 +359,18 @@ for (const storage of storages()) {
       );
       assert.equal(expired.status, 410);
       assert.equal(expired.body.error.code, 'CODE_EXPIRED');
+      // The same when the clock's tick expired it first: the answer does not depend on who won.
+      const ticked = await pay({ amount: '$31' });
+      h.clock.advance(15 * 60 * 1000);
+      await h.app.settle();
+      const afterTick = await h.request(
+        'POST',
+        `/v1/handle-payments/${ticked.body.id}/confirm`,
+        { code: '#TPAAAAAAAAAA' },
+        ADMIN_KEY,
+      );
+      assert.equal(afterTick.status, 410, JSON.stringify(afterTick.body));
+      assert.equal(afterTick.body.error.code, 'CODE_EXPIRED');
 
       const doc = await h.request('GET', '/openapi.json');
       for (const path of [

@@ -295,12 +295,20 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
         },
       );
       const { key, requestHash } = await idempotency(app, c);
-      // A payment no longer awaiting its code is told at the edge, unless this is a replay.
+      // A payment no longer awaiting its code is told at the edge, unless this is a replay. One
+      // that expired says so as the engine would have (the clock's tick may have come first).
       if (
         p.status !== 'awaiting_confirmation' &&
         (await app.log.findByKey(`api:shopper:${p.payerId}:${key}`)) === null
-      )
+      ) {
+        if (p.status === 'expired')
+          throw new TagpayError(
+            'CODE_EXPIRED',
+            'The confirmation code has expired; nothing was sent.',
+            'code',
+          );
         throw new TagpayError('PAYMENT_NOT_PENDING', `Payment ${p.id} is ${p.status}.`, 'id');
+      }
       const result = await submitCommand(
         app.log,
         app.engine,
