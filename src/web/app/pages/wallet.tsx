@@ -175,15 +175,15 @@ function GiftCards({ onRedeemed }: { onRedeemed: () => void }) {
     e.preventDefault();
     setOk(null);
     try {
-      const r = await api<{ amount?: number; currency?: string }>(
+      const r = await api<{ value?: number; currency?: string }>(
         'POST',
         '/v1/gift-cards/redeem',
         { code: code.trim() },
         { idempotencyKey: idempotencyKey() },
       );
       setOk(
-        r.amount !== undefined && r.currency
-          ? `Added ${formatMoney(r.amount, r.currency)} to your balance.`
+        r.value !== undefined && r.currency
+          ? `Added ${formatMoney(r.value, r.currency)} to your balance.`
           : 'Redeemed.',
       );
       setCode('');
