@@ -24,7 +24,7 @@ import {
   refundDeliverer,
   webhookDeliverer,
 } from './outbox/deliverers.ts';
-import { OutboxWorker } from './outbox/worker.ts';
+import { OUTBOX_LANES, OutboxWorker } from './outbox/worker.ts';
 import { cardCreditDeliverer } from './outbox/money-deliverers.ts';
 import { SandboxProcessor } from './processors/sandbox/sandbox.ts';
 import { SandboxBank } from './processors/sandbox/bank.ts';
@@ -79,8 +79,8 @@ export const systemRandom: RandomBytes = (() => {
 })();
 
 /** Outbox lanes: money (charges, refunds) runs apart from replies, e-mails and webhooks. */
-const CHARGE_KINDS = ['charge', 'refund', 'statement_credit', 'payout', 'card_credit'];
-const EFFECT_KINDS = ['post', 'email', 'webhook'];
+const CHARGE_KINDS = OUTBOX_LANES.charges;
+const EFFECT_KINDS = OUTBOX_LANES.effects;
 
 /** Redacted wherever it appears in a log line: card data and secrets never reach the logs. */
 const LOG_REDACT = [

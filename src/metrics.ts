@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from './engine/engine.ts';
 import type { ConnectorHealth } from './networks/connector.ts';
+import { OUTBOX_LANES } from './outbox/worker.ts';
 import type { Db } from './store/db.ts';
 
 /**
@@ -69,8 +70,13 @@ export class Metrics {
       registers,
       async collect() {
         this.reset();
+        // Lane by lane, each from its index of waiting rows (0011-outbox-lanes.sql): without a
+        // lane's kinds the count would read the whole outbox, delivered history and all.
         const { rows } = await db.query<{ kind: string; n: number }>(
-          'SELECT kind, count(*)::int AS n FROM outbox WHERE status = 0 GROUP BY kind',
+          `SELECT kind, count(*)::int AS n FROM outbox WHERE status = 0 AND kind = ANY($1::text[]) GROUP BY kind
+           UNION ALL
+           SELECT kind, count(*)::int AS n FROM outbox WHERE status = 0 AND kind = ANY($2::text[]) GROUP BY kind`,
+          [OUTBOX_LANES.charges, OUTBOX_LANES.effects],
         );
         for (const r of rows) this.set({ kind: r.kind }, r.n);
       },

@@ -102,6 +102,7 @@ export class Engine {
       const started = performance.now();
       const fx = new Effects();
       const last = entries[entries.length - 1]!.seq;
+      for (const entry of entries) if (entry.at > fx.at) fx.at = entry.at;
       let plan: Statement[];
       let decided: number;
       try {

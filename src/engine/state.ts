@@ -337,6 +337,8 @@ export function addHeld(state: State, offer: Offer, key: string, delta: number):
 
 /** What one batch changed: written in one database transaction with the log cursor. */
 export class Effects {
+  /** The batch's time (its latest event's): the batch's outbox rows are due from it. */
+  at = 0;
   readonly merchants = new Set<Merchant>();
   readonly offers = new Set<Offer>();
   readonly shoppers = new Set<Shopper>();

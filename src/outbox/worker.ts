@@ -7,6 +7,7 @@ import {
 } from '../core/limits.ts';
 import { Serial } from '../core/serial.ts';
 import type { Clock } from '../engine/log.ts';
+import type { OutboxRow } from '../engine/state.ts';
 import type { Db } from '../store/db.ts';
 
 export interface OutboxItem {
@@ -19,6 +20,21 @@ export interface OutboxItem {
   /** The error of the previous try, if any. */
   lastError: string | null;
 }
+
+/**
+ * The outbox lanes, each polled by its own loop: money (charges, refunds, credits, payouts) never
+ * waits behind replies, e-mails and webhooks. Every kind is in exactly one lane, and each lane has its
+ * own partial index of the rows waiting (0011-outbox-lanes.sql), whose kind list must match this one.
+ */
+export const OUTBOX_LANES = {
+  charges: ['charge', 'refund', 'statement_credit', 'payout', 'card_credit'],
+  effects: ['post', 'email', 'webhook'],
+} as const satisfies Record<string, readonly OutboxRow['kind'][]>;
+
+/** A compile-time check that no kind is left out of the lanes. */
+type Unlaned = Exclude<OutboxRow['kind'], (typeof OUTBOX_LANES)[keyof typeof OUTBOX_LANES][number]>;
+const everyKindHasALane: [Unlaned] extends [never] ? true : Unlaned = true;
+void everyKindHasALane;
 
 /** A delivery's outcome: done, or failed and retried after `retryInMs` (null: give up, dead letter). */
 export type Delivery = { done: true } | { done: false; error: string; retryInMs: number | null };
@@ -79,8 +95,10 @@ export class OutboxWorker {
   /**
    * One pass over the due rows (of the given kinds, or all); resolves to the number of rows it tried.
    * Rows are grouped by kind and each group goes to its deliverer at once, concurrently with the others.
+   * Longest due first: by due time (a new row is due from its batch's time, a retry from its backoff),
+   * then in commit order. Kinds of one lane (OUTBOX_LANES) are read from that lane's index only.
    */
-  runOnce(kinds?: string[], limit = OUTBOX_BATCH_MAX): Promise<number> {
+  runOnce(kinds?: readonly string[], limit = OUTBOX_BATCH_MAX): Promise<number> {
     const lane = kinds?.join(',') ?? '*';
     let serial = this.serials.get(lane);
     if (serial === undefined) this.serials.set(lane, (serial = new Serial()));
@@ -95,7 +113,7 @@ export class OutboxWorker {
         attempts: number;
         last_error: string | null;
       }>(
-        `SELECT id, key, kind, body, attempts, last_error FROM outbox WHERE status = 0 AND next_at <= $1 ${kinds ? 'AND kind = ANY($3::text[])' : ''} ORDER BY id LIMIT $2`,
+        `SELECT id, key, kind, body, attempts, last_error FROM outbox WHERE status = 0 AND next_at <= $1 ${kinds ? 'AND kind = ANY($3::text[])' : ''} ORDER BY next_at, id LIMIT $2`,
         kinds ? [now, limit, kinds] : [now, limit],
       );
       if (rows.length === 0) return 0;
