@@ -10,6 +10,8 @@ export const CONFIRM_WINDOW_MS_MAX = 24 * 60 * 60 * 1000;
 
 /** Events the engine decides in one batch and commits in one database transaction. */
 export const BATCH_EVENTS_MAX = 2_000;
+/** Events of waiting appends the log commits together in one transaction (group commit). */
+export const LOG_GROUP_EVENTS_MAX = 10_000;
 /** Newest log entries kept in memory for the engine to read without a round trip. */
 export const LOG_TAIL_EVENTS_MAX = 100_000;
 /** Rows one outbox worker pass takes (replies, e-mails, webhooks: delivered one by one). */

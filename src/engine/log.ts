@@ -1,4 +1,4 @@
-import { LOG_TAIL_EVENTS_MAX } from '../core/limits.ts';
+import { LOG_GROUP_EVENTS_MAX, LOG_TAIL_EVENTS_MAX } from '../core/limits.ts';
 import { Serial } from '../core/serial.ts';
 import type { Db, Sql } from '../store/db.ts';
 import { num } from '../store/db.ts';
@@ -50,6 +50,24 @@ export class InputLog {
    * resume cursor there). Returns each event's sequence number, or null where the key was already in.
    */
   append(events: NewEvent[], alsoIn?: (tx: Sql) => Promise<void>): Promise<(bigint | null)[]> {
+    if (alsoIn !== undefined) return this.appendAlone(events, alsoIn);
+    return new Promise((resolve, reject) => {
+      this.queued.push({ events, resolve, reject });
+      void this.appendQueued();
+    });
+  }
+
+  /** Appends waiting for the one in flight; the next transaction takes them all (group commit). */
+  private readonly queued: {
+    events: NewEvent[];
+    resolve: (seqs: (bigint | null)[]) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
+
+  private appendAlone(
+    events: NewEvent[],
+    alsoIn?: (tx: Sql) => Promise<void>,
+  ): Promise<(bigint | null)[]> {
     return this.appendWith((append) =>
       this.db.transaction(async (tx) => {
         const seqs = await append(tx, events);
@@ -57,6 +75,44 @@ export class InputLog {
         return seqs;
       }),
     );
+  }
+
+  /**
+   * Group commit: every append that queued while the one before was committing goes into the next
+   * transaction together (up to LOG_GROUP_EVENTS_MAX events), so the log pays one commit and one fsync
+   * for them instead of one each, and an append waits for at most one commit in front of it. Each
+   * append still answers only once its events are committed, with its own sequence numbers (a key
+   * repeated across them is taken once, by the first, as sequential appends would). If the group's
+   * transaction fails, each append of it is tried again alone, so one bad append fails only itself.
+   */
+  private async appendQueued(): Promise<void> {
+    let group: typeof this.queued = [];
+    let seqs: (bigint | null)[] = [];
+    try {
+      await this.appendWith(async (append) => {
+        let events = 0;
+        let take = 0;
+        while (
+          take < this.queued.length &&
+          (take === 0 || events + this.queued[take]!.events.length <= LOG_GROUP_EVENTS_MAX)
+        )
+          events += this.queued[take++]!.events.length;
+        group = this.queued.splice(0, take);
+        if (group.length === 0) return;
+        const all = group.length === 1 ? group[0]!.events : group.flatMap((q) => q.events);
+        seqs = await this.db.transaction((tx) => append(tx, all));
+      });
+    } catch (error) {
+      if (group.length === 1) group[0]!.reject(error);
+      else for (const q of group) this.appendAlone(q.events).then(q.resolve, q.reject);
+      return;
+    }
+    // Answered after appendWith has taken the entries in and woken the engine, as a lone append is.
+    let at = 0;
+    for (const q of group) {
+      q.resolve(seqs.slice(at, at + q.events.length));
+      at += q.events.length;
+    }
   }
 
   /**
