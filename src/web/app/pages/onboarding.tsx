@@ -112,6 +112,10 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
   const refreshVerified = useCallback(async () => {
     const r = await api<{ data: { email: string }[] }>('GET', '/v1/email/verifications');
     setVerified(r.data.map((v) => v.email));
+    // Back from the link (another tab or the demo mailbox) with the field empty: the address just
+    // verified is the one to use.
+    const latest = r.data.at(-1)?.email;
+    if (latest) setEmail((typed) => typed || latest);
   }, []);
 
   useEffect(() => {
@@ -137,6 +141,8 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
   const emailVerified = email !== '' && verified.includes(email.trim().toLowerCase());
 
   const sendLink = async () => {
+    // One message for the field: the answer to this request replaces what linking said before.
+    link.setFieldErrors(({ email: _, ...rest }) => rest);
     const r = await mail.run(async () => {
       if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email.trim()))
         throw new FieldProblems({ email: 'Enter an e-mail address like you@example.com.' });
@@ -249,7 +255,7 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
             autoComplete="email"
             value={email}
             onChange={(e) => setEmail(e.target.value)}
-            error={fe.email ?? mail.fieldErrors.email}
+            error={mail.fieldErrors.email ?? fe.email}
           />
           <div className="actions">
             {emailVerified ? (
