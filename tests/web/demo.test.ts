@@ -24,7 +24,7 @@ describe('demo mode (Chromium)', () => {
     const use = page.getByRole('button', { name: /^Put #TP[A-Z2-7]{10} in the post box$/ });
     await use.waitFor();
     await use.click();
-    await page.getByRole('button', { name: 'Post', exact: true }).click();
+    await page.getByRole('button', { name: 'Reply', exact: true }).click();
     await page.getByText(/^Paid: Acme Tee \(L\)/).waitFor();
 
     await page.goto('/signin');
@@ -58,7 +58,7 @@ describe('demo mode (Chromium)', () => {
     await other.goto('/signin');
     await other.getByRole('button', { name: '@dave' }).click();
     await other.getByRole('heading', { name: 'Set up tagpay' }).waitFor();
-    await other.getByRole('link', { name: 'Mailbox' }).click();
+    await other.getByRole('link', { name: 'Mailbox', exact: true }).click();
     await other.getByRole('heading', { name: 'Demo mailbox' }).waitFor();
     await other
       .getByText(/dave@|No e-mail yet/)

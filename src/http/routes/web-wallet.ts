@@ -211,7 +211,7 @@ export function webWalletRoutes(api: OpenAPIHono, app: AppContext): void {
           title: `Refund: ${offerTitle(r.offer_id)}${r.variant ? ` (${String(r.variant)})` : ''}`,
           amount: Number(r.refunded_minor),
           currency: String(r.currency),
-          status: String(r.status) === 'refunding' ? 'refunding' : 'refunded',
+          status: String(r.status) === 'refunding' ? 'refunding' : 'completed',
         });
       }
       for (const cr of credits) {

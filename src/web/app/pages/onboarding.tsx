@@ -254,7 +254,11 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
             type="email"
             autoComplete="email"
             value={email}
-            onChange={(e) => setEmail(e.target.value)}
+            onChange={(e) => {
+              setEmail(e.target.value);
+              // A new address: what was said about the old one no longer holds.
+              mail.setFieldErrors({});
+            }}
             error={mail.fieldErrors.email ?? fe.email}
           />
           <div className="actions">

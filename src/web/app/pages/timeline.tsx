@@ -304,8 +304,8 @@ function PostCard(props: {
         <time dateTime={post.created_at} title={time.toLocaleString()}>
           {time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}
         </time>
-        {props.inReplyTo ? <span className="in-reply">replying to @{props.inReplyTo}</span> : null}
       </header>
+      {props.inReplyTo ? <p className="in-reply">replying to @{props.inReplyTo}</p> : null}
       <p className="text">
         {richText(
           post.text,

@@ -272,7 +272,12 @@ function WalletOf({ network, handle }: { network: string; handle: string }) {
             </>
           ) : null}
         </section>
-        <GiftCards onRedeemed={load} bought={wallet?.gift_cards ?? []} />
+        <GiftCards
+          network={network}
+          handle={handle}
+          onRedeemed={load}
+          bought={wallet?.gift_cards ?? []}
+        />
         <CardOffers />
         {wallet?.linked ? (
           <FreezeAccount
@@ -336,9 +341,13 @@ function WalletOf({ network, handle }: { network: string; handle: string }) {
 }
 
 function GiftCards({
+  network,
+  handle,
   onRedeemed,
   bought,
 }: {
+  network: string;
+  handle: string;
   onRedeemed: () => void;
   bought: WalletData['gift_cards'];
 }) {
@@ -357,10 +366,10 @@ function GiftCards({
     }
     const r = await form.run(async () => {
       try {
-        return await api<{ amount?: number; currency?: string }>(
+        return await api<{ value: number; currency: string }>(
           'POST',
           '/v1/gift-cards/redeem',
-          { code: code.trim() },
+          { code: code.trim(), network, handle },
           { idempotencyKey: idempotencyKey() },
         );
       } catch (err) {
@@ -372,11 +381,7 @@ function GiftCards({
       }
     });
     if (r) {
-      setOk(
-        r.amount !== undefined && r.currency
-          ? `Added ${formatMoney(r.amount, r.currency)} to your balance.`
-          : 'Redeemed.',
-      );
+      setOk(`Added ${formatMoney(r.value, r.currency)} to your balance.`);
       setCode('');
       onRedeemed();
     }
