@@ -290,6 +290,7 @@ describe('web journey: onboarding → buy by post → dashboard → refund → w
       ['/onboarding', 'phone-onboarding', 'Card'],
       ['/wallet', 'phone-wallet', 'History'],
       ['/', 'phone-timeline', 'Try it'],
+      ['/cart', 'phone-cart', 'Your cart'],
     ] as const) {
       await phone.goto(path);
       await phone.getByRole('heading', { name: ready }).waitFor();

@@ -734,7 +734,7 @@ function Webhooks() {
         <p className="muted">No deliveries yet.</p>
       ) : deliveries ? (
         <div className="table-wrap">
-          <table>
+          <table className="stack">
             <caption className="sr-only">Webhook deliveries, newest first</caption>
             <thead>
               <tr>
@@ -750,20 +750,24 @@ function Webhooks() {
             <tbody>
               {deliveries.map((d) => (
                 <tr key={d.id}>
-                  <td>
+                  <td data-label="Event">
                     {d.event_type}
                     <div className="muted small">{d.id}</div>
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <span
                       className={`badge ${d.status === 'delivered' ? 'badge-good' : d.status === 'dead' ? 'badge-bad' : ''}`}
                     >
                       {d.status}
                     </span>
                   </td>
-                  <td className="num">{d.attempts}</td>
-                  <td className="small">{d.last_error ?? '—'}</td>
-                  <td>
+                  <td data-label="Attempts" className="num">
+                    {d.attempts}
+                  </td>
+                  <td data-label="Last error" className="small">
+                    {d.last_error ?? '—'}
+                  </td>
+                  <td data-label="Actions">
                     {d.status === 'dead' ? (
                       <button
                         type="button"
@@ -850,7 +854,7 @@ function ApiKeys() {
           ) : null}
           {keys && keys.length > 0 ? (
             <div className="table-wrap">
-              <table>
+              <table className="stack">
                 <caption className="sr-only">API keys</caption>
                 <thead>
                   <tr>
@@ -864,11 +868,13 @@ function ApiKeys() {
                 <tbody>
                   {keys.map((k) => (
                     <tr key={k.id}>
-                      <td>{k.name ?? k.id}</td>
-                      <td>{k.scopes.join(', ')}</td>
-                      <td>{new Date(k.created_at).toLocaleDateString()}</td>
-                      <td>{k.last_used_at ? new Date(k.last_used_at).toLocaleString() : '—'}</td>
-                      <td>
+                      <td data-label="Name">{k.name ?? k.id}</td>
+                      <td data-label="Scopes">{k.scopes.join(', ')}</td>
+                      <td data-label="Created">{new Date(k.created_at).toLocaleDateString()}</td>
+                      <td data-label="Last used">
+                        {k.last_used_at ? new Date(k.last_used_at).toLocaleString() : '—'}
+                      </td>
+                      <td data-label="Actions">
                         {k.revoked_at ? (
                           <span className="badge">revoked</span>
                         ) : (
@@ -993,7 +999,7 @@ function OfferDetail({ id }: { id: string }) {
           <p className="muted">Nobody is waiting.</p>
         ) : (
           <div className="table-wrap">
-            <table>
+            <table className="stack">
               <caption className="sr-only">Waitlist, first in first out</caption>
               <thead>
                 <tr>
@@ -1007,17 +1013,17 @@ function OfferDetail({ id }: { id: string }) {
               <tbody>
                 {waitlist.map((w, i) => (
                   <tr key={w.id}>
-                    <td>{i + 1}</td>
-                    <td>
+                    <td data-label="#">{i + 1}</td>
+                    <td data-label="Handle">
                       {w.network === 'local' ? '@' : ''}
                       {w.handle}
                     </td>
-                    <td>
+                    <td data-label="Wants">
                       {w.quantity}
                       {w.variant ? ` × ${w.variant}` : ''}
                     </td>
-                    <td>{new Date(w.joined_at).toLocaleString()}</td>
-                    <td>{w.status}</td>
+                    <td data-label="Since">{new Date(w.joined_at).toLocaleString()}</td>
+                    <td data-label="Status">{w.status}</td>
                   </tr>
                 ))}
               </tbody>
