@@ -250,7 +250,7 @@ export function TimelinePage({ tag, author }: { tag?: string; author?: string })
                 <strong>@tagpay</strong> replies with a one-time code like{' '}
                 <code>#TP7K2QX4MZBA</code>.
               </li>
-              <li>Press “use” beside the code, then Post it: the card is charged.</li>
+              <li>Press “use” beside the code, then Reply: the card is charged.</li>
             </ol>
           </section>
           {demo?.offers.length ? (
