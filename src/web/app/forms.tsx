@@ -128,5 +128,12 @@ export function useSubmit(fields: readonly string[] = []) {
       setBusy(false);
     }
   };
-  return { busy, error, fieldErrors, setError, setFieldErrors, run };
+  /** A field the person changed: what was said about its old value goes. */
+  const clearField = (field: string) =>
+    setFieldErrors((all) => {
+      if (!(field in all)) return all;
+      const { [field]: _, ...rest } = all;
+      return rest;
+    });
+  return { busy, error, fieldErrors, setError, setFieldErrors, clearField, run };
 }

@@ -115,7 +115,10 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
                 label="Option"
                 value={variant}
                 required
-                onChange={(e) => setVariant(e.target.value)}
+                onChange={(e) => {
+                  setVariant(e.target.value);
+                  submit.clearField('variant');
+                }}
                 error={submit.fieldErrors.variant}
               >
                 <option value="">Choose…</option>
@@ -133,7 +136,10 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
               min={1}
               max={QUANTITY_MAX}
               value={quantity}
-              onChange={(e) => setQuantity(e.target.value)}
+              onChange={(e) => {
+                setQuantity(e.target.value);
+                submit.clearField('quantity');
+              }}
               error={submit.fieldErrors.quantity}
             />
             <p className="muted">

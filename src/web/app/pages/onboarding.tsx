@@ -142,7 +142,7 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
 
   const sendLink = async () => {
     // One message for the field: the answer to this request replaces what linking said before.
-    link.setFieldErrors(({ email: _, ...rest }) => rest);
+    link.clearField('email');
     const r = await mail.run(async () => {
       if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email.trim()))
         throw new FieldProblems({ email: 'Enter an e-mail address like you@example.com.' });
@@ -257,7 +257,8 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
             onChange={(e) => {
               setEmail(e.target.value);
               // A new address: what was said about the old one no longer holds.
-              mail.setFieldErrors({});
+              mail.clearField('email');
+              link.clearField('email');
             }}
             error={mail.fieldErrors.email ?? fe.email}
           />
