@@ -426,7 +426,7 @@ for (const storage of storages()) {
       h.clock.advance(DAY);
       const weekly = await send('$1');
       assert.equal(weekly.body.error.code, 'PAYMENT_LIMIT_EXCEEDED');
-      assert.match(weekly.body.error.message, /weekly sending limit of \$1500\.00/);
+      assert.match(weekly.body.error.message, /weekly sending limit of \$1,500\.00/);
       await h.restart();
       assert.equal(
         (await send('$1')).body.error.code,
