@@ -96,6 +96,11 @@ export const WRONG_CODE_COUNTERS_MAX = 100_000;
  * the operator, these are the defaults; 0 turns one off).
  */
 export const PURCHASES_PER_HOUR_MAX_DEFAULT = 10;
+/**
+ * The same in demo mode, where everyone shares the demo accounts and pays and buys as alice: ten an
+ * hour (payments count too) stopped a new user half-way through trying the money flows.
+ */
+export const PURCHASES_PER_HOUR_MAX_DEMO = 100;
 export const CARD_DAILY_MAJOR_MAX_DEFAULT = 2_000;
 export const HOUR_MS = 60 * 60 * 1000;
 /** A first spend this soon after a handle is linked asks for a step-up by e-mail. */
