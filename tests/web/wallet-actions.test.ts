@@ -3,7 +3,14 @@ import { after, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { parseMajor } from '../../src/web/app/money-input.ts';
 import { ADMIN_KEY } from '../support/harness.ts';
-import { assertLedgerBalanced, codeIn, setupWorld, type World } from '../support/world.ts';
+import {
+  assertLedgerBalanced,
+  CARDS,
+  codeIn,
+  linkShopper,
+  setupWorld,
+  type World,
+} from '../support/world.ts';
 import { openWebWorld, PHONE, type WebWorld } from './browser.ts';
 
 /** Settle rounds at most while waiting for a page to show what the engine and outbox did. */
@@ -198,6 +205,30 @@ describe('wallet actions (Chromium)', () => {
     );
     await w.shot(carol, 'claim-link-desktop');
     assert.deepEqual(w.pageErrors, []);
+  });
+
+  test("onboarding shows a shopper's step-up threshold and the default limits", async () => {
+    await linkShopper(w.h, world.accounts.erin!, CARDS.insufficient, {
+      limits: { step_up_above: 15000, currency: 'USD' },
+    });
+    const erin = (await w.h.request('GET', '/v1/shoppers/local/erin', undefined, ADMIN_KEY)).body;
+    assert.deepEqual(erin.limits, {
+      per_purchase: null,
+      per_day: null,
+      step_up_above: 15000,
+      currency: 'USD',
+    });
+    const page = await w.newPerson(PHONE);
+    await signIn(page, 'erin', '/onboarding');
+    const stepUp = page.getByLabel('Ask me to approve purchases above');
+    await page.waitForFunction(
+      () =>
+        (document.querySelector('input[name="step_up_above"]') as HTMLInputElement | null)
+          ?.value === '150.00',
+    );
+    assert.equal(await stepUp.inputValue(), '150.00');
+    await page.getByText("Empty: $1,000.00, tagpay's default.").waitFor();
+    await w.shot(page, 'onboarding-limits-phone');
   });
 
   test('the timeline shows how to pay, request, use the cart and cancel', async () => {

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError, idempotencyKey, moneyInput, parseMoney } from '../api.ts';
+import { api, ApiError, idempotencyKey, moneyInput } from '../api.ts';
 import { Field, FieldProblems, Notice, SelectField, useSubmit } from '../forms.tsx';
 import { Layout, NeedsSignIn } from '../layout.tsx';
+import { parseMajor } from '../money-input.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { ClaimNotice } from './claim-notice.tsx';
@@ -26,7 +27,12 @@ interface Shopper {
   email: string;
   shipping_address: Address;
   card: { brand: string; last4: string };
-  limits: { per_purchase: number | null; per_day: number | null; currency: string | null };
+  limits: {
+    per_purchase: number | null;
+    per_day: number | null;
+    step_up_above?: number | null;
+    currency: string | null;
+  };
 }
 
 const BRANDS: Record<string, string> = {
@@ -133,6 +139,7 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
         if (s.limits.per_purchase !== null)
           setPerPurchase(moneyInput(s.limits.per_purchase, currency));
         if (s.limits.per_day !== null) setPerDay(moneyInput(s.limits.per_day, currency));
+        if (s.limits.step_up_above != null) setStepUp(moneyInput(s.limits.step_up_above, currency));
       },
       () => setShopper(null),
     );
@@ -172,13 +179,13 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
         if (!address[k].trim()) problems[k] = `${label} is required.`;
       }
       if (!/^[A-Za-z]{2}$/.test(address.country)) problems.country = 'Choose a country.';
-      const purchase = perPurchase.trim() ? parseMoney(perPurchase) : null;
-      const day = perDay.trim() ? parseMoney(perDay) : null;
+      const purchase = perPurchase.trim() ? parseMajor(perPurchase, 'USD') : null;
+      const day = perDay.trim() ? parseMajor(perDay, 'USD') : null;
       if (perPurchase.trim() && purchase === null)
         problems.per_purchase = 'An amount like 50 or 49.99.';
       if (perDay.trim() && day === null) problems.per_day = 'An amount like 200 or 199.99.';
-      const stepUpAbove = stepUp.trim() ? parseMoney(stepUp) : null;
-      if (stepUp.trim() && (stepUpAbove === null || stepUpAbove === '0'))
+      const stepUpAbove = stepUp.trim() ? parseMajor(stepUp, 'USD') : null;
+      if (stepUp.trim() && stepUpAbove === null)
         problems.step_up_above = 'An amount like 100 or 99.99, or leave it empty.';
       if (purchase !== null && day !== null && BigInt(purchase) > BigInt(day))
         problems.per_purchase = 'The per-purchase limit cannot be more than the daily limit.';
@@ -386,17 +393,17 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
               onChange={(e) => setPerDay(e.target.value)}
               error={fe.per_day}
             />
-            <Field
-              label="Ask me to approve purchases above"
-              name="step_up_above"
-              inputMode="decimal"
-              placeholder="never"
-              hint="Above this, tagpay e-mails you a link to approve the purchase. Empty: only when something looks unusual."
-              value={stepUp}
-              onChange={(e) => setStepUp(e.target.value)}
-              error={fe.step_up_above}
-            />
           </div>
+          <Field
+            label="Ask me to approve purchases above"
+            name="step_up_above"
+            inputMode="decimal"
+            placeholder="never"
+            hint="Above this, tagpay e-mails you a link to approve the purchase. Empty: only when something looks unusual."
+            value={stepUp}
+            onChange={(e) => setStepUp(e.target.value)}
+            error={fe.step_up_above}
+          />
         </fieldset>
         <fieldset>
           <legend>Privacy</legend>
