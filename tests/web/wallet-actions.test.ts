@@ -154,6 +154,30 @@ describe('wallet actions (Chromium)', () => {
     assert.equal(await balanceOf('bob'), 750);
   });
 
+  test('a top-up whose answer was lost is sent again with the same key and happens once', async () => {
+    const page = w.page;
+    await page.goto('/wallet');
+    const keys: string[] = [];
+    await page.route('**/v1/wallets/alice/top-ups', async (route) => {
+      keys.push(route.request().headers()['idempotency-key']!);
+      if (keys.length > 1) return route.continue();
+      // tagpay gets the first one and acts; its answer never reaches the page.
+      const answer = await route.fetch();
+      assert.equal(answer.status(), 202, await answer.text());
+      await route.abort('connectionreset');
+    });
+    const topUp = page.getByRole('region', { name: 'Top up' });
+    await topUp.getByLabel('Amount to add').fill('5');
+    await topUp.getByRole('button', { name: 'Top up from card' }).click();
+    await topUp.getByText('tagpay could not be reached.', { exact: false }).waitFor();
+    await topUp.getByRole('button', { name: 'Top up from card' }).click();
+    await settledUntil(topUp.getByText('Added $5.00 from your card. Your balance is now $15.00.'));
+    await page.unroute('**/v1/wallets/alice/top-ups');
+    assert.equal(keys.length, 2);
+    assert.equal(keys[0], keys[1], 'the retry carries the same Idempotency-Key');
+    assert.equal(await balanceOf('alice'), 1500, 'topped up once');
+  });
+
   test('a claim link shows the money waiting: the amount to its recipient only', async () => {
     const created = await w.h.request(
       'POST',

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, formatMoney, idempotencyKey, moneyInput } from '../api.ts';
 import { plainMessage } from '../errors.ts';
 import { Field, FieldProblems, Notice, SelectField, useSubmit } from '../forms.tsx';
@@ -62,6 +62,24 @@ export function moneyError(e: unknown): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One Idempotency-Key per intended action: a retry after no answer (the network failed, or a 5xx)
+ * reuses it, so a top-up or payment whose answer was lost happens once; an answer, or a change to
+ * the form, starts a new one.
+ */
+function useActionKey() {
+  const key = useRef<string | null>(null);
+  return {
+    current: () => (key.current ??= idempotencyKey()),
+    answered: (err?: unknown) => {
+      if (!(err instanceof ApiError) || (err.status !== 0 && err.status < 500)) key.current = null;
+    },
+    reset: () => {
+      key.current = null;
+    },
+  };
+}
 
 /** The wallet as it is now, waiting while the operation `id` (if any) is still pending. */
 async function walletAfter(
@@ -141,6 +159,7 @@ function CardMove({
     null,
   );
   const form = useSubmit(['amount', 'currency']);
+  const action = useActionKey();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setResult(null);
@@ -153,10 +172,12 @@ function CardMove({
           'POST',
           `/v1/wallets/${encodeURIComponent(handle)}/${kind}`,
           { network, amount: minor, currency },
-          { idempotencyKey: idempotencyKey() },
+          { idempotencyKey: action.current() },
         );
+        action.answered();
         return { op, ...(await walletAfter(op.id)) };
       } catch (err) {
+        action.answered(err);
         if (
           err instanceof ApiError &&
           (err.param === 'amount' || err.code === 'INSUFFICIENT_FUNDS')
@@ -208,7 +229,10 @@ function CardMove({
             autoComplete="off"
             placeholder="20.00"
             value={amount}
-            onChange={(e) => setAmount(e.target.value)}
+            onChange={(e) => {
+              action.reset();
+              setAmount(e.target.value);
+            }}
             error={form.fieldErrors.amount}
           />
           <SelectField
@@ -216,7 +240,10 @@ function CardMove({
             name="currency"
             id={`${id}-currency`}
             value={currency}
-            onChange={(e) => setCurrency(e.target.value)}
+            onChange={(e) => {
+              action.reset();
+              setCurrency(e.target.value);
+            }}
           >
             {currencies.map((c) => (
               <option key={c}>{c}</option>
@@ -257,6 +284,8 @@ function SendMoney({
     null,
   );
   const form = useSubmit(['to', 'amount', 'memo', 'code']);
+  const action = useActionKey();
+  const confirmAction = useActionKey();
 
   /** What a payment's state means to its payer, with the balance after it. */
   const settle = async (p: Payment) => {
@@ -313,7 +342,7 @@ function SendMoney({
       if (minor === null) problems.amount = 'Enter an amount like 10 or 9.99, more than zero.';
       if (Object.keys(problems).length > 0) throw new FieldProblems(problems);
       try {
-        return await api<Payment>(
+        const payment = await api<Payment>(
           'POST',
           '/v1/handle-payments',
           {
@@ -325,9 +354,12 @@ function SendMoney({
             amount: `${moneyInput(minor!, currency)} ${currency}`,
             memo: memo.trim(),
           },
-          { idempotencyKey: idempotencyKey() },
+          { idempotencyKey: action.current() },
         );
+        action.answered();
+        return payment;
       } catch (err) {
+        action.answered(err);
         const field =
           err instanceof ApiError
             ? err.param === 'to' || err.code === 'SELF_PAYMENT' || err.code === 'INVALID_HANDLE'
@@ -349,13 +381,16 @@ function SendMoney({
     const p = await form.run(async () => {
       if (!code.trim()) throw new FieldProblems({ code: 'Enter the code from the e-mail.' });
       try {
-        return await api<Payment>(
+        const payment = await api<Payment>(
           'POST',
           `/v1/handle-payments/${waiting.id}/confirm`,
           { code: code.trim() },
-          { idempotencyKey: idempotencyKey() },
+          { idempotencyKey: confirmAction.current() },
         );
+        confirmAction.answered();
+        return payment;
       } catch (err) {
+        confirmAction.answered(err);
         if (err instanceof ApiError && err.code === 'INVALID_CODE')
           throw new FieldProblems({ code: moneyError(err) });
         if (err instanceof ApiError && ['CODE_EXPIRED', 'PAYMENT_NOT_PENDING'].includes(err.code))
@@ -385,7 +420,10 @@ function SendMoney({
             autoComplete="one-time-code"
             placeholder="#TP…"
             value={code}
-            onChange={(e) => setCode(e.target.value)}
+            onChange={(e) => {
+              confirmAction.reset();
+              setCode(e.target.value);
+            }}
             error={form.fieldErrors.code}
           />
           <div className="actions">
@@ -413,7 +451,10 @@ function SendMoney({
             autoComplete="off"
             placeholder="@bob"
             value={to}
-            onChange={(e) => setTo(e.target.value)}
+            onChange={(e) => {
+              action.reset();
+              setTo(e.target.value);
+            }}
             error={form.fieldErrors.to}
           />
           <div className="row">
@@ -425,7 +466,10 @@ function SendMoney({
               autoComplete="off"
               placeholder="10.00"
               value={amount}
-              onChange={(e) => setAmount(e.target.value)}
+              onChange={(e) => {
+                action.reset();
+                setAmount(e.target.value);
+              }}
               error={form.fieldErrors.amount}
             />
             <SelectField
@@ -433,7 +477,10 @@ function SendMoney({
               name="currency"
               id="send-currency"
               value={currency}
-              onChange={(e) => setCurrency(e.target.value)}
+              onChange={(e) => {
+                action.reset();
+                setCurrency(e.target.value);
+              }}
             >
               {currencies.map((c) => (
                 <option key={c}>{c}</option>
@@ -448,7 +495,10 @@ function SendMoney({
             placeholder="pizza"
             maxLength={MEMO_CHARS_MAX}
             value={memo}
-            onChange={(e) => setMemo(e.target.value)}
+            onChange={(e) => {
+              action.reset();
+              setMemo(e.target.value);
+            }}
             error={form.fieldErrors.memo}
           />
           <button type="submit" disabled={form.busy}>
