@@ -317,3 +317,19 @@ export const LocalPostSchema = z
     created_at: z.string(),
   })
   .openapi('LocalPost');
+
+/** E-mails kept locally (no SMTP server): the operator's mailbox and the demo mailbox page. */
+export const MailboxList = z
+  .object({
+    object: z.literal('list'),
+    data: z.array(
+      z.object({
+        id: z.string(),
+        to: z.string(),
+        subject: z.string(),
+        text: z.string(),
+        created_at: z.string(),
+      }),
+    ),
+  })
+  .openapi('MailboxList');

@@ -8,7 +8,7 @@ import { orderView } from '../../engine/views.ts';
 import { idempotency, requireAdmin, requirePrincipal, guard } from '../auth.ts';
 import { submitCommand } from '../../engine/commands.ts';
 import { checkCursor, errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
-import { listOf, OrderSchema, PageQuery } from '../schemas.ts';
+import { listOf, MailboxList, OrderSchema, PageQuery } from '../schemas.ts';
 
 /** Orders (a merchant sees its own), the ledger's balances and the local mailbox (admin). */
 export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
@@ -230,20 +230,7 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
       responses: {
         200: {
           description: 'Messages, newest first',
-          ...json(
-            z.object({
-              object: z.literal('list'),
-              data: z.array(
-                z.object({
-                  id: z.string(),
-                  to: z.string(),
-                  subject: z.string(),
-                  text: z.string(),
-                  created_at: z.string(),
-                }),
-              ),
-            }),
-          ),
+          ...json(MailboxList),
         },
         ...errorResponses,
       },

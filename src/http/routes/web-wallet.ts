@@ -7,6 +7,7 @@ import { handleKey } from '../../engine/state.ts';
 import { guard, requireAdminOrOwner } from '../auth.ts';
 import type { Ownership } from '../ownership.ts';
 import { errorResponses, json, security, send } from '../route.ts';
+import { MailboxList } from '../schemas.ts';
 
 const Amount = z.number().int().openapi({ description: 'Minor units; negative when money left' });
 
@@ -290,20 +291,7 @@ export function webWalletRoutes(api: OpenAPIHono, app: AppContext): void {
       responses: {
         200: {
           description: 'Messages, newest first',
-          ...json(
-            z.object({
-              object: z.literal('list'),
-              data: z.array(
-                z.object({
-                  id: z.string(),
-                  to: z.string(),
-                  subject: z.string(),
-                  text: z.string(),
-                  created_at: z.string(),
-                }),
-              ),
-            }),
-          ),
+          ...json(MailboxList),
         },
         ...errorResponses,
       },
