@@ -14,6 +14,9 @@ interface Mail {
   created_at: string;
 }
 
+/** How often the open mailbox asks for new mail. */
+const MAILBOX_REFRESH_MS = 2_000;
+
 /**
  * Demo mode only (no SMTP server): the e-mail tagpay sent the signed-in handle — its verification
  * links, confirmation codes and receipts — so a new user can try everything on one machine. The
@@ -35,9 +38,14 @@ export function MailboxPage() {
         (e) => setError(plainMessage(e)),
       );
     load();
-    // Back from another tab (the link opened there): read again.
+    // Mail goes out a moment after the action that sent it: read again while the page is open,
+    // and when the user comes back from another tab (the link opened there).
+    const timer = window.setInterval(load, MAILBOX_REFRESH_MS);
     window.addEventListener('focus', load);
-    return () => window.removeEventListener('focus', load);
+    return () => {
+      window.clearInterval(timer);
+      window.removeEventListener('focus', load);
+    };
   }, [signedIn]);
   if (!session) return <Layout title="Demo mailbox">{null}</Layout>;
   if (!session.demo_mailbox)
