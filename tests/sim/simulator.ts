@@ -159,6 +159,7 @@ const CARD_NUMBERS: Record<CardKind, string> = {
 const CURRENCIES = ['USD', 'USD', 'USD', 'EUR', 'JPY'] as const;
 const VARIANTS = ['S', 'M', 'L', 'XL'];
 const SHOPPERS_MAX = 80;
+const ATTACKERS_MAX = 10;
 const MERCHANTS_MAX = 8;
 const OPEN_OFFERS_MAX = 30;
 const RECENT_MAX = 400;
@@ -236,6 +237,8 @@ class Simulation {
   private readonly merchants: ModelMerchant[] = [];
   private readonly offers: ModelOffer[] = [];
   private readonly linked = new Set<string>();
+  /** The card each handle was last linked with. */
+  private readonly shopperCards = new Map<string, CardKind>();
   private readonly buyPosts = new Map<string, BuyPost>();
   /** Codes issued, by code: the post they confirm. */
   private readonly codes = new Map<string, string>();
@@ -431,6 +434,8 @@ class Simulation {
     await this.finish();
     this.timing.finish += performance.now() - tf;
     if (process.env.SIM_TIMING) console.error(this.timing);
+    if (process.env.SIM_DEBUG)
+      console.error([...this.replyKinds].sort((a, b) => b[1] - a[1]).slice(0, 40));
     this.stats.ops = this.op;
     this.stats.seconds = (performance.now() - started) / 1000;
     this.stats.opsPerSecond = Math.round(this.op / this.stats.seconds);
@@ -574,6 +579,11 @@ class Simulation {
     posts.push(event);
   }
 
+  /** Handles that only post codes that are not theirs (some of them linked too). */
+  private attackerHandle(): string {
+    return `x${this.rng.int(ATTACKERS_MAX)}`;
+  }
+
   private shopperHandle(): string {
     return `u${this.rng.int(SHOPPERS_MAX)}`;
   }
@@ -621,7 +631,7 @@ class Simulation {
         if (this.openCodes.length === 0) return;
         const code = this.rng.pick(this.openCodes);
         const owner = this.buyPosts.get(this.codes.get(code)!)!.author;
-        let thief = this.shopperHandle();
+        let thief = this.rng.chance(0.8) ? this.attackerHandle() : this.shopperHandle();
         if (thief === owner) thief = `u${(Number(owner.slice(1)) + 1) % SHOPPERS_MAX}`;
         return this.emitPost(posts, this.postEvent(thief, code));
       }
@@ -635,7 +645,10 @@ class Simulation {
         const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
         let code = '#TP';
         for (let k = 0; k < 10; k++) code += alphabet[this.rng.int(32)];
-        return this.emitPost(posts, this.postEvent(this.shopperHandle(), code));
+        // Mostly from attackers' handles: five wrong codes an hour pause a handle's codes, and the
+        // clock of a long step moves slowly, so shoppers guessing this often would all be paused.
+        const author = this.rng.chance(0.9) ? this.attackerHandle() : this.shopperHandle();
+        return this.emitPost(posts, this.postEvent(author, code));
       }
       case 'cancel':
         return this.emitPost(
@@ -781,7 +794,14 @@ class Simulation {
 
   private link(apis: PendingApi[]): void {
     const handle = this.shopperHandle();
-    const card = this.rng.weighted({ ok: 80, declined: 7, insufficient: 6, error: 7 });
+    // A re-link mostly keeps the card: a changed card (or e-mail) starts the 24-hour re-link cool-down,
+    // and re-linking every handle with a new card each time would keep every shopper cooling down.
+    const kept = this.shopperCards.get(handle);
+    const card =
+      kept !== undefined && !this.rng.chance(0.05)
+        ? kept
+        : this.rng.weighted<CardKind>({ ok: 80, declined: 7, insufficient: 6, error: 7 });
+    this.shopperCards.set(handle, card);
     const own = this.rng.chance(0.7);
     const event = this.api('admin', {
       op: 'shopper.link',
@@ -890,7 +910,12 @@ class Simulation {
    * A reply tagpay posted on the simulated network: what the shopper learns. It runs inside the
    * outbox's delivery, so a broken invariant is noted here and raised by the step's check.
    */
+  readonly replyKinds = new Map<string, number>();
   private onReply(req: PostRequest): void {
+    if (process.env.SIM_DEBUG) {
+      const k = req.text.slice(0, 30);
+      this.replyKinds.set(k, (this.replyKinds.get(k) ?? 0) + 1);
+    }
     if (req.replyTo === null) return;
     const post = this.buyPosts.get(req.replyTo);
     const code = req.text.includes('reply with') ? /#(TP[A-Z2-7]{10})\b/.exec(req.text) : null;
