@@ -6,7 +6,14 @@ import type { NewEvent } from '../../src/engine/log.ts';
 import type { NetworkClient, PostRequest } from '../../src/networks/network.ts';
 import type { ChargeOutcome, ChargeRequest } from '../../src/processors/processor.ts';
 import { openPglite, type Db, type Sql } from '../../src/store/db.ts';
-import { checkInvariants, checkAcked, type Acked, type Finding } from './invariants.ts';
+import {
+  checkAcked,
+  checkInvariants,
+  takeWritten,
+  trackWrites,
+  type Acked,
+  type Finding,
+} from './invariants.ts';
 import { Rng } from './rng.ts';
 
 /**
@@ -32,6 +39,8 @@ export interface SimOptions {
   /** Called with a progress line every `progressEvery` operations. */
   progress?: (line: string) => void;
   progressEvery?: number;
+  /** Steps between two checks of every row (each step checks the rows it wrote). */
+  fullCheckEvery?: number;
 }
 
 export interface SimStats {
@@ -55,6 +64,7 @@ export interface SimStats {
   paid: number;
   refundsAsked: number;
   checks: number;
+  fullChecks: number;
   seconds: number;
   opsPerSecond: number;
   violations: number;
@@ -92,11 +102,20 @@ class CrashSwitch {
  * The database as seen by one simulated process. A crash before a statement (or after a commit)
  * is the process dying there: a transaction in progress rolls back, nothing later reaches the data.
  */
+export const queryTimes = new Map<string, [number, number]>();
 function crashable(db: Db, sw: CrashSwitch): Db {
   const wrap = (sql: Sql): Sql => ({
     query: async <T>(text: string, params?: unknown[]) => {
       sw.tick();
-      return sql.query<T>(text, params);
+      if (!process.env.SIM_QPROF) return sql.query<T>(text, params);
+      const t = performance.now();
+      const r = await sql.query<T>(text, params);
+      const k = text.replace(/\s+/g, ' ').slice(0, 90);
+      const e = queryTimes.get(k) ?? [0, 0];
+      e[0] += performance.now() - t;
+      e[1]++;
+      queryTimes.set(k, e);
+      return r;
     },
   });
   return {
@@ -166,6 +185,8 @@ const RECENT_MAX = 400;
 const ADMIN_KEY = 'ak_sim_admin_key_0123456789abcdef';
 const START_MS = Date.parse('2026-11-26T12:00:00Z');
 const NETWORK = 'sim';
+/** Steps between two full checks by default: the full check's cost grows with the history. */
+const FULL_CHECK_EVERY_STEPS = 50;
 
 interface ModelMerchant {
   id: string;
@@ -285,6 +306,7 @@ class Simulation {
       paid: 0,
       refundsAsked: 0,
       checks: 0,
+      fullChecks: 0,
       seconds: 0,
       opsPerSecond: 0,
       violations: 0,
@@ -410,6 +432,7 @@ class Simulation {
     const started = performance.now();
     this.raw = await openPglite(null);
     await this.open();
+    await trackWrites(this.raw);
     for (const kind of Object.keys(CARD_NUMBERS) as CardKind[]) {
       const token = await this.app.processor.tokenize({
         number: CARD_NUMBERS[kind],
@@ -434,6 +457,9 @@ class Simulation {
     await this.finish();
     this.timing.finish += performance.now() - tf;
     if (process.env.SIM_TIMING) console.error(this.timing);
+    if (process.env.SIM_QPROF)
+      for (const [k, [ms, n]] of [...queryTimes].sort((a, b) => b[1][0] - a[1][0]).slice(0, 30))
+        console.error(`${Math.round(ms)} ms ${n}x ${k}`);
     if (process.env.SIM_DEBUG)
       console.error([...this.replyKinds].sort((a, b) => b[1] - a[1]).slice(0, 40));
     this.stats.ops = this.op;
@@ -441,9 +467,22 @@ class Simulation {
     this.stats.opsPerSecond = Math.round(this.op / this.stats.seconds);
   }
 
+  private lastProgress = { at: 0, op: 0, check: 0 };
   private progressLine(started: number): string {
-    const s = (performance.now() - started) / 1000;
-    return `seed=${this.opts.seed} ops=${this.op} steps=${this.step} crashes=${this.stats.crashes} restarts=${this.stats.restarts} paid=${this.stats.paid} ${Math.round(this.op / s)} ops/s`;
+    const now = performance.now();
+    const s = (now - started) / 1000;
+    const last = this.lastProgress;
+    const recent = Math.round(((this.op - last.op) * 1000) / (now - (last.at || started)));
+    const checkShare = Math.round(
+      (100 * (this.timing.check - last.check)) / (now - (last.at || started)),
+    );
+    this.lastProgress = { at: now, op: this.op, check: this.timing.check };
+    if (process.env.SIM_QPROF) {
+      for (const [k, [ms, n]] of [...queryTimes].sort((a, b) => b[1][0] - a[1][0]).slice(0, 6))
+        console.error(`   ${Math.round(ms)} ms ${n}x ${k}`);
+      queryTimes.clear();
+    }
+    return `seed=${this.opts.seed} ops=${this.op} steps=${this.step} crashes=${this.stats.crashes} restarts=${this.stats.restarts} paid=${this.stats.paid} ${Math.round(this.op / s)} ops/s (recent ${recent} ops/s, checks ${checkShare}% of the time)`;
   }
 
   async close(): Promise<void> {
@@ -980,7 +1019,16 @@ class Simulation {
     }
     this.stats.checks++;
     const t = performance.now();
-    const findings = await checkInvariants(this.raw, this.app, false);
+    // Every step checks what it wrote; every `fullCheckEvery` steps, every row again (what a scoped
+    // check could miss, such as a row changed by a statement the triggers do not see).
+    const written = await takeWritten(this.raw);
+    const full = this.step % (this.opts.fullCheckEvery ?? FULL_CHECK_EVERY_STEPS) === 0;
+    if (full) this.stats.fullChecks++;
+    const findings = await checkInvariants(
+      this.raw,
+      this.app,
+      full ? { kind: 'full', final: false } : { kind: 'written', ids: written },
+    );
     this.timing.check += performance.now() - t;
     if (findings.length > 0) this.violation(findings[0]!.invariant, findings[0]!.detail);
   }
@@ -1012,6 +1060,7 @@ class Simulation {
     await this.app.settle();
     await this.checkAckedPresent(true);
     this.stats.checks++;
+    this.stats.fullChecks++;
     const findings = await checkInvariants(this.raw, this.app, true);
     if (findings.length > 0) this.violation(findings[0]!.invariant, findings[0]!.detail);
     this.findings.push(...findings);
