@@ -28,6 +28,14 @@ const SHOPPER_SIDE = (who: string) =>
   `(p.debit IN ('funding:' || ${who}, 'wallet:' || ${who}, 'holds:pending'))`;
 const SHOPPER_SIDE_IN = (who: string) =>
   `(p.credit IN ('funding:' || ${who}, 'wallet:' || ${who}, 'holds:pending'))`;
+/**
+ * Every posting with the order, payment, top-up, credit or gift card it belongs to: a hold's transfers
+ * name the hold, whose row names what it reserved for.
+ */
+const LEDGER = `SELECT coalesce(hd.ref, t.ref) AS ref, t.id AS tid, p.debit, p.credit, p.minor
+  FROM transfers t JOIN postings p ON p.transfer_id = t.id LEFT JOIN holds hd ON hd.id = t.ref
+  WHERE {ids:t.ref} OR t.ref IN (SELECT id FROM holds WHERE {ids:ref})`;
+
 /** The wallet part of each order paid partly from the wallet: its hold, posted to the card's side. */
 const WALLET_PART = `SELECT h.ref, sum(h.minor) AS minor FROM holds h
   JOIN hold_resolutions r ON r.hold_id = h.id AND r.kind = 'post'
@@ -127,11 +135,10 @@ const CHECKS: Check[] = [
     invariant: 'ledger_matches_orders',
     sql: `SELECT o.id, o.status, o.amount_minor::text AS amount, coalesce(x.net, 0)::text AS ledger
           FROM orders o LEFT JOIN (
-            SELECT t.ref, o2.shopper_id,
+            SELECT p.ref,
                    sum(CASE WHEN ${SHOPPER_SIDE('o2.shopper_id')} THEN p.minor ELSE 0 END
                      - CASE WHEN ${SHOPPER_SIDE_IN('o2.shopper_id')} THEN p.minor ELSE 0 END) AS net
-            FROM transfers t JOIN postings p ON p.transfer_id = t.id JOIN orders o2 ON o2.id = t.ref
-            WHERE {ids:t.ref} GROUP BY t.ref, o2.shopper_id) x ON x.ref = o.id
+            FROM (${LEDGER}) p JOIN orders o2 ON o2.id = p.ref GROUP BY p.ref) x ON x.ref = o.id
           WHERE {ids:o.id}
             AND coalesce(x.net, 0) <> CASE WHEN o.status IN ('paid','refunding') THEN o.amount_minor - o.refunded_minor ELSE 0 END`,
   },
@@ -144,13 +151,12 @@ const CHECKS: Check[] = [
     sql: `SELECT h.id, h.status, h.amount_minor::text AS amount, coalesce(x.out, 0)::text AS payer_out,
                  coalesce(x.got, 0)::text AS recipient_got
           FROM handle_payments h LEFT JOIN (
-            SELECT t.ref,
+            SELECT p.ref,
                    sum(CASE WHEN ${SHOPPER_SIDE('hp.payer_id')} THEN p.minor ELSE 0 END
                      - CASE WHEN ${SHOPPER_SIDE_IN('hp.payer_id')} THEN p.minor ELSE 0 END) AS out,
                    sum(CASE WHEN p.credit = 'wallet:' || hp.recipient_id THEN p.minor ELSE 0 END
                      - CASE WHEN p.debit = 'wallet:' || hp.recipient_id THEN p.minor ELSE 0 END) AS got
-            FROM transfers t JOIN postings p ON p.transfer_id = t.id JOIN handle_payments hp ON hp.id = t.ref
-            WHERE {ids:t.ref} GROUP BY t.ref) x ON x.ref = h.id
+            FROM (${LEDGER}) p JOIN handle_payments hp ON hp.id = p.ref GROUP BY p.ref) x ON x.ref = h.id
           WHERE {ids:h.id} AND (
                 coalesce(x.out, 0) <> CASE WHEN h.status = 'completed' THEN h.amount_minor ELSE 0 END
              OR coalesce(x.got, 0) <> CASE WHEN h.status = 'completed' THEN h.amount_minor ELSE 0 END
@@ -176,10 +182,9 @@ const CHECKS: Check[] = [
                  c.status AS charge_status
           FROM wallet_ops w LEFT JOIN sandbox_charges c ON c.idem_key = w.id || ':charge'
           LEFT JOIN (
-            SELECT t.ref, sum(CASE WHEN p.credit LIKE 'wallet:%' THEN p.minor ELSE 0 END
+            SELECT p.ref, sum(CASE WHEN p.credit LIKE 'wallet:%' THEN p.minor ELSE 0 END
                             - CASE WHEN p.debit LIKE 'wallet:%' THEN p.minor ELSE 0 END) AS got
-            FROM transfers t JOIN postings p ON p.transfer_id = t.id WHERE {ids:t.ref} GROUP BY t.ref) x
-            ON x.ref = w.id
+            FROM (${LEDGER}) p GROUP BY p.ref) x ON x.ref = w.id
           WHERE {ids:w.id} AND w.kind = 'top_up' AND (
                 coalesce(x.got, 0) <> CASE WHEN w.status = 'succeeded' THEN w.amount_minor ELSE 0 END
              OR (w.status = 'succeeded' AND (c.status IS DISTINCT FROM 'captured' OR c.amount_minor <> w.amount_minor)))`,
@@ -191,10 +196,10 @@ const CHECKS: Check[] = [
     sql: `SELECT k.id, k.txn_id, k.status, k.credit_minor::text AS credit, coalesce(x.net, 0)::text AS ledger,
                  coalesce(x.n, 0) AS transfers
           FROM card_credits k LEFT JOIN (
-            SELECT t.ref, count(DISTINCT t.id) AS n,
+            SELECT p.ref, count(DISTINCT p.tid) AS n,
                    sum(CASE WHEN p.credit LIKE 'funding:%' THEN p.minor ELSE 0 END
                      - CASE WHEN p.debit LIKE 'funding:%' THEN p.minor ELSE 0 END) AS net
-            FROM transfers t JOIN postings p ON p.transfer_id = t.id WHERE {ids:t.ref} GROUP BY t.ref) x
+            FROM (${LEDGER}) p GROUP BY p.ref) x
             ON x.ref = k.id
           WHERE {ids:k.id} AND (
                 coalesce(x.net, 0) <> CASE WHEN k.status = 'credited' THEN k.credit_minor ELSE 0 END
@@ -205,8 +210,8 @@ const CHECKS: Check[] = [
     invariant: 'gift_card_once',
     sql: `SELECT g.id, g.redeemed_by, g.value_minor::text AS value, coalesce(x.got, 0)::text AS wallet_got
           FROM gift_cards g LEFT JOIN (
-            SELECT t.ref, sum(CASE WHEN p.credit LIKE 'wallet:%' THEN p.minor ELSE 0 END) AS got
-            FROM transfers t JOIN postings p ON p.transfer_id = t.id WHERE {ids:t.ref} GROUP BY t.ref) x
+            SELECT p.ref, sum(CASE WHEN p.credit LIKE 'wallet:%' THEN p.minor ELSE 0 END) AS got
+            FROM (${LEDGER}) p GROUP BY p.ref) x
             ON x.ref = g.id
           WHERE {ids:g.id}
             AND coalesce(x.got, 0) <> CASE WHEN g.redeemed_by IS NULL THEN 0 ELSE g.value_minor END`,
@@ -305,6 +310,8 @@ export async function trackWrites(db: Db): Promise<void> {
     ['offers', `(NEW.id)`],
     ['sandbox_charges', `(split_part(NEW.idem_key, ':', 1))`],
     ['transfers', `(NEW.ref)`],
+    ['holds', `(NEW.ref)`],
+    ['hold_resolutions', `((SELECT ref FROM holds WHERE id = NEW.hold_id))`],
     ['handle_payments', `(NEW.id)`],
     ['wallet_ops', `(NEW.id)`],
     ['card_credits', `(NEW.id)`],
