@@ -34,7 +34,7 @@ const SHOPPER_SIDE_IN = (who: string) =>
  */
 const LEDGER = `SELECT coalesce(hd.ref, t.ref) AS ref, t.id AS tid, p.debit, p.credit, p.minor
   FROM transfers t JOIN postings p ON p.transfer_id = t.id LEFT JOIN holds hd ON hd.id = t.ref
-  WHERE {ids:t.ref} OR t.ref IN (SELECT id FROM holds WHERE {ids:ref})`;
+  WHERE {ledger}`;
 
 /** The wallet part of each order paid partly from the wallet: its hold, posted to the card's side. */
 const WALLET_PART = `SELECT h.ref, sum(h.minor) AS minor FROM holds h
@@ -247,6 +247,13 @@ const CHECKS: Check[] = [
 export type Scope = { kind: 'full'; final: boolean } | { kind: 'written'; ids: string[] };
 
 function scoped(sql: string, scope: Scope): string {
+  // The transfers of the rows written, and of their holds; one array, so the index on ref serves it.
+  sql = sql.replace(
+    '{ledger}',
+    scope.kind === 'full'
+      ? 'TRUE'
+      : 't.ref = ANY($1::text[] || ARRAY(SELECT id FROM holds WHERE ref = ANY($1::text[])))',
+  );
   return sql.replace(/\{ids:([^}]+)\}/g, (_, column: string) =>
     scope.kind === 'full' ? 'TRUE' : `${column} = ANY($1::text[])`,
   );
