@@ -30,6 +30,8 @@ export interface CrashOptions {
   cycles: number;
   storage: 'pglite' | 'postgres';
   seed: bigint;
+  /** Starts no new cycle after this many milliseconds (the run then ends as after its last cycle). */
+  maxMs?: number;
   /** Load time before each kill, drawn in [minMs, maxMs]. */
   loadMs?: [number, number];
   progress?: (line: string) => void;
@@ -175,6 +177,12 @@ class CrashRun {
     await this.start();
     await this.setup();
     for (this.cycle = 1; this.cycle <= this.opts.cycles; this.cycle++) {
+      if (this.opts.maxMs !== undefined && performance.now() - started > this.opts.maxMs) {
+        this.opts.progress?.(
+          `${this.opts.storage}: time is up after ${this.cycle - 1} of ${this.opts.cycles} cycles`,
+        );
+        break;
+      }
       const [lo, hi] = this.opts.loadMs ?? [300, 2_500];
       await this.loadThenKill(this.rng.range(lo, hi));
       await this.checkDown();
