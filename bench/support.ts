@@ -1,4 +1,6 @@
-import { cpus, totalmem } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { AppContext } from '../src/app-context.ts';
 import { loadConfig } from '../src/config/env.ts';
@@ -46,8 +48,17 @@ export function percentile(sorted: number[], p: number): number {
 
 export async function openDb(storage: Storage): Promise<{ db: Db; drop: () => Promise<void> }> {
   if (storage === 'pglite') {
-    const db = await openPglite(null);
-    return { db, drop: async () => {} };
+    // A folder on disk, as `tagpay start` uses (./data): in memory, PGlite grows each file by
+    // copying it (Emscripten's MEMFS), a cost the embedded default never pays.
+    const dir = await mkdtemp(join(tmpdir(), 'tagpay-bench-'));
+    const db = await openPglite(dir);
+    return {
+      db,
+      drop: async () => {
+        await db.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
   }
   const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
   const db = await openPostgres(POSTGRES_URL, schema, 20);
@@ -165,11 +176,20 @@ export function postEvent(id: string, author: string, text: string): NewEvent {
 export async function withEngine<T>(app: AppContext, work: () => Promise<T>): Promise<T> {
   let done = false;
   let wake: () => void = () => {};
-  app.log.onAppend(() => wake());
+  let woken = false;
+  app.log.onAppend(() => {
+    woken = true;
+    wake();
+  });
   const loop = (async () => {
     for (;;) {
+      // Only a batch that started after `work` finished can say the log is done: one that started
+      // before may have looked just before the last append landed.
+      const finishing = done;
+      woken = false;
       if ((await app.engine.runBatch()) > 0) continue;
-      if (done) return;
+      if (finishing) return;
+      if (woken) continue;
       await new Promise<void>((resolve) => {
         wake = resolve;
         setTimeout(resolve, 5);

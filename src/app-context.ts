@@ -143,6 +143,10 @@ export class AppContext implements AsyncDisposable {
     engine.onBatch((stats) => {
       metrics.batchEvents.observe(stats.events);
       metrics.commitSeconds.observe(stats.ms / 1000);
+      metrics.batchPhaseSeconds.observe({ phase: 'decide' }, stats.decideMs / 1000);
+      metrics.batchPhaseSeconds.observe({ phase: 'plan' }, stats.planMs / 1000);
+      metrics.batchPhaseSeconds.observe({ phase: 'wait' }, stats.waitMs / 1000);
+      metrics.batchPhaseSeconds.observe({ phase: 'write' }, stats.writeMs / 1000);
     });
     local.onPost(() => this.wakeConnector());
     engine.onBatch(() => {
@@ -356,16 +360,24 @@ export class AppContext implements AsyncDisposable {
     idleMs: number,
   ): Promise<void> {
     let wake: () => void = () => {};
-    setWake(() => wake());
-    this.wakers.push(() => wake());
+    // A wake-up that comes while the step runs is kept: the step may have looked just before the
+    // work that woke it landed, and sleeping then would leave that work for the idle poll.
+    let woken = false;
+    const wakeUp = () => {
+      woken = true;
+      wake();
+    };
+    setWake(wakeUp);
+    this.wakers.push(wakeUp);
     while (!this.stopped) {
       let worked = 0;
+      woken = false;
       try {
         if (this.settling === 0) worked = await step();
       } catch (error) {
         this.logger.error({ err: error, loop: name }, 'loop step failed');
       }
-      if (worked > 0 || this.stopped) continue;
+      if (worked > 0 || this.stopped || (woken && this.settling === 0)) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, idleMs);
         wake = () => {

@@ -12,6 +12,7 @@ export class Metrics {
   readonly eventsIngested: Counter<'kind'>;
   readonly batchEvents: Histogram;
   readonly commitSeconds: Histogram;
+  readonly batchPhaseSeconds: Histogram<'phase'>;
   readonly deliveries: Counter<'kind' | 'outcome'>;
 
   constructor(db: Db, engine: () => Engine | null, connectors: () => ConnectorHealth[] = () => []) {
@@ -33,6 +34,13 @@ export class Metrics {
       name: 'tagpay_batch_seconds',
       help: 'Time to decide and commit one engine batch',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.batchPhaseSeconds = new Histogram({
+      name: 'tagpay_batch_phase_seconds',
+      help: 'One engine batch by phase: decide (in memory), plan (rows encoded), wait (for the batch before to commit), write (its database transaction)',
+      labelNames: ['phase'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
     this.deliveries = new Counter({

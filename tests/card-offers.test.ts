@@ -100,7 +100,7 @@ for (const storage of storages()) {
 
     async function credits() {
       const { rows } = await h.app.db.query<{ txn_id: string; status: string; credit: string }>(
-        'SELECT txn_id, status, credit_minor::text AS credit FROM card_credits ORDER BY created_at, txn_id',
+        'SELECT txn_id, status, credit_minor::text AS credit FROM card_credits ORDER BY txn_id',
       );
       return rows;
     }

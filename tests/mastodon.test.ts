@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { createRestAPIClient } from 'masto';
 import type { ConnectorDeps } from '../src/networks/connector.ts';
 import { MastodonClient } from '../src/networks/mastodon/client.ts';
 import type { MastodonConnector } from '../src/networks/mastodon/connector.ts';
 import { connect } from '../src/networks/mastodon/index.ts';
 import { FakeMastodon, type FakeStatus } from './support/fake-mastodon.ts';
-import { ADMIN_KEY, openHarness, type Harness } from './support/harness.ts';
+import { ADMIN_KEY, type Harness } from './support/harness.ts';
+import { MASTODON_TOKENS, MASTODON_WAIT_MS, MastodonWorld } from './support/mastodon-world.ts';
 import { assertLedgerBalanced, CARDS, codeIn, linkHandle } from './support/world.ts';
 
 /**
@@ -16,22 +17,9 @@ import { assertLedgerBalanced, CARDS, codeIn, linkHandle } from './support/world
  * real server.
  */
 
-const TAGPAY_TOKEN = 'tok_tagpay_0123456789';
+const TAGPAY_TOKEN = MASTODON_TOKENS.tagpay;
 const ALICE = 'alice@fake.social';
-const WAIT_MS = 10_000;
-
-let fake: FakeMastodon | null = null;
-let h: Harness | null = null;
-
-afterEach(async () => {
-  if (h) {
-    await assertLedgerBalanced(h);
-    await h.close();
-  }
-  await fake?.close();
-  h = null;
-  fake = null;
-});
+const worldOf = new MastodonWorld();
 
 interface World {
   fake: FakeMastodon;
@@ -41,14 +29,7 @@ interface World {
 }
 
 async function world(): Promise<World> {
-  fake = await FakeMastodon.start('fake.social');
-  fake.addAccount('tagpay', TAGPAY_TOKEN);
-  fake.addAccount('acme', 'tok_acme_0123456789');
-  fake.addAccount('alice', 'tok_alice_0123456789');
-  fake.addAccount('bob', 'tok_bob_0123456789');
-  h = await openHarness('pglite', {
-    env: { TAGPAY_MASTODON_URL: fake.url, TAGPAY_MASTODON_TOKEN: TAGPAY_TOKEN },
-  });
+  const { fake: f, h } = await worldOf.start();
   // The handle schema takes local-network handles only for now (no `@domain`): `acme` and `alice`
   // are accounts of tagpay's own server, which the client resolves to `user@fake.social`.
   const m = await h.request(
@@ -73,7 +54,6 @@ async function world(): Promise<World> {
   assert.equal(o.status, 201, JSON.stringify(o.body));
   const shopper = await linkHandle(h, 'mastodon', 'alice', CARDS.ok);
   assert.equal(shopper.status, 201, JSON.stringify(shopper.body));
-  const f = fake;
   const offerPost = await waitFor('the offer post on mastodon', () =>
     f.statuses.find((s) => s.account.username === 'tagpay' && s.text.includes('#BuyAcmeTee')),
   );
@@ -81,17 +61,8 @@ async function world(): Promise<World> {
   return { fake: f, h, offerPost, merchantKey: m.body.api_key };
 }
 
-/** Lets tagpay run (settling its stages) until `probe` answers, or fails saying what never came. */
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false): Promise<T> {
-  const until = Date.now() + WAIT_MS;
-  for (;;) {
-    if (h) await h.app.settle();
-    const value = probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | null | false): Promise<T> =>
+  worldOf.waitFor(what, probe);
 
 function tagpayReplies(fake: FakeMastodon, to: FakeStatus): FakeStatus[] {
   return fake.repliesTo(to.id).filter((s) => s.account.username === 'tagpay');
@@ -128,7 +99,7 @@ async function buy(w: World, text = '#BuyAcmeTee M') {
 }
 
 async function pollOrders(h: Harness, ok: (orders: any[]) => boolean): Promise<any[]> {
-  const until = Date.now() + WAIT_MS;
+  const until = Date.now() + MASTODON_WAIT_MS;
   for (;;) {
     await h.app.settle();
     const orders = await ordersOf(h, ALICE);
@@ -348,7 +319,7 @@ describe('mastodon network (fake server)', () => {
 
 describe('mastodon client (fake server)', () => {
   test('a refused token is a clear error at connect', async () => {
-    fake = await FakeMastodon.start();
+    const fake = (worldOf.fake = await FakeMastodon.start());
     await assert.rejects(
       connect({ url: fake.url, token: 'wrong' }, {} as ConnectorDeps),
       /refused TAGPAY_MASTODON_TOKEN \(HTTP 401/,
@@ -356,7 +327,7 @@ describe('mastodon client (fake server)', () => {
   });
 
   test('Idempotency-Key: a repeated post is one status; a 429 is waited out and counted', async () => {
-    fake = await FakeMastodon.start();
+    const fake = (worldOf.fake = await FakeMastodon.start());
     fake.addAccount('tagpay', TAGPAY_TOKEN);
     const stats = { rateLimitWaits: 0 };
     const client = await MastodonClient.login(fake.url, TAGPAY_TOKEN, stats);
@@ -377,9 +348,9 @@ describe('mastodon client (fake server)', () => {
   });
 
   test('a reply to a direct message is direct and mentions its author', async () => {
-    fake = await FakeMastodon.start();
+    const fake = (worldOf.fake = await FakeMastodon.start());
     fake.addAccount('tagpay', TAGPAY_TOKEN);
-    fake.addAccount('bob', 'tok_bob_0123456789');
+    fake.addAccount('bob', MASTODON_TOKENS.bob);
     const dm = fake.post('bob', '@tagpay #BuyAcmeTee', { visibility: 'direct' });
     const client = await MastodonClient.login(fake.url, TAGPAY_TOKEN);
     const { postId } = await client.post({

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
-import { FakeMastodon, type FakeStatus } from './support/fake-mastodon.ts';
-import { ADMIN_KEY, openHarness, type Harness } from './support/harness.ts';
-import { assertLedgerBalanced, CARDS, codeIn, linkHandle } from './support/world.ts';
+import { describe, test } from 'node:test';
+import type { FakeStatus } from './support/fake-mastodon.ts';
+import { ADMIN_KEY } from './support/harness.ts';
+import { MastodonWorld } from './support/mastodon-world.ts';
+import { CARDS, codeIn, linkHandle } from './support/world.ts';
 
 /**
  * Money by post on Mastodon (the fake server): "private" is a direct message there. A payment to a
@@ -10,42 +11,16 @@ import { assertLedgerBalanced, CARDS, codeIn, linkHandle } from './support/world
  * the public reply has the code but no amount.
  */
 
-const WAIT_MS = 10_000;
-let fake: FakeMastodon | null = null;
-let h: Harness | null = null;
+const world = new MastodonWorld();
 
-afterEach(async () => {
-  if (h) {
-    await assertLedgerBalanced(h);
-    await h.close();
-  }
-  await fake?.close();
-  h = null;
-  fake = null;
-});
-
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false): Promise<T> {
-  const until = Date.now() + WAIT_MS;
-  for (;;) {
-    if (h) await h.app.settle();
-    const value = probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | null | false): Promise<T> =>
+  world.waitFor(what, probe);
 
 const fromTagpay = (s: FakeStatus) => s.account.username === 'tagpay';
 
 describe('money by post on mastodon (fake server)', () => {
   test('private wins: the amount goes by direct message only; the public reply has none', async () => {
-    fake = await FakeMastodon.start('fake.social');
-    fake.addAccount('tagpay', 'tok_tagpay_0123456789');
-    fake.addAccount('alice', 'tok_alice_0123456789');
-    fake.addAccount('bob', 'tok_bob_0123456789');
-    h = await openHarness('pglite', {
-      env: { TAGPAY_MASTODON_URL: fake.url, TAGPAY_MASTODON_TOKEN: 'tok_tagpay_0123456789' },
-    });
+    const { fake, h } = await world.start();
     for (const who of ['alice', 'bob']) {
       const linked = await linkHandle(h, 'mastodon', who, CARDS.ok);
       assert.equal(linked.status, 201, JSON.stringify(linked.body));

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { OWNERSHIP_PROOF_TTL_MS, REPLY_POST_ATTEMPTS_MAX } from '../src/core/limits.ts';
 import { FakeMastodon, type FakeStatus } from './support/fake-mastodon.ts';
-import { ADMIN_KEY, openHarness, type Harness } from './support/harness.ts';
-import { assertLedgerBalanced, CARDS, codeIn, createAccount, linkHandle } from './support/world.ts';
+import { ADMIN_KEY, type Harness } from './support/harness.ts';
+import { MASTODON_TOKENS, MastodonWorld } from './support/mastodon-world.ts';
+import { CARDS, codeIn, createAccount, linkHandle } from './support/world.ts';
 
 /**
  * Onboarding through the shopper's own account (Mastodon OAuth against the FAKE server in
@@ -12,35 +13,12 @@ import { assertLedgerBalanced, CARDS, codeIn, createAccount, linkHandle } from '
  * Bluesky's onboarding is tested on a real PDS in tests/bluesky.test.ts.
  */
 
-const TAGPAY_TOKEN = 'tok_tagpay_0123456789';
-const ALICE_TOKEN = 'tok_alice_0123456789';
-const BOB_TOKEN = 'tok_bob_0123456789';
-const WAIT_MS = 10_000;
+const ALICE_TOKEN = MASTODON_TOKENS.alice;
+const BOB_TOKEN = MASTODON_TOKENS.bob;
 
-let fake: FakeMastodon | null = null;
-let h: Harness | null = null;
+const world = new MastodonWorld();
 
-afterEach(async () => {
-  if (h) {
-    await assertLedgerBalanced(h);
-    await h.close();
-  }
-  await fake?.close();
-  h = null;
-  fake = null;
-});
-
-async function start(): Promise<{ fake: FakeMastodon; h: Harness }> {
-  fake = await FakeMastodon.start('fake.social');
-  fake.addAccount('tagpay', TAGPAY_TOKEN);
-  fake.addAccount('acme', 'tok_acme_0123456789');
-  fake.addAccount('alice', ALICE_TOKEN);
-  fake.addAccount('bob', BOB_TOKEN);
-  h = await openHarness('pglite', {
-    env: { TAGPAY_MASTODON_URL: fake.url, TAGPAY_MASTODON_TOKEN: TAGPAY_TOKEN },
-  });
-  return { fake, h };
-}
+const start = () => world.start();
 
 /**
  * The whole OAuth dance as a browser does it: tagpay's start answers the authorize URL, the user
@@ -110,16 +88,8 @@ async function linkWith(
   );
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>) {
-  const until = Date.now() + WAIT_MS;
-  for (;;) {
-    if (h) await h.app.settle();
-    const value = await probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined | null | false>) =>
+  world.waitFor(what, probe);
 
 async function mailbox(h: Harness, to: string): Promise<{ subject: string; text: string }[]> {
   const res = await h.request(

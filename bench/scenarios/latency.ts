@@ -27,12 +27,19 @@ export async function latency(opts: { quick: boolean }): Promise<ScenarioResult>
     });
     let stop = false;
     let wake: () => void = () => {};
-    b.app.log.onAppend(() => wake());
-    // The engine as in production: batches back to back, sleeping only when caught up.
+    let woken = false;
+    b.app.log.onAppend(() => {
+      woken = true;
+      wake();
+    });
+    // The engine as in production: batches back to back, sleeping only when caught up (and not
+    // woken by an append while the batch ran).
     const engine = (async () => {
       for (;;) {
+        woken = false;
         if ((await b.app.engine.runBatch()) > 0) continue;
         if (stop) return;
+        if (woken) continue;
         await new Promise<void>((resolve) => {
           wake = resolve;
           setTimeout(resolve, 50);

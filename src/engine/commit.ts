@@ -99,6 +99,12 @@ const WAIT_COLUMNS: Column[] = [
   ['status', 'text'],
 ];
 
+/** One statement of a batch's commit and its parameters, as built when the batch was decided. */
+export type Statement = readonly [text: string, params: readonly unknown[] | undefined];
+
+/** The rows of balances the batch changed (from `Balances.entries`). */
+export type BalanceRow = { account: string; currency: string; balance: bigint };
+
 /**
  * Writes one batch's effects and the engine cursor in the caller's transaction: one statement per
  * table, whatever the batch size. Mutable entities are written once each, in their final state.
@@ -108,8 +114,43 @@ export async function commitEffects(
   fx: Effects,
   from: bigint,
   cursor: bigint,
-  balanceRows: { account: string; currency: string; balance: bigint }[],
+  balanceRows: BalanceRow[],
   state?: State,
+): Promise<void> {
+  await commitPlan(tx, from, cursor, await planEffects(fx, balanceRows, state));
+}
+
+/**
+ * Builds every statement that writes a batch's effects, touching no database: each writer below
+ * "runs" against a recorder that keeps the statement and answers no rows (writers never read what a
+ * statement returns). The engine calls this the moment a batch is decided, so the rows are a snapshot
+ * of that batch: the next batch is decided while this one commits, and it changes the same objects in
+ * place (an order confirmed, an offer's stock); serialized later, they would carry the next batch's
+ * decisions under this batch's cursor, and a crash between the two commits would replay them twice.
+ * Parameters must be values or fresh arrays, never an array the state keeps.
+ */
+export async function planEffects(
+  fx: Effects,
+  balanceRows: BalanceRow[],
+  state?: State,
+): Promise<Statement[]> {
+  const statements: Statement[] = [];
+  const recorder: Sql = {
+    query: <T>(text: string, params?: unknown[]) => {
+      statements.push([text, params]);
+      return Promise.resolve({ rows: [] as T[] });
+    },
+  };
+  await writeEffects(recorder, fx, balanceRows, state);
+  return statements;
+}
+
+/** Moves the engine cursor from `from` to `cursor`, then runs a planned batch, in the caller's transaction. */
+export async function commitPlan(
+  tx: Sql,
+  from: bigint,
+  cursor: bigint,
+  statements: readonly Statement[],
 ): Promise<void> {
   // First, and only if the cursor is still where this engine left it: a second engine (or a batch
   // written twice) fails here, before writing anything, and the row lock orders competing writers.
@@ -122,6 +163,15 @@ export async function commitEffects(
   if (moved.rows.length === 0) {
     throw new Error(`engine: the log cursor is no longer ${from}; is another engine writing?`);
   }
+  for (const [text, params] of statements) await tx.query(text, params as unknown[] | undefined);
+}
+
+async function writeEffects(
+  tx: Sql,
+  fx: Effects,
+  balanceRows: BalanceRow[],
+  state?: State,
+): Promise<void> {
   await upsertRows(
     tx,
     'merchants',
@@ -340,7 +390,10 @@ export async function commitEffects(
     'account, currency',
   );
   await commitMoney(tx, fx.money);
-  await insertNew(
+  // A plain INSERT: the outbox has no unique key to skip on (0001-core.sql: a batch's rows are written
+  // only with its cursor, so never twice), and ON CONFLICT costs Postgres a speculative insertion per
+  // row (about 7 against 5.5 µs of server CPU per row, measured on the bench machine).
+  await upsertRows(
     tx,
     'outbox',
     [

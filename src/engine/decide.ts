@@ -167,9 +167,8 @@ export class Out {
         as: this.ctx.botHandle(network),
         text,
         reply_to: replyTo,
-        ...(shopper !== undefined && {
-          email_fallback: { to: shopper.email, ...emails.replyByEmail(network, text) },
-        }),
+        // Only the address: the deliverer words the e-mail from the reply (leaner rows, DESIGN.md).
+        ...(shopper !== undefined && { email_fallback: { to: shopper.email } }),
       },
     });
   }

@@ -2,11 +2,10 @@ import type { Logger } from 'pino';
 import { BATCH_EVENTS_MAX } from '../core/limits.ts';
 import { Serial } from '../core/serial.ts';
 import type { Db } from '../store/db.ts';
-import { commitEffects } from './commit.ts';
+import { commitPlan, planEffects, type Statement } from './commit.ts';
 import { decide, nextDeadline, ordersNeeded, type DecideContext } from './decide.ts';
 import type { InputLog } from './log.ts';
 import { loadState, orderFromRow } from './load.ts';
-import type { Balances } from '../core/ledger.ts';
 import { chainTransfers } from '../core/ledger-chain.ts';
 import { Effects, type ApiResult, type State } from './state.ts';
 
@@ -14,6 +13,14 @@ export interface BatchStats {
   events: number;
   /** Deciding and committing the batch. */
   ms: number;
+  /** Of which deciding it in memory (the pure functions, the ledger chain). */
+  decideMs: number;
+  /** Building its statements: rows encoded as array literals (see planEffects). */
+  planMs: number;
+  /** Its database transaction, from asking for a connection to COMMIT answered. */
+  writeMs: number;
+  /** Waiting for the batch before it to commit (the pipeline is one batch deep). */
+  waitMs: number;
   /** The log position committed with the batch. */
   lastSeq: bigint;
 }
@@ -95,7 +102,8 @@ export class Engine {
       const started = performance.now();
       const fx = new Effects();
       const last = entries[entries.length - 1]!.seq;
-      let balanceRows;
+      let plan: Statement[];
+      let decided: number;
       try {
         if (entries.some((e) => ordersNeeded(e) !== null)) {
           // What a prefetch reads must include the batch in flight.
@@ -107,9 +115,12 @@ export class Engine {
         chainTransfers(this.state.chain, fx.transfers);
         // Assert before writing: the ledger sums to zero per currency (read back at every load).
         this.state.balances.assertZeroSum();
-        balanceRows = this.state.balances.entries(this.state.balances.dirty);
+        const balanceRows = this.state.balances.entries(this.state.balances.dirty);
         this.state.balances.dirty.clear();
         this.state.fetched.clear();
+        decided = performance.now();
+        // Built now, before the next batch is decided and changes the same objects (see planEffects).
+        plan = await planEffects(fx, balanceRows, this.state);
       } catch (error) {
         // The batch before may still be committing: let it finish (or fail) before the state is
         // rebuilt, or the rebuild could read the tables and the cursor from either side of it.
@@ -118,23 +129,33 @@ export class Engine {
         throw error;
       }
       this.decidedTo = last;
+      const planned = performance.now();
       await this.settleInflight();
-      this.inflight = this.commit(fx, from, last, balanceRows, entries.length, started);
+      const times = {
+        started,
+        decideMs: decided - started,
+        planMs: planned - decided,
+        waitMs: performance.now() - planned,
+      };
+      this.inflight = this.commit(fx, plan, from, last, entries.length, times);
       return entries.length;
     });
   }
 
   private async commit(
     fx: Effects,
+    plan: Statement[],
     from: bigint,
     last: bigint,
-    balanceRows: ReturnType<Balances['entries']>,
     events: number,
-    started: number,
+    times: { started: number; decideMs: number; planMs: number; waitMs: number },
   ): Promise<void> {
-    await this.db.transaction((tx) => commitEffects(tx, fx, from, last, balanceRows, this.state));
+    const writing = performance.now();
+    await this.db.transaction((tx) => commitPlan(tx, from, last, plan));
     this.cursor = last;
-    const stats = { events, ms: performance.now() - started, lastSeq: last };
+    const now = performance.now();
+    const { started, ...phases } = times;
+    const stats = { events, ms: now - started, writeMs: now - writing, lastSeq: last, ...phases };
     for (const l of this.batchListeners) l(stats);
     for (const result of fx.apiResults) {
       const list = this.waiters.get(result.key);

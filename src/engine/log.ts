@@ -2,6 +2,7 @@ import { LOG_TAIL_EVENTS_MAX } from '../core/limits.ts';
 import { Serial } from '../core/serial.ts';
 import type { Db, Sql } from '../store/db.ts';
 import { num } from '../store/db.ts';
+import { pgArray } from '../store/set-sql.ts';
 import type { EventBody, LogEntry } from './events.ts';
 
 export interface Clock {
@@ -134,7 +135,13 @@ export class InputLog {
         this.coveredFrom = this.tail[this.tailHead++]!.seq;
       }
       const slice = this.tail.slice(this.tailHead, this.tailHead + limit);
-      if (slice.length > 0 || !(await this.appendedElsewhere())) return slice;
+      if (slice.length > 0) return slice;
+      // An append of this process may finish while the database answers: the tail is looked at again
+      // after the await, or that append's wake-up would find the engine about to sleep with nothing.
+      if (!(await this.appendedElsewhere())) {
+        const again = this.tailAfter(after, limit);
+        if (again !== null) return again;
+      }
     }
     const { rows } = await this.db.query<{ seq: unknown; key: string; at: unknown; body: string }>(
       'SELECT seq, key, at, body FROM log WHERE seq > $1 ORDER BY seq LIMIT $2',
@@ -146,6 +153,14 @@ export class InputLog {
       at: num(r.at),
       body: JSON.parse(r.body),
     }));
+  }
+
+  /** The tail's entries after `after`, or null if the tail does not cover them (see read). */
+  private tailAfter(after: bigint, limit: number): LogEntry[] | null {
+    if (this.coveredFrom === null || after < this.coveredFrom) return null;
+    let i = this.tailHead;
+    while (i < this.tail.length && this.tail[i]!.seq <= after) i++;
+    return this.tail.slice(i, i + limit);
   }
 
   async findByKey(key: string): Promise<LogEntry | null> {
@@ -167,10 +182,10 @@ async function insertEvents(tx: Sql, events: NewEvent[], at: number): Promise<(b
      SELECT k, kind, $3, b FROM unnest($1::text[], $2::text[], $4::text[]) AS u(k, kind, b)
      ON CONFLICT (key) DO NOTHING RETURNING seq, key`,
     [
-      events.map((e) => e.key),
-      events.map((e) => e.body.kind),
+      pgArray(events.map((e) => e.key)),
+      pgArray(events.map((e) => e.body.kind)),
       at,
-      events.map((e) => JSON.stringify(e.body)),
+      pgArray(events.map((e) => JSON.stringify(e.body))),
     ],
   );
   const byKey = new Map(rows.map((r) => [r.key, BigInt(r.seq as string)]));

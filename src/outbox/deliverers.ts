@@ -17,6 +17,7 @@ import type { Clock, InputLog } from '../engine/log.ts';
 import { PostDelayedError, type NetworkClient } from '../networks/network.ts';
 import type { CardProcessor } from '../processors/processor.ts';
 import type { Db } from '../store/db.ts';
+import { emails } from '../core/replies.ts';
 import { webhookTargetProblem } from './ssrf.ts';
 import { backoffMs, oneByOne, type Deliverer, type Delivery, type OutboxItem } from './worker.ts';
 
@@ -66,8 +67,12 @@ interface PostBody {
   reply_to: string | null;
   /** A direct message to the accounts the text mentions (Mastodon's `visibility: direct`). */
   direct?: boolean;
-  /** The same message for the shopper answered, sent instead when the reply cannot go out in time. */
-  email_fallback?: { to: string; subject: string; text: string };
+  /**
+   * The shopper answered, e-mailed the same message instead when the reply cannot go out in time.
+   * Rows carry only the address, worded here from the reply (emails.replyByEmail); rows written
+   * before that carry the subject and text too, and are sent as written.
+   */
+  email_fallback?: { to: string; subject?: string; text?: string };
   /** Set on an offer's own post: its post id goes back into the log so `#cart` replies name the offer. */
   offer_id?: string;
 }
@@ -90,7 +95,11 @@ export function postDeliverer(
     const body = item.body as PostBody;
     const network = networks.get(body.network);
     const byEmail = async (why: string): Promise<Delivery> => {
-      await sendEmail(`${item.key}:email`, body.email_fallback!);
+      const fallback = body.email_fallback!;
+      await sendEmail(`${item.key}:email`, {
+        ...emails.replyByEmail(body.network, body.text),
+        ...fallback,
+      });
       logger?.warn({ key: item.key, network: body.network, why }, 'reply sent by e-mail instead');
       return { done: true };
     };

@@ -296,6 +296,11 @@ export class XConnector implements Connector {
   private async read(res: Response, connection: AbortController): Promise<void> {
     if (res.body === null) return;
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    // An abort does not always settle a read pending on a piped body (seen with undici on Node 20:
+    // stop() then waited for ever); cancelling the reader ends that read at once.
+    const onAbort = () => void reader.cancel().catch(() => {});
+    if (connection.signal.aborted) onAbort();
+    connection.signal.addEventListener('abort', onAbort, { once: true });
     let stall = setTimeout(() => connection.abort(new Error('stream stalled')), X_STREAM_STALL_MS);
     let buffer = '';
     let skipping = false;
@@ -323,6 +328,7 @@ export class XConnector implements Connector {
       }
     } finally {
       clearTimeout(stall);
+      connection.signal.removeEventListener('abort', onAbort);
       reader.cancel().catch(() => {});
     }
   }
