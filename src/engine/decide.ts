@@ -741,6 +741,8 @@ function expireDue(state: State, out: Out): void {
     if (order === undefined || !PENDING_STATUSES.includes(order.status) || order.expiresAt > at)
       continue;
     settle(state, out, order, 'expired', null);
+    // A web purchase (a step-up never approved) has no post to answer under.
+    if (order.postId === '') continue;
     out.reply(
       order.network,
       order.postId,
