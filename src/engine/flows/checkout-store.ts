@@ -303,7 +303,7 @@ export async function loadCheckout(db: Sql, state: State, lastAt: number): Promi
   // The spend of pay-with-tagpay payments counts against daily limits, as orders' does.
   const spent = await db.query<Row>(
     `SELECT network, account, currency, floor(created_at / ${DAY_MS})::bigint AS day, sum(amount_minor)::text AS s
-     FROM payments WHERE kind = 'oauth' AND status IN ('charging', 'paid') AND created_at >= $1 GROUP BY 1, 2, 3, 4`,
+     FROM payments WHERE kind = 'oauth' AND status IN ('awaiting_step_up', 'charging', 'paid') AND created_at >= $1 GROUP BY 1, 2, 3, 4`,
     [lastAt - 2 * DAY_MS],
   );
   for (const r of spent.rows) {

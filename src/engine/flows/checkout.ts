@@ -435,6 +435,16 @@ export function checkoutByPost(state: State, out: Out, post: PostEvent, author: 
     if (waiting.network === post.network && waiting.account === author)
       return out.reply(post.network, post.postId, checkoutReplies.checkoutWaiting());
   }
+  // Nor while one waits for its step-up (its items stay in the cart until it is approved).
+  for (const held of state.checkout.payments.values()) {
+    if (
+      held.status === 'awaiting_step_up' &&
+      held.kind === 'cart_post' &&
+      held.network === post.network &&
+      held.account === author
+    )
+      return out.reply(post.network, post.postId, checkoutReplies.checkoutWaiting());
+  }
   const expiresAt = out.entry.at + CONFIRM_WINDOW_MS_DEFAULT;
   const wanted = wantedOf(state, cart, post.postId);
   const reserved =
@@ -555,7 +565,7 @@ export function expirePayments(state: State, out: Out): void {
   }
   for (const payment of state.checkout.payments.values()) {
     // A step-up not approved in time: nothing was charged, its units go back.
-    if (payment.status === 'awaiting_step_up' && payment.expiresAt < at) {
+    if (payment.status === 'awaiting_step_up' && payment.expiresAt <= at) {
       if (payment.kind === 'oauth') {
         giveBackSpend(state, payment);
         payment.status = 'expired';
