@@ -356,6 +356,67 @@ for (const storage of storages()) {
       assert.equal((await h.app.db.query('SELECT 1 FROM sandbox_charges')).rows.length, 1);
     });
 
+    test('pay with tagpay asks for the same step-up: the shop is paid once the shopper approves', async () => {
+      await fresh({ TAGPAY_ANOMALY_STEP_UP: '0' });
+      const { alice } = w.accounts;
+      await linkShopper(h, alice!, CARDS.ok, {
+        limits: { step_up_above: 1000, currency: 'USD' },
+      });
+      const redirect = 'http://localhost:4000/callback';
+      const reg = await h.request(
+        'POST',
+        '/v1/shop_clients',
+        { name: 'Sample Shop', redirect_uris: [redirect] },
+        w.merchant.api_key,
+      );
+      assert.equal(reg.status, 201, JSON.stringify(reg.body));
+      const basic =
+        'Basic ' + Buffer.from(`${reg.body.id}:${reg.body.client_secret}`).toString('base64');
+      const prq = await h.request(
+        'POST',
+        '/v1/pay_requests',
+        { amount: 1999, currency: 'USD', description: 'Desk lamp' },
+        undefined,
+        { authorization: basic },
+      );
+      assert.equal(prq.status, 201, JSON.stringify(prq.body));
+      const approved = await h.request(
+        'POST',
+        '/v1/oauth/authorize',
+        {
+          response_type: 'code',
+          client_id: reg.body.id,
+          redirect_uri: redirect,
+          state: 'st',
+          code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+          code_challenge_method: 'S256',
+          pay_request: prq.body.id,
+          decision: 'approve',
+        },
+        alice!.token,
+      );
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      await h.app.settle();
+      const payment = async () =>
+        (
+          await h.app.db.query<{ id: string; status: string }>(
+            "SELECT id, status FROM payments WHERE kind = 'oauth'",
+          )
+        ).rows[0]!;
+      assert.equal((await payment()).status, 'awaiting_step_up');
+      assert.equal((await h.app.db.query('SELECT 1 FROM sandbox_charges')).rows.length, 0);
+      const mail = (await mails(h, 'alice@example.com')).find((m) => /Approve/.test(m.subject));
+      assert.match(mail!.text, /\$19\.99/);
+      const pressed = await press(h, '/step-up', linkIn(mail!.text, '/step-up'));
+      assert.equal(pressed.status, 200, pressed.text);
+      assert.equal((await payment()).status, 'paid');
+      assert.equal((await h.app.db.query('SELECT 1 FROM sandbox_charges')).rows.length, 1);
+      assert.deepEqual(await auditActions(h, (await payment()).id), [
+        'step_up.asked',
+        'step_up.passed',
+      ]);
+    });
+
     test('velocity: purchases per hour per handle and per card, amount per day per card; they survive a restart', async () => {
       await fresh({
         TAGPAY_PURCHASES_PER_HOUR_MAX: '2',
