@@ -7,7 +7,6 @@ import {
   DAY_MS,
   POST_TEXT_CHARS_MAX,
   PURCHASE_LIMIT_MAJOR_DEFAULT,
-  QUANTITY_PER_POST_MAX,
   RETIRED_CODES_MAX,
   WAITLIST_PER_OFFER_MAX,
   WRONG_CODE_COUNTERS_MAX,
@@ -15,7 +14,7 @@ import {
   WRONG_CODES_WINDOW_MS,
 } from '../core/limits.ts';
 import { formatMoney, minorPerMajor } from '../core/money.ts';
-import { readBuyOptions, readHashtags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
+import { readHashtags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
 import {
   checkoutReplies,
   emails,
@@ -93,6 +92,7 @@ import {
   creditSale,
   limitRefusal,
   orderPaid,
+  postedOptions,
   reserveOrder,
   startCharge,
 } from './flows/checkout-core.ts';
@@ -413,22 +413,8 @@ export function isOnSale(offer: Offer, at: number): boolean {
 }
 
 function buy(state: State, out: Out, post: PostEvent, author: string, offer: Offer): void {
-  const at = out.entry.at;
-  if (!isOnSale(offer, at)) {
-    return out.reply(post.network, post.postId, replies.refused(offer.title, 'not_on_sale', ''));
-  }
-  const options = readBuyOptions(post.text, offer.hashtag, offer.variants);
-  if (!options.ok) {
-    const detail =
-      options.reason === 'quantity_invalid'
-        ? String(QUANTITY_PER_POST_MAX)
-        : offer.variants.join(', ');
-    return out.reply(
-      post.network,
-      post.postId,
-      replies.refused(offer.title, options.reason, detail),
-    );
-  }
+  const options = postedOptions(out, post, offer, offer.hashtag);
+  if (options === null) return;
   const request = {
     network: post.network,
     handle: author,

@@ -1,8 +1,11 @@
 import { newId } from '../../core/codes.ts';
 import { accounts } from '../../core/ledger.ts';
 import { feeOf, formatMoney } from '../../core/money.ts';
-import type { RefusalReason } from '../../core/replies.ts';
-import { limitsOf, settle, spentKey, type Out } from '../decide.ts';
+import { QUANTITY_PER_POST_MAX } from '../../core/limits.ts';
+import { readBuyOptions } from '../../core/post-grammar.ts';
+import { replies, type RefusalReason } from '../../core/replies.ts';
+import { isOnSale, limitsOf, settle, spentKey, type Out } from '../decide.ts';
+import type { PostEvent } from '../events.ts';
 import {
   addHeld,
   addPending,
@@ -22,6 +25,30 @@ import { noteCharge, notePaid } from './safety.ts';
  * here (the card's daily amount, the purchase history the unusual-amount check reads) holds on every
  * path. Pure, like the rest of the engine.
  */
+
+/**
+ * The variant and quantity a post asks for after `tag` (the offer's hashtag, or `#cart`), when the
+ * offer is on sale; otherwise the post is answered why not, and null.
+ */
+export function postedOptions(
+  out: Out,
+  post: PostEvent,
+  offer: Offer,
+  tag: string,
+): { variant: string | null; quantity: number } | null {
+  if (!isOnSale(offer, out.entry.at)) {
+    out.reply(post.network, post.postId, replies.refused(offer.title, 'not_on_sale', ''));
+    return null;
+  }
+  const options = readBuyOptions(post.text, tag, offer.variants);
+  if (options.ok) return options;
+  const detail =
+    options.reason === 'quantity_invalid'
+      ? String(QUANTITY_PER_POST_MAX)
+      : offer.variants.join(', ');
+  out.reply(post.network, post.postId, replies.refused(offer.title, options.reason, detail));
+  return null;
+}
 
 /** What one order is for. */
 export interface OrderRequest {

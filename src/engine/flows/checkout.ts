@@ -10,7 +10,7 @@ import {
   QUANTITY_PER_POST_MAX,
 } from '../../core/limits.ts';
 import { feeOf, formatMoney } from '../../core/money.ts';
-import { readBuyOptions, readHashtags } from '../../core/post-grammar.ts';
+import { readHashtags } from '../../core/post-grammar.ts';
 import {
   checkoutEmails,
   checkoutReplies,
@@ -45,6 +45,7 @@ import {
   creditSale,
   limitRefusal,
   orderPaid,
+  postedOptions,
   reserveOrder,
   startCharge,
 } from './checkout-core.ts';
@@ -176,23 +177,10 @@ export function addToCart(state: State, out: Out, post: PostEvent, author: strin
   }
   if (offer === undefined)
     return out.reply(post.network, post.postId, checkoutReplies.cartNoOffer());
-  if (!isOnSale(offer, at)) {
-    return out.reply(post.network, post.postId, replies.refused(offer.title, 'not_on_sale', ''));
-  }
   // Options follow #cart on a reply, or the offer's hashtag when it is named.
   const named = readHashtags(post.text).tags.includes(offer.hashtag.toLowerCase());
-  const options = readBuyOptions(post.text, named ? offer.hashtag : 'cart', offer.variants);
-  if (!options.ok) {
-    const detail =
-      options.reason === 'quantity_invalid'
-        ? String(QUANTITY_PER_POST_MAX)
-        : offer.variants.join(', ');
-    return out.reply(
-      post.network,
-      post.postId,
-      replies.refused(offer.title, options.reason, detail),
-    );
-  }
+  const options = postedOptions(out, post, offer, named ? offer.hashtag : 'cart');
+  if (options === null) return;
   const key = handleKey(post.network, author);
   const cart = cartOf(state, key);
   const same = cart.find((i) => i.offerId === offer.id && i.variant === options.variant);
