@@ -224,7 +224,7 @@ for (const storage of storages()) {
       const { alice, bob } = w.accounts;
       const r = await post(h, bob!, '#request @alice $7 lunch');
       const [ask] = await repliesTo(h, r);
-      assert.match(ask!, /@alice @bob asks you for \$7\.00 \(lunch\)\. To pay, reply with #TP/);
+      assert.match(ask!, /@alice, @bob asks you for \$7\.00 \(lunch\)\. To pay, reply with #TP/);
       await post(h, alice!, codeIn(ask));
       assert.deepEqual(await wallet(h, 'bob'), { USD: 700 });
       assert.deepEqual(await wallet(h, 'alice'), { USD: 0 }, 'charged to the card via the wallet');
@@ -359,6 +359,18 @@ for (const storage of storages()) {
       );
       assert.equal(expired.status, 410);
       assert.equal(expired.body.error.code, 'CODE_EXPIRED');
+      // The same when the clock's tick expired it first: the answer does not depend on who won.
+      const ticked = await pay({ amount: '$31' });
+      h.clock.advance(15 * 60 * 1000);
+      await h.app.settle();
+      const afterTick = await h.request(
+        'POST',
+        `/v1/handle-payments/${ticked.body.id}/confirm`,
+        { code: '#TPAAAAAAAAAA' },
+        ADMIN_KEY,
+      );
+      assert.equal(afterTick.status, 410, JSON.stringify(afterTick.body));
+      assert.equal(afterTick.body.error.code, 'CODE_EXPIRED');
 
       const doc = await h.request('GET', '/openapi.json');
       for (const path of [
@@ -414,7 +426,7 @@ for (const storage of storages()) {
       h.clock.advance(DAY);
       const weekly = await send('$1');
       assert.equal(weekly.body.error.code, 'PAYMENT_LIMIT_EXCEEDED');
-      assert.match(weekly.body.error.message, /weekly sending limit of \$1500\.00/);
+      assert.match(weekly.body.error.message, /weekly sending limit of \$1,500\.00/);
       await h.restart();
       assert.equal(
         (await send('$1')).body.error.code,

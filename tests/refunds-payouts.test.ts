@@ -140,6 +140,43 @@ for (const storage of storages()) {
       assert.equal(more.body.error.code, 'ORDER_NOT_REFUNDABLE');
     });
 
+    test('restocked units are kept in orders.restocked: after a restart a unit still goes back on sale at most once', async () => {
+      await fresh();
+      const { order } = await buy(h, w, w.accounts.alice!, '#BuyAcmeTee M x3');
+      assert.equal((await offerState(h, w)).sold, 3);
+      const first = await refund(order.id, { amount: 1000, restock: true, restock_quantity: 2 });
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      await h.app.settle();
+      const stored = async () =>
+        (
+          await h.app.db.query<{ restocked: number }>(
+            'SELECT restocked FROM orders WHERE id = $1',
+            [order.id],
+          )
+        ).rows[0]!.restocked;
+      assert.equal(await stored(), 2, 'persisted with the refund');
+      assert.deepEqual([(await offerState(h, w)).sold, (await offerState(h, w)).available], [1, 9]);
+
+      await h.restart();
+      const twice = await refund(order.id, { amount: 1000, restock_quantity: 2 });
+      assert.equal(twice.status, 400, 'only one unit is left to restock, after a restart too');
+      assert.equal(twice.body.error.param, 'restock_quantity');
+      // A refund of the rest with restock: true puts back what is left, the one unit, not three.
+      const rest = await refund(order.id, { restock: true });
+      assert.equal(rest.status, 200, JSON.stringify(rest.body));
+      await h.app.settle();
+      assert.equal(await stored(), 3);
+      assert.deepEqual(
+        [(await offerState(h, w)).sold, (await offerState(h, w)).available],
+        [0, 10],
+        'each unit back once: never more on sale than the offer had',
+      );
+      await h.restart();
+      const after = await refund(order.id, { amount: 1, restock: true });
+      assert.equal(after.body.error.code, 'ORDER_NOT_REFUNDABLE');
+      assert.equal((await offerState(h, w)).available, 10);
+    });
+
     test('a payout run moves each payable balance to the bank once, with a CSV report; a refused payout comes back', async () => {
       await fresh();
       await buy(h, w, w.accounts.alice!);

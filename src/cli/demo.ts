@@ -16,7 +16,8 @@ const SHOPPERS = [
 ];
 
 /**
- * Seeds the demo, once per database: a merchant @acme with two offers, linked shoppers alice and bob,
+ * Seeds the demo, once per database: a merchant @acme with two offers and a gift card (`#AcmeGift`,
+ * $25 for $15), linked shoppers alice and bob,
  * dave whose card is declined, and carol with no card. Everything goes through the same commands as
  * the API, with fixed idempotency keys, so running it twice changes nothing.
  */
@@ -74,6 +75,20 @@ export async function seedDemo(app: AppContext): Promise<boolean> {
     quantity: 3,
     hashtag: 'AcmeMug',
     variants: [],
+  });
+  // A gift card of one value sold for less (Amex's $25 card for $15; the merchant funds $10).
+  await submit('offer-gift', {
+    op: 'giftcard.offer_create',
+    offer: {
+      op: 'offer.create',
+      ...offer,
+      title: 'Acme $25 gift card',
+      priceMinor: '1500',
+      quantity: 20,
+      hashtag: 'AcmeGift',
+      variants: [],
+    },
+    valueMinor: '2500',
   });
   for (const s of SHOPPERS) {
     const [month, year] = [12, new Date(app.clock.now()).getUTCFullYear() + 4];

@@ -7,6 +7,7 @@ import {
   FEE_BPS_DEFAULT,
   FEE_BPS_MAX,
   PURCHASES_PER_HOUR_MAX_DEFAULT,
+  PURCHASES_PER_HOUR_MAX_DEMO,
   RATE_LIMIT_PER_S_DEFAULT,
 } from '../core/limits.ts';
 import { isCurrency } from '../core/money.ts';
@@ -217,7 +218,7 @@ export function loadConfig(env: Env = process.env): Config {
     purchasesPerHourMax: int(
       env,
       'TAGPAY_PURCHASES_PER_HOUR_MAX',
-      PURCHASES_PER_HOUR_MAX_DEFAULT,
+      demo ? PURCHASES_PER_HOUR_MAX_DEMO : PURCHASES_PER_HOUR_MAX_DEFAULT,
       0,
       1_000_000,
     ),

@@ -96,6 +96,11 @@ export const WRONG_CODE_COUNTERS_MAX = 100_000;
  * the operator, these are the defaults; 0 turns one off).
  */
 export const PURCHASES_PER_HOUR_MAX_DEFAULT = 10;
+/**
+ * The same in demo mode, where everyone shares the demo accounts and pays and buys as alice: ten an
+ * hour (payments count too) stopped a new user half-way through trying the money flows.
+ */
+export const PURCHASES_PER_HOUR_MAX_DEMO = 100;
 export const CARD_DAILY_MAJOR_MAX_DEFAULT = 2_000;
 export const HOUR_MS = 60 * 60 * 1000;
 /** A first spend this soon after a handle is linked asks for a step-up by e-mail. */
@@ -201,6 +206,15 @@ export const EMAIL_VERIFY_TTL_MS = 24 * 60 * 60 * 1000;
 /** Days of revenue a dashboard chart shows at most, and rows a dashboard list answers at most. */
 export const DASHBOARD_DAYS_MAX = 90;
 export const DASHBOARD_ROWS_MAX = 200;
+/**
+ * Input-log rows one funnel read scans for an offer's hashtag posts (answered or refused); a longer
+ * backlog is caught up over the next reads (the dashboard reads every few seconds).
+ */
+export const FUNNEL_SCAN_ROWS_MAX = 20_000;
+/** Offers whose hashtag-post count a process keeps between funnel reads. */
+export const FUNNEL_CACHE_OFFERS_MAX = 1_000;
+/** E-mails the demo mailbox page shows (newest first). */
+export const DEMO_MAILBOX_ROWS_MAX = 50;
 /** Open live timelines (server-sent events) at once, and the comment that keeps each one open. */
 export const LOCAL_STREAMS_MAX = 1_000;
 export const LOCAL_STREAM_HEARTBEAT_MS = 15_000;

@@ -61,12 +61,15 @@ describe('formatMoney', () => {
   test('USD with a symbol and two decimals', () => {
     assert.equal(formatMoney({ minor: 2500n, currency: 'USD' }), '$25.00');
     assert.equal(formatMoney({ minor: 5n, currency: 'USD' }), '$0.05');
-    assert.equal(formatMoney({ minor: 123456789n, currency: 'USD' }), '$1234567.89');
+    assert.equal(formatMoney({ minor: 123456789n, currency: 'USD' }), '$1,234,567.89');
     assert.equal(formatMoney({ minor: 0n, currency: 'USD' }), '$0.00');
   });
 
   test('JPY has no minor unit', () => {
-    assert.equal(formatMoney({ minor: 1200n, currency: 'JPY' }), '¥1200');
+    assert.equal(formatMoney({ minor: 1200n, currency: 'JPY' }), '¥1,200');
+    assert.equal(formatMoney({ minor: 102500n, currency: 'USD' }), '$1,025.00');
+    assert.equal(formatMoney({ minor: -100000n, currency: 'USD' }), '-$1,000.00');
+    assert.equal(formatMoney({ minor: 120000n, currency: 'CHF' }), '1,200.00 CHF');
   });
 
   test('a currency without a symbol is written after the amount', () => {

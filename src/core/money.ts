@@ -62,18 +62,26 @@ export function parseMinor(value: unknown): ParseAmountResult {
   return { ok: true, minor };
 }
 
-/** Formats money for people: `$25.00`, `€3.50`, `¥1200`, otherwise `12.00 CHF`. */
+/**
+ * Formats money for people, with the currency's minor units and thousands separators: `$25.00`,
+ * `$1,025.00`, `€3.50`, `¥1,200`, otherwise `1,200.00 CHF`. The one formatter of replies, e-mails,
+ * API messages and the web pages.
+ */
 export function formatMoney(money: Money): string {
   const exponent = exponentOf(money.currency);
   const negative = money.minor < 0n;
   const abs = negative ? -money.minor : money.minor;
   const unit = 10n ** BigInt(exponent);
-  const major = abs / unit;
+  const major = groupThousands((abs / unit).toString());
   const fraction = exponent === 0 ? '' : '.' + (abs % unit).toString().padStart(exponent, '0');
   const symbol: Record<string, string> = { USD: '$', EUR: '€', GBP: '£', JPY: '¥' };
   const sign = negative ? '-' : '';
   const s = symbol[money.currency];
   return s ? `${sign}${s}${major}${fraction}` : `${sign}${major}${fraction} ${money.currency}`;
+}
+
+function groupThousands(digits: string): string {
+  return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }
 
 /** The platform fee of an amount, rounded down, in basis points. */

@@ -42,6 +42,15 @@ const STEP_UP_TEXT: Record<StepUpReason, string> = {
   unusual_amount: 'it is much larger than your usual purchases',
 };
 
+/** The same reasons, said of a payment by post (`#pay`, or paying a `#request`). */
+const PAY_STEP_UP_TEXT: Record<StepUpReason, string> = {
+  threshold: 'it is above the amount you asked us to double-check',
+  new_link: 'it is the first time this handle spends since it was linked',
+  owner_changed: 'this handle was linked to a different account before',
+  new_address: 'your shipping address changed recently',
+  unusual_amount: 'it is much larger than your usual purchases',
+};
+
 /** Said after a reply or e-mail about an offer of a merchant the operator has not verified. */
 export const UNVERIFIED_NOTE = 'Note: unverified merchant.';
 
@@ -84,7 +93,7 @@ export const replies = {
     return 'That confirmation code was already used; each code works once.';
   },
   codeCanceled(): string {
-    return 'That checkout was canceled, so its code no longer works. Post the offer hashtag again to start over.';
+    return 'That was canceled, so its code no longer works and nothing was charged. Post again to start over.';
   },
   canceled(count: number): string {
     return count === 1
@@ -140,7 +149,7 @@ export const replies = {
 };
 
 const notMe = (link: string) =>
-  `\n\nNot you? Someone may control your social account. Freeze your tagpay account now (every pending purchase is canceled and nothing more can be bought until the operator unfreezes it):\n${link}\n`;
+  `\n\nNot you? Someone may control your social account. Freeze your tagpay account now (every pending purchase and payment is canceled and nothing more can be bought or sent until the operator unfreezes it):\n${link}\n`;
 
 export const emails = {
   /** The link that proves a handle's owner reads this address (web onboarding). */
@@ -212,9 +221,14 @@ export type PayRefusalReason =
   | 'not_linked'
   | 'payer_not_linked'
   | 'over_daily_limit'
-  | 'over_weekly_limit';
+  | 'over_weekly_limit'
+  | 'frozen'
+  | 'cool_down'
+  | 'velocity_handle'
+  | 'velocity_card'
+  | 'card_daily_limit';
 
-const PAY_REFUSAL_TEXT: Record<PayRefusalReason, (detail: string) => string> = {
+const PAY_REFUSAL_TEXT: Record<PayRefusalReason, (detail: string, link: string) => string> = {
   missing: () => 'How much? Write the amount after the handle, e.g. #pay @bob $10 pizza.',
   invalid: (d) => `We could not read "${d}" as an amount. Write it like $10, 10.50 USD or 10,50 €.`,
   negative: (d) => `"${d}" is below zero; an amount must be positive.`,
@@ -229,29 +243,58 @@ const PAY_REFUSAL_TEXT: Record<PayRefusalReason, (detail: string) => string> = {
   self_payment: () => 'You cannot pay yourself.',
   memo_too_long: () => 'The note is too long; keep it under 200 characters.',
   not_linked: (d) => `Link your card once at ${d} and post again to send money.`,
-  payer_not_linked: (d) => `@${d} has not linked tagpay yet, so they cannot be asked for money.`,
+  payer_not_linked: (d, link) =>
+    `@${d} has not linked tagpay yet, so we cannot ask them for money. Once they link their account${link === '' ? '' : ` at ${link}`}, post your request again.`,
   over_daily_limit: (d) => `This would pass your daily sending limit of ${d}.`,
   over_weekly_limit: (d) => `This would pass your weekly sending limit of ${d}.`,
+  // The fraud controls' refusals (src/engine/flows/safety.ts), said of sending money.
+  frozen: () =>
+    'This account is frozen after a "not me" report, so it cannot send money. Contact the operator of this tagpay to unfreeze it.',
+  cool_down: (d) =>
+    `This account was re-linked recently; for your safety it can send money again from ${d}.`,
+  velocity_handle: (d) =>
+    `Too many payments and purchases from this account in the last hour (at most ${d}). Try again later.`,
+  velocity_card: (d) =>
+    `Too many payments and purchases with this card in the last hour (at most ${d}). Try again later.`,
+  card_daily_limit: (d) => `This would pass the daily amount allowed on your card (${d}).`,
 };
 
 /** Texts of money to a handle, wallets and gift cards. Amounts appear only where the text says so. */
 export const moneyReplies = {
-  refused(reason: PayRefusalReason, detail: string): string {
-    return PAY_REFUSAL_TEXT[reason](detail);
+  refused(reason: PayRefusalReason, detail: string, link = ''): string {
+    return PAY_REFUSAL_TEXT[reason](detail, link);
+  },
+  /** A payment waits for the payer's approval by e-mail (a step-up); no amount unless public. */
+  payStepUp(amount: Money | null, to: string, windowMin: number): string {
+    const what =
+      amount === null
+        ? `your payment to @${to} (the amount is in your e-mail)`
+        : `sending ${formatMoney(amount)} to @${to}`;
+    return `For your safety, approve ${what} from the link we just e-mailed you, within ${windowMin} minutes. Nothing is sent until then.`;
+  },
+  /** What `#cancel` dropped of money by post, e.g. "your payment to @bob". */
+  canceledPayments(what: readonly string[]): string {
+    return `Canceled: ${what.join('; ')}. Nothing was sent.`;
+  },
+  requestDeclined(by: string): string {
+    return `@${by} declined your request for money. Nothing was sent.`;
+  },
+  requestWithdrawn(by: string, amount: Money): string {
+    return `@${by} withdrew their request for ${formatMoney(amount)}. Nothing was sent.`;
   },
   payCode(amount: Money, to: string, code: string, windowMin: number): string {
-    return `To send ${formatMoney(amount)} to @${to}, reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account.`;
+    return `To send ${formatMoney(amount)} to @${to}, reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account. Reply #cancel to drop it.`;
   },
   /** The code of a payment, in public: no amount unless both sides chose public. */
   payCodePrivate(to: string, code: string, windowMin: number): string {
-    return `To send the payment to @${to} (the amount is in your e-mail), reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account.`;
+    return `To send the payment to @${to} (the amount is in your e-mail), reply with ${displayCode(code)} within ${windowMin} minutes. It works once, only from your account. Reply #cancel to drop it.`;
   },
   requestCode(amount: Money, from: string, memo: string, code: string, windowH: number): string {
     const note = memo === '' ? '' : ` (${memo})`;
-    return `@${from} asks you for ${formatMoney(amount)}${note}. To pay, reply with ${displayCode(code)} within ${windowH} hours; otherwise do nothing.`;
+    return `@${from} asks you for ${formatMoney(amount)}${note}. To pay, reply with ${displayCode(code)} within ${windowH} hours; to decline, reply #cancel or do nothing.`;
   },
   requestCodePrivate(from: string, code: string, windowH: number): string {
-    return `@${from} asks you for money (the amount is in your e-mail). To pay, reply with ${displayCode(code)} within ${windowH} hours; otherwise do nothing.`;
+    return `@${from} asks you for money (the amount is in your e-mail). To pay, reply with ${displayCode(code)} within ${windowH} hours; to decline, reply #cancel or do nothing.`;
   },
   sent(amount: Money | null, from: string, to: string, memo: string): string {
     const note = memo === '' ? '' : ` for ${memo}`;
@@ -289,20 +332,41 @@ export const moneyReplies = {
 };
 
 export const moneyEmails = {
-  payCode(amount: Money, to: string, code: string, windowMin: number) {
+  payCode(amount: Money, to: string, code: string, windowMin: number, notMeLink: string) {
     return {
       subject: `Confirm: send ${formatMoney(amount)} to @${to}`,
-      text: `${moneyReplies.payCode(amount, to, code, windowMin)}\n\nIf this was not you, do nothing: nothing is sent without the code.`,
+      text: `To send ${formatMoney(amount)} to @${to}, reply to our post with ${displayCode(code)} from your account within ${windowMin} minutes (or reply #cancel to drop it).\n\nIf this was not you, do nothing: nothing is sent without the code.${notMe(notMeLink)}`,
     };
   },
-  requestCode(amount: Money, from: string, memo: string, code: string, windowH: number) {
+  requestCode(
+    amount: Money,
+    from: string,
+    memo: string,
+    code: string,
+    windowH: number,
+    notMeLink: string,
+  ) {
+    const note = memo === '' ? '' : ` (${memo})`;
     return {
       subject: `@${from} asks you for ${formatMoney(amount)}`,
-      text: moneyReplies.requestCode(amount, from, memo, code, windowH),
+      text: `@${from} asks you for ${formatMoney(amount)}${note}. To pay, reply to our post with ${displayCode(code)} from your account within ${windowH} hours; to decline, reply #cancel or do nothing.${notMe(notMeLink)}`,
     };
   },
   notice(subject: string, text: string) {
     return { subject, text };
+  },
+  stepUp(
+    amount: Money,
+    to: string,
+    windowMin: number,
+    reasons: readonly StepUpReason[],
+    approveLink: string,
+    notMeLink: string,
+  ) {
+    return {
+      subject: `Approve your payment: ${formatMoney(amount)} to @${to}`,
+      text: `Your account asked to send ${formatMoney(amount)} to @${to}. We ask you to approve it because ${reasons.map((r) => PAY_STEP_UP_TEXT[r]).join(', and ')}.\n\nApprove it within ${windowMin} minutes:\n${approveLink}\n\nIf you do nothing, nothing is sent.${notMe(notMeLink)}`,
+    };
   },
   giftCards(title: string, value: Money, codes: string[]) {
     return {

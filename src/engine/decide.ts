@@ -7,7 +7,6 @@ import {
   DAY_MS,
   POST_TEXT_CHARS_MAX,
   PURCHASE_LIMIT_MAJOR_DEFAULT,
-  RETIRED_CODES_MAX,
   WAITLIST_PER_OFFER_MAX,
   WRONG_CODE_COUNTERS_MAX,
   WRONG_CODES_PER_WINDOW_MAX,
@@ -57,6 +56,7 @@ import {
   type Offer,
   type Order,
   type OrderStatus,
+  rememberRetired,
   type RetiredCode,
   type Shopper,
   type WaitEntry,
@@ -74,6 +74,9 @@ import {
   moneyCreditResult,
   moneyNextDeadline,
   moneyPost,
+  paymentStepUpSubject,
+  cancelPaymentsOf,
+  canceledPaymentsText,
   moneyTick,
   onShopperLinked,
   refundRefusal,
@@ -394,16 +397,11 @@ export function retireCode(
 ): void {
   if (order.codeHash === null) return;
   state.orderByCode.delete(order.codeHash);
-  state.retiredCodes.delete(order.codeHash);
-  state.retiredCodes.set(order.codeHash, {
+  rememberRetired(state, order.codeHash, {
     handleKey: handleKey(order.network, order.handle),
     reason,
     at,
   });
-  for (const [hash, code] of state.retiredCodes) {
-    if (state.retiredCodes.size <= RETIRED_CODES_MAX && code.at > at - DAY_MS) break;
-    state.retiredCodes.delete(hash);
-  }
 }
 
 export function isOnSale(offer: Offer, at: number): boolean {
@@ -672,9 +670,17 @@ function cancel(state: State, out: Out, post: PostEvent, key: string): void {
   }
   const pending = pendingOf(state, key);
   for (const order of pending) settle(state, out, order, 'canceled', null);
-  const text =
-    pending.length + left > 0 ? replies.canceled(pending.length + left) : replies.nothingToCancel();
-  out.reply(post.network, post.postId, text);
+  // Payments by post waiting for this handle's code or approval end too, and the reply names them.
+  const shopper = state.shoppers.get(key);
+  const payments = shopper === undefined ? [] : cancelPaymentsOf(state, out, shopper, null);
+  const parts: string[] = [];
+  if (pending.length + left > 0) parts.push(replies.canceled(pending.length + left));
+  if (payments.length > 0) parts.push(canceledPaymentsText(shopper!, payments));
+  out.reply(
+    post.network,
+    post.postId,
+    parts.length > 0 ? parts.join(' ') : replies.nothingToCancel(),
+  );
 }
 
 /**
@@ -875,6 +881,8 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
           settle(state, out, order, 'canceled', failure);
           out.reply(order.network, order.postId, replies.canceled(1));
         },
+        stepUpSubject: (id) => paymentStepUpSubject(state, out, id),
+        cancelOthers: (shopper) => cancelPaymentsOf(state, out, shopper, 'frozen').map((p) => p.id),
       });
     case 'card_offer.create':
     case 'card_offer.end':

@@ -1,4 +1,5 @@
 import { Balances, type Transfer } from '../core/ledger.ts';
+import { DAY_MS, RETIRED_CODES_MAX } from '../core/limits.ts';
 import { GENESIS_HASH, type ChainHead } from '../core/ledger-chain.ts';
 import type { ShippingAddress } from './events.ts';
 import { SafetyEffects, SafetyState } from './flows/safety-state.ts';
@@ -287,6 +288,19 @@ export class State {
   readonly payouts = new PayoutState();
   /** Buy-now, cart and pay-with-tagpay (src/engine/flows/checkout.ts). */
   readonly checkout = new CheckoutState();
+}
+
+/**
+ * Remembers a code taken out of service (a checkout's or a payment's), newest last, forgetting
+ * those older than a day or past RETIRED_CODES_MAX.
+ */
+export function rememberRetired(state: State, codeHash: string, code: RetiredCode): void {
+  state.retiredCodes.delete(codeHash);
+  state.retiredCodes.set(codeHash, code);
+  for (const [hash, old] of state.retiredCodes) {
+    if (state.retiredCodes.size <= RETIRED_CODES_MAX && old.at > code.at - DAY_MS) break;
+    state.retiredCodes.delete(hash);
+  }
 }
 
 /** The pending checkouts of a handle key. */

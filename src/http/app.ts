@@ -22,6 +22,7 @@ import { orderRoutes } from './routes/orders.ts';
 import { securityRoutes } from './routes/security.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { webDataRoutes } from './routes/web-data.ts';
+import { webWalletRoutes } from './routes/web-wallet.ts';
 import { offerEditRoutes } from './routes/offer-edit.ts';
 import { merchantMoneyRoutes } from './routes/merchant-money.ts';
 import { shopperRoutes } from './routes/shoppers.ts';
@@ -138,6 +139,7 @@ export function createHttpApp(app: AppContext): OpenAPIHono {
   sessionRoutes(api, app);
   localStreamRoutes(api, app);
   webDataRoutes(api, app);
+  webWalletRoutes(api, app);
   offerEditRoutes(api, app);
 
   api.doc31('/openapi.json', {

@@ -12,6 +12,7 @@ export const PAGE_PATHS: RegExp[] = [
   /^\/verify-email$/,
   /^\/wallet$/,
   /^\/cart$/,
+  /^\/mailbox$/,
   /^\/merchant(\/[a-z0-9_-]+){0,2}$/,
   /^\/tags\/[\p{L}\p{N}_]{1,64}$/u,
   /^\/@[a-z0-9_.-]{1,64}$/,

@@ -91,6 +91,14 @@ describe('web journey: onboarding → buy by post → dashboard → refund → w
     });
     assert.ok(!state.includes(CARD) && !state.includes('4242 4242'), 'the card number is gone');
     await w.shot(shopper, 'onboarding-card-added');
+    // A reload keeps the card (its token, brand and last four), never its number.
+    await shopper.reload();
+    await shopper.getByText('Visa ending in 4242').waitFor();
+    const stored = await shopper.evaluate(() => JSON.stringify({ ...sessionStorage }));
+    assert.ok(!stored.includes(CARD) && stored.includes('4242'), stored);
+    // Outside demo mode there is no demo mailbox.
+    assert.equal(await shopper.getByText('Open the demo mailbox').count(), 0);
+    assert.equal(await shopper.getByRole('link', { name: 'Mailbox' }).count(), 0);
 
     // E-mail: linking before the address is verified is refused, clearly.
     await shopper.getByLabel('E-mail address').fill('zoe@example.com');
@@ -105,6 +113,32 @@ describe('web journey: onboarding → buy by post → dashboard → refund → w
     await shopper
       .getByText('The per-purchase limit cannot be more than the daily limit.')
       .waitFor();
+    // Each error once, beside its field, and the first field in error has the focus.
+    assert.equal(await shopper.getByText('Verify this e-mail address').count(), 1);
+    assert.equal(
+      await shopper
+        .getByText('The per-purchase limit cannot be more than the daily limit.')
+        .count(),
+      1,
+    );
+    assert.equal(
+      await shopper.getByLabel('Most per purchase').getAttribute('aria-invalid'),
+      'true',
+    );
+    assert.equal(
+      await shopper.evaluate(() => document.activeElement?.getAttribute('name')),
+      'email',
+    );
+    // An error the API answers (a malformed address) is shown once, in plain words, by its field.
+    await shopper.getByLabel('E-mail address').fill('zoe@example..com');
+    await shopper.getByRole('button', { name: 'Send verification link' }).click();
+    await shopper.getByText('Enter an e-mail address like you@example.com.').waitFor();
+    assert.equal(
+      await shopper.getByText('Enter an e-mail address like you@example.com.').count(),
+      1,
+    );
+    assert.equal(await shopper.getByText(/Invalid email|email:/).count(), 0, 'no raw API text');
+    await shopper.getByLabel('E-mail address').fill('zoe@example.com');
     await w.shot(shopper, 'onboarding-errors');
     await shopper.getByLabel('Most per day').fill('300');
 
@@ -142,8 +176,23 @@ describe('web journey: onboarding → buy by post → dashboard → refund → w
     const use = shopper.getByRole('button', { name: /^Put #TP[A-Z2-7]{10} in the post box$/ });
     await use.waitFor();
     await use.click();
-    await shopper.getByRole('button', { name: 'Post', exact: true }).click();
+    await shopper.getByText(/^Replying to @tagpay/).waitFor();
+    await shopper.getByRole('button', { name: 'Reply', exact: true }).click();
     await shopper.getByText(/^Paid: Acme Tee \(M\)/).waitFor();
+    // One thread, in time order: the hashtag post, the code, the confirmation, then "Paid".
+    const thread = shopper.locator('ol.posts > li').filter({ hasText: 'Paid: Acme Tee (M)' });
+    const texts = await thread.locator('article .text').allTextContents();
+    const at = (re: RegExp) => texts.findIndex((t) => re.test(t));
+    assert.ok(at(/^#BuyAcmeTee M$/) === 0, texts.join(' | '));
+    assert.ok(at(/reply with #TP/) < at(/^#TP[A-Z2-7]{10}$/), texts.join(' | '));
+    assert.ok(at(/^#TP[A-Z2-7]{10}$/) < at(/^Paid: /), texts.join(' | '));
+    await thread.getByText('replying to @tagpay').waitFor();
+
+    // A post refused by a limit (5 × $25.00 is over zoe's $100.00 per purchase) is answered, and the
+    // funnel counts it as a hashtag post.
+    await shopper.getByLabel('Post text').fill('#BuyAcmeTee S x5');
+    await shopper.getByRole('button', { name: 'Post', exact: true }).click();
+    await shopper.getByText(/per-purchase limit of \$100\.00/).waitFor();
     await w.shot(shopper, 'timeline');
   });
 
@@ -165,16 +214,43 @@ describe('web journey: onboarding → buy by post → dashboard → refund → w
     await merchant.getByLabel('Tracking number (optional)').fill('1Z999');
     await merchant.getByRole('button', { name: 'Mark shipped' }).click();
     await row.getByText('shipped · UPS 1Z999').waitFor();
+
+    // A new offer priced over a thousand dollars: money with thousands separators.
+    await merchant.getByRole('button', { name: 'New offer' }).click();
+    await merchant.getByLabel('Title').fill('Acme Jacket');
+    await merchant.getByLabel('Price (USD)').fill('1025');
+    await merchant.getByLabel('Units on sale').fill('3');
+    await merchant.getByLabel('Hashtag').fill('AcmeJacket');
+    await merchant.getByRole('button', { name: 'Create offer' }).click();
+    const jacket = merchant.getByRole('row').filter({ hasText: 'Acme Jacket' });
+    await jacket.getByText('$1,025.00').waitFor();
+    // Nothing left of an offer on sale: "sold out", not "live".
+    const tee = merchant.getByRole('row').filter({ hasText: '#BuyAcmeTee' });
+    await tee.getByRole('button', { name: 'Edit Acme Tee' }).click();
+    await merchant.getByLabel('Units on sale').fill('1');
+    await merchant.getByRole('button', { name: 'Save' }).click();
+    await tee.getByText('sold out', { exact: true }).waitFor();
+    assert.equal(await tee.getByText('live', { exact: true }).count(), 0);
+    // The site's navigation reaches the cart.
+    assert.equal(
+      await merchant
+        .getByRole('navigation', { name: 'Main' })
+        .getByRole('link', { name: 'Cart' })
+        .getAttribute('href'),
+      '/cart',
+    );
     await w.shot(merchant, 'dashboard');
 
     await merchant.getByRole('link', { name: 'Acme Tee' }).first().click();
     await merchant.getByRole('heading', { name: /Funnel/ }).waitFor();
     const funnel = merchant.locator('#funnel-desc');
     await funnel.filter({ hasText: 'Paid: 1' }).waitFor({ state: 'attached' });
+    // Two hashtag posts: the purchase and the one the per-purchase limit refused.
     assert.match(
       (await funnel.textContent()) ?? '',
-      /Hashtag posts: 1, Checkouts: 1, Confirmed: 1, Paid: 1, Refunded: 0/,
+      /Hashtag posts: 2, Checkouts: 1, Confirmed: 1, Paid: 1, Refunded: 0/,
     );
+    await merchant.getByText('sold out', { exact: true }).first().waitFor();
     await w.shot(merchant, 'offer-funnel');
 
     const orderRow = merchant.getByRole('row').filter({ hasText: '@zoe' });
@@ -191,12 +267,15 @@ describe('web journey: onboarding → buy by post → dashboard → refund → w
     await assertLedgerBalanced(w.h);
   });
 
-  test('the wallet history shows the refund', async () => {
+  test('the wallet history shows the order and its refund', async () => {
     await shopper.getByRole('link', { name: 'Wallet' }).click();
-    const row = shopper.getByRole('row').filter({ hasText: 'Acme Tee (M)' });
-    await row.getByText('Refunded').waitFor();
-    assert.match((await row.textContent()) ?? '', /\+\$25\.00/);
-    assert.match((await row.textContent()) ?? '', /shipped by UPS, tracking 1Z999/);
+    const order = shopper.getByRole('row').filter({ hasText: 'shipped by UPS, tracking 1Z999' });
+    await order.getByText('Refunded').waitFor();
+    assert.match((await order.textContent()) ?? '', /Acme Tee \(M\)/);
+    assert.match((await order.textContent()) ?? '', /−\$25\.00/);
+    const refund = shopper.getByRole('row').filter({ hasText: 'Refund: Acme Tee (M)' });
+    await refund.waitFor();
+    assert.match((await refund.textContent()) ?? '', /\+\$25\.00/);
     await w.shot(shopper, 'wallet');
   });
 
@@ -211,6 +290,7 @@ describe('web journey: onboarding → buy by post → dashboard → refund → w
       ['/onboarding', 'phone-onboarding', 'Card'],
       ['/wallet', 'phone-wallet', 'History'],
       ['/', 'phone-timeline', 'Try it'],
+      ['/cart', 'phone-cart', 'Your cart'],
     ] as const) {
       await phone.goto(path);
       await phone.getByRole('heading', { name: ready }).waitFor();
@@ -224,12 +304,25 @@ describe('web journey: onboarding → buy by post → dashboard → refund → w
     await dash.getByRole('button', { name: 'Open the dashboard' }).click();
     await dash.getByRole('heading', { name: 'Orders' }).waitFor();
     await w.shot(dash, 'phone-dashboard');
+    // The funnel on a phone: its labels are the page's text size, not a scaled-down drawing.
+    await dash.getByRole('link', { name: 'Acme Tee' }).first().click();
+    await dash.getByRole('heading', { name: /Funnel/ }).waitFor();
+    const sizes = await dash.evaluate(() =>
+      Array.from(document.querySelectorAll('.funnel-label, .funnel-value'), (e) =>
+        parseFloat(getComputedStyle(e).fontSize),
+      ),
+    );
+    assert.ok(sizes.length === 10 && sizes.every((px) => px >= 14), sizes.join());
+    const dashWidth = await dash.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(dashWidth <= PHONE.width, `the offer page is ${dashWidth}px wide on a phone`);
+    await w.shot(dash, 'phone-offer-funnel');
     assert.deepEqual(w.pageErrors, []);
   });
 
   test('keyboard: a skip link first, then the navigation', async () => {
     const page = await w.newPerson();
     await page.goto('/');
+    await page.getByRole('heading', { name: 'Try it' }).waitFor();
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
     await page.keyboard.press('Enter');

@@ -38,7 +38,7 @@ describe('local timeline (Chromium)', () => {
     await code.waitFor();
     await code.click();
     assert.match(await page.getByLabel('Post text').inputValue(), /^#TP[A-Z2-7]{10}$/);
-    await page.getByRole('button', { name: 'Post', exact: true }).click();
+    await page.getByRole('button', { name: 'Reply', exact: true }).click();
     await page.getByText(/^Paid: /).waitFor();
     // Hashtags and mentions are links.
     const tag = page.getByRole('link', { name: '#BuyAcmeTee' }).first();

@@ -4,6 +4,7 @@ import { ADMIN_KEY, openHarness, storages, type Harness } from '../support/harne
 import {
   assertLedgerBalanced,
   codeIn,
+  createAccount,
   post,
   repliesTo,
   setupWorld,
@@ -78,11 +79,19 @@ for (const storage of storages()) {
       assert.equal(bad.status, 400);
     });
 
-    test('the funnel counts posts, checkouts, confirmations, payments and refunds', async () => {
+    test('the funnel counts posts (refused ones too), checkouts, confirmations, payments and refunds', async () => {
+      const first = await h.request('GET', `/v1/offers/${w.offer.id}/funnel`, undefined, key);
+      assert.equal(first.body.hashtag_posts, 2, 'alice, bob (waitlist, then served)');
+      // Refused posts are hashtag posts too: over the per-buyer cap of 1, and a handle not linked.
+      const over = await post(h, w.accounts.alice!, '#BuyAcmeTee S x2');
+      assert.equal((await repliesTo(h, over)).length, 1, 'the refusal is answered');
+      await post(h, await createAccount(h, 'gina'), '#BuyAcmeTee L');
+      // Not purchases of this offer: another command naming it, and the merchant's own post.
+      await post(h, w.accounts.alice!, '#cart #BuyAcmeTee M');
       const f = await h.request('GET', `/v1/offers/${w.offer.id}/funnel`, undefined, key);
       assert.equal(f.status, 200);
-      assert.equal(f.body.hashtag_posts, 3, 'alice, bob (waitlist), bob (served)');
-      assert.equal(f.body.checkouts, 2);
+      assert.equal(f.body.hashtag_posts, 4, JSON.stringify(f.body));
+      assert.equal(f.body.checkouts, 3, 'alice, bob, and gina waiting for sign-up');
       assert.equal(f.body.confirmed, 1);
       assert.equal(f.body.paid, 1);
       assert.equal(f.body.refunded, 0);
@@ -119,6 +128,28 @@ for (const storage of storages()) {
         list.body.data.map((x: any) => x.order_id),
         [paidOrder],
       );
+    });
+
+    test("the wallet page's data: the caller's own; the demo mailbox is off outside demo mode", async () => {
+      const mine = await h.request('GET', '/v1/me/wallet', undefined, w.accounts.alice!.token);
+      assert.equal(mine.status, 200, JSON.stringify(mine.body));
+      assert.equal(mine.body.linked, true);
+      assert.equal(mine.body.frozen_at, null);
+      assert.deepEqual(mine.body.claims, { sent: [], to_claim: [] });
+      const carol = await h.request('GET', '/v1/me/wallet', undefined, w.accounts.carol!.token);
+      assert.equal(carol.body.linked, false);
+      const merchant = await h.request('GET', '/v1/me/wallet', undefined, key);
+      assert.ok([401, 403].includes(merchant.status), JSON.stringify(merchant.body));
+      assert.equal((await h.request('GET', '/v1/me/wallet')).status, 401);
+      const mailbox = await h.request(
+        'GET',
+        '/v1/demo/mailbox',
+        undefined,
+        w.accounts.alice!.token,
+      );
+      assert.equal(mailbox.status, 404);
+      const session = await h.request('GET', '/v1/session');
+      assert.equal(session.body.demo_mailbox, false);
     });
 
     test("a shopper's own orders, by local token; nobody else's", async () => {

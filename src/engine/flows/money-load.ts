@@ -1,7 +1,14 @@
-import { CONFIRM_WINDOW_MS_DEFAULT, DAY_MS, WEEK_DAYS } from '../../core/limits.ts';
+import {
+  CONFIRM_WINDOW_MS_DEFAULT,
+  DAY_MS,
+  HOUR_MS,
+  RETIRED_CODES_MAX,
+  WEEK_DAYS,
+} from '../../core/limits.ts';
 import { big, num, type Sql } from '../../store/db.ts';
-import { shopperHandles, type State } from '../state.ts';
+import { handleKey, rememberRetired, shopperHandles, type State } from '../state.ts';
 import { ACTIVE_PAYMENT_STATUSES, type Payment } from './money-state.ts';
+import { cardSpentKey } from './safety.ts';
 
 type Row = Record<string, unknown>;
 const str = (v: unknown) => v as string;
@@ -48,6 +55,7 @@ export async function loadMoney(db: Sql, state: State, lastAt: number): Promise<
       m.paymentByCode.set(p.codeHash, p);
       m.deadlines.push(p.expiresAt, p.id);
     }
+    if (p.status === 'awaiting_step_up') m.deadlines.push(p.expiresAt, p.id);
     if (p.status === 'pending_claim') {
       const key = `${p.recipientNetwork}:${p.recipientHandle}`;
       m.claims.set(key, [...(m.claims.get(key) ?? []), p]);
@@ -112,8 +120,80 @@ export async function loadMoney(db: Sql, state: State, lastAt: number): Promise<
       createdAt: num(r.created_at),
     });
   }
+  // Payment codes taken out of service in the last day, so a late or repeated one gets an answer.
+  const retired = await db.query<Row>(
+    `SELECT code_hash, payer_id, status, updated_at FROM handle_payments
+     WHERE code_hash IS NOT NULL AND status <> 'awaiting_confirmation' AND updated_at > $1
+     ORDER BY updated_at DESC LIMIT $2`,
+    [lastAt - DAY_MS, RETIRED_CODES_MAX],
+  );
+  for (const r of retired.rows.reverse()) {
+    const payer = state.shopperById.get(str(r.payer_id));
+    if (payer === undefined) continue;
+    const status = str(r.status);
+    rememberRetired(state, str(r.code_hash), {
+      handleKey: handleKey(payer.network, payer.account),
+      reason: status === 'expired' ? 'expired' : status === 'canceled' ? 'canceled' : 'used',
+      at: num(r.updated_at),
+    });
+  }
+  await loadMoneySafety(db, state, lastAt);
   // The pair of the engine's assertion: what was read back holds no negative wallet.
   state.balances.assertNonNegative();
+}
+
+/**
+ * What payments and top-ups count toward the fraud controls (after loadSafety has read the
+ * purchases'): each payment that passed the spending check in the last hour toward the velocity of
+ * its payer's handle and card, and what payments and top-ups charged to a card toward its daily
+ * amount. A `#pay` passed the check when it was posted; a paid `#request` when it was confirmed.
+ */
+async function loadMoneySafety(db: Sql, state: State, lastAt: number): Promise<void> {
+  const fingerprintOf = (shopperId: string) => {
+    const shopper = state.shopperById.get(shopperId);
+    if (shopper === undefined) return { shopper, fp: null };
+    const guard = state.safety.guards.get(handleKey(shopper.network, shopper.account));
+    return { shopper, fp: guard?.cardFingerprint ?? null };
+  };
+  const checked = await db.query<Row>(
+    `SELECT payer_id, CASE WHEN kind = 'pay' THEN created_at ELSE updated_at END AS at
+     FROM handle_payments
+     WHERE (kind = 'pay' AND created_at > $1)
+        OR (kind = 'request' AND updated_at > $1 AND status NOT IN
+            ('awaiting_confirmation', 'expired', 'canceled', 'failed'))`,
+    [lastAt - HOUR_MS],
+  );
+  const touched = new Set<string>();
+  for (const r of checked.rows) {
+    const { shopper, fp } = fingerprintOf(str(r.payer_id));
+    if (shopper === undefined) continue;
+    const keys = [`h|${handleKey(shopper.network, shopper.account)}`];
+    if (fp !== null) keys.push(`c|${fp}`);
+    for (const k of keys) {
+      const times = state.safety.recent.get(k) ?? [];
+      times.push(num(r.at));
+      state.safety.recent.set(k, times);
+      touched.add(k);
+    }
+  }
+  // The velocity check drops times from the front: each list stays oldest first.
+  for (const k of touched) state.safety.recent.get(k)!.sort((a, b) => a - b);
+  const charged = await db.query<Row>(
+    `SELECT shopper_id, currency, created_at, minor::text AS minor FROM (
+       SELECT payer_id AS shopper_id, currency, created_at, card_minor AS minor FROM handle_payments
+       WHERE card_minor > 0 AND created_at >= $1
+         AND status IN ('charging', 'completed', 'pending_claim', 'returned')
+       UNION ALL
+       SELECT shopper_id, currency, created_at, amount_minor FROM wallet_ops
+       WHERE kind = 'top_up' AND status IN ('pending', 'succeeded') AND created_at >= $1) x`,
+    [lastAt - 2 * DAY_MS],
+  );
+  for (const r of charged.rows) {
+    const { fp } = fingerprintOf(str(r.shopper_id));
+    if (fp === null) continue;
+    const k = cardSpentKey(fp, str(r.currency), num(r.created_at));
+    state.safety.cardSpent.set(k, (state.safety.cardSpent.get(k) ?? 0n) + big(r.minor));
+  }
 }
 
 export function paymentFromRow(r: Row): Payment {

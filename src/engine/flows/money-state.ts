@@ -8,6 +8,8 @@ import { DeadlineHeap, type Shopper } from '../state.ts';
 
 export type PaymentStatus =
   | 'awaiting_confirmation'
+  /** Waits for the payer's approval by an e-mailed link (the fraud controls' step-up). */
+  | 'awaiting_step_up'
   | 'charging'
   | 'pending_claim'
   | 'completed'
@@ -18,6 +20,7 @@ export type PaymentStatus =
 
 export const ACTIVE_PAYMENT_STATUSES: readonly PaymentStatus[] = [
   'awaiting_confirmation',
+  'awaiting_step_up',
   'charging',
   'pending_claim',
 ];

@@ -29,10 +29,12 @@ import {
   replies,
   type DeclineReason,
   type PayRefusalReason,
+  type StepUpReason,
 } from '../../core/replies.ts';
 import type { ApiCommand, ChargeResultEvent, PostEvent } from '../events.ts';
 import {
   handleKey,
+  rememberRetired,
   shopperHandles,
   type Merchant,
   type Order,
@@ -41,6 +43,16 @@ import {
 } from '../state.ts';
 import type { CardCreditResultEvent, MoneyCommand } from './money-events.ts';
 import type { GiftCard, Payment, ShopperSettings, WalletOp } from './money-state.ts';
+import {
+  accountBlocked,
+  audit,
+  checkSpend,
+  noteCardSpend,
+  noteCheckout,
+  notMeLink,
+  stepUpLink,
+  type SafetyConfig,
+} from './safety.ts';
 
 /**
  * Money to a handle, wallets and gift cards (DESIGN.md flows 3 and 7): pure decisions over the
@@ -62,6 +74,8 @@ export interface MoneyOut {
     botHandle: (network: string) => string;
     claimPeriodMs?: number;
     defaultCurrency?: string;
+    /** The fraud controls (safety.ts): payments pass the same check as purchases. */
+    safety: SafetyConfig;
   };
   reply(network: string, replyTo: string | null, text: string): void;
   email(to: string, message: { subject: string; text: string }): void;
@@ -268,7 +282,13 @@ export function moneyPost(state: State, out: MoneyOut, post: PostEvent, author: 
         out.reply(post.network, post.postId, replies.codesPaused());
         return true;
       }
-      confirmPayment(state, out, p);
+      const confirmed = confirmPayment(state, out, p, post);
+      if (!confirmed.ok)
+        out.reply(
+          post.network,
+          post.postId,
+          moneyReplies.refused(confirmed.reason, confirmed.detail),
+        );
       return true;
     }
   }
@@ -288,12 +308,57 @@ export function moneyPost(state: State, out: MoneyOut, post: PostEvent, author: 
   );
   const started = startPayment(state, out, shopper, parsed, post.network, post.postId);
   if (!started.ok)
-    out.reply(post.network, post.postId, moneyReplies.refused(started.reason, started.detail));
+    out.reply(
+      post.network,
+      post.postId,
+      moneyReplies.refused(started.reason, started.detail, started.link),
+    );
   return true;
 }
 
-type Started =
-  { ok: true; payment: Payment } | { ok: false; reason: PayRefusalReason; detail: string };
+type Refused = { ok: false; reason: PayRefusalReason; detail: string; link?: string };
+type Started = { ok: true; payment: Payment } | Refused;
+
+/** The fraud controls' refusals, which a payment says in its own words (replies.ts). */
+const SAFETY_REFUSALS: ReadonlySet<string> = new Set<PayRefusalReason>([
+  'frozen',
+  'cool_down',
+  'velocity_handle',
+  'velocity_card',
+  'card_daily_limit',
+]);
+
+/**
+ * The fraud controls' one spending check (safety.ts's checkSpend, the one purchases pass) for a
+ * payer about to send `money`: refused, or go on (counted toward the velocity limits), maybe with
+ * a step-up. The card's daily amount is checked against what the wallet does not cover.
+ */
+function spendCheck(
+  state: State,
+  out: MoneyOut,
+  payer: Shopper,
+  money: Money,
+): Refused | { ok: true; stepUp: StepUpReason[] } {
+  const key = handleKey(payer.network, payer.account);
+  const wallet = walletBalance(state, payer.id, money.currency);
+  const check = checkSpend(state, out.ctx.safety, {
+    key,
+    shopper: payer,
+    amountMinor: money.minor,
+    cardMinor: wallet >= money.minor ? 0n : money.minor - wallet,
+    currency: money.currency,
+    at: out.entry.at,
+  });
+  if (!check.ok) return safetyRefusal(check);
+  noteCheckout(state, key, payer, out.entry.at);
+  return check;
+}
+
+function safetyRefusal(refused: { reason: string; detail: string }): Refused {
+  if (!SAFETY_REFUSALS.has(refused.reason))
+    throw new Error(`engine: unexpected spending refusal ${refused.reason}`);
+  return { ok: false, reason: refused.reason as PayRefusalReason, detail: refused.detail };
+}
 
 /** Starts a `#pay` or a `#request` from a linked shopper: checks, then a code or the money. */
 function startPayment(
@@ -309,13 +374,28 @@ function startPayment(
   const other = shopperNamed(state, network, parsed.counterparty);
   if (other?.id === shopper.id || parsed.counterparty === shopper.handle)
     return { ok: false, reason: 'self_payment', detail: '' };
-  // For a request, the other party pays: they must have linked a card.
+  // For a request, the other party pays: they must have linked a card. tagpay does not hold a
+  // request for someone who has not signed up (a design choice: the requester is told, with the
+  // sign-up link to pass on, and asks again once they have linked).
   const payer = parsed.kind === 'pay' ? shopper : other;
-  if (payer === null) return { ok: false, reason: 'payer_not_linked', detail: parsed.counterparty };
+  if (payer === null)
+    return {
+      ok: false,
+      reason: 'payer_not_linked',
+      detail: parsed.counterparty,
+      link: signupLink(out, network, parsed.counterparty),
+    };
   const recipient = parsed.kind === 'pay' ? other : shopper;
   const money = parsed.money;
   const over = overLimit(state, payer.id, money, at);
   if (over !== null) return { ok: false, ...over };
+  // A #pay spends its author's money now; a #request spends the payer's when they confirm it.
+  let stepUp: StepUpReason[] = [];
+  if (parsed.kind === 'pay') {
+    const check = spendCheck(state, out, payer, money);
+    if (!check.ok) return check;
+    stepUp = check.stepUp;
+  }
   const p: Payment = {
     id: newId('hpm', out.ctx.random),
     kind: parsed.kind,
@@ -349,9 +429,133 @@ function startPayment(
     p.kind === 'request' ||
     money.minor > PAY_CONFIRM_ABOVE_MAJOR * minorPerMajor(money.currency) ||
     !state.money.pairs.has(`${payer.id}|${recipientKey}`);
-  if (needsCode) issuePaymentCode(state, out, p, payer, recipient);
+  if (stepUp.length > 0)
+    askPaymentStepUp(state, out, p, payer, stepUp, postId === null ? null : { network, postId });
+  else if (needsCode) issuePaymentCode(state, out, p, payer, recipient);
   else execute(state, out, p);
   return { ok: true, payment: p };
+}
+
+function signupLink(out: MoneyOut, network: string, handle: string): string {
+  return `${out.ctx.publicUrl}/signup?network=${encodeURIComponent(network)}&handle=${encodeURIComponent(handle)}`;
+}
+
+/**
+ * Puts a payment on hold for the payer's approval by an e-mailed link, as askStepUp (safety.ts)
+ * does a purchase: the approval replaces the confirmation code, and the payment expires with the
+ * confirmation window. The public answer carries the amount only if both sides chose public.
+ */
+function askPaymentStepUp(
+  state: State,
+  out: MoneyOut,
+  p: Payment,
+  payer: Shopper,
+  reasons: StepUpReason[],
+  answer: { network: string; postId: string } | null,
+): void {
+  const at = out.entry.at;
+  p.status = 'awaiting_step_up';
+  p.expiresAt = at + CONFIRM_WINDOW_MS_DEFAULT;
+  p.updatedAt = at;
+  state.money.deadlines.push(p.expiresAt, p.id);
+  out.fx.money.payments.add(p);
+  const recipient =
+    (p.recipientId !== null ? state.shopperById.get(p.recipientId) : undefined) ??
+    shopperNamed(state, p.recipientNetwork, p.recipientHandle);
+  const money = moneyOf(p);
+  const open = bothPublic(state, payer, recipient);
+  if (answer !== null)
+    out.reply(
+      answer.network,
+      answer.postId,
+      moneyReplies.payStepUp(open ? money : null, p.recipientHandle, confirmMinutes()),
+    );
+  if (!open) dm(out, payer, moneyReplies.payStepUp(money, p.recipientHandle, confirmMinutes()));
+  out.email(
+    payer.email,
+    moneyEmails.stepUp(
+      money,
+      p.recipientHandle,
+      confirmMinutes(),
+      reasons,
+      stepUpLink(out, p.id),
+      notMeLink(out, payer.id),
+    ),
+  );
+  audit(out.fx, at, 'step_up.asked', 'engine', p.id, {
+    shopper_id: payer.id,
+    reasons,
+    amount: p.amountMinor.toString(),
+    currency: p.currency,
+  });
+}
+
+/**
+ * A payment waiting for a step-up, for the approval of its e-mailed link (safety.ts's
+ * step_up.approve): approving sends it, wallet first, then the card.
+ */
+export function paymentStepUpSubject(state: State, out: MoneyOut, id: string) {
+  const p = state.money.payments.get(id);
+  if (p === undefined || p.status !== 'awaiting_step_up') return null;
+  return {
+    shopper: state.shopperById.get(p.payerId),
+    expiresAt: p.expiresAt,
+    approve: () => {
+      p.updatedAt = out.entry.at;
+      execute(state, out, p);
+    },
+  };
+}
+
+/**
+ * Ends the payments of a shopper that still wait for a code or an approval: their own `#pay`s, the
+ * requests they were asked to pay, and their own requests (`#cancel`, or a freeze). For `#cancel`
+ * the other side of a request is told. Answers what was ended.
+ */
+export function cancelPaymentsOf(
+  state: State,
+  out: MoneyOut,
+  shopper: Shopper,
+  failure: 'frozen' | null,
+): Payment[] {
+  const m = state.money;
+  if (m.payments.size === 0) return [];
+  const ended: Payment[] = [];
+  for (const p of [...m.payments.values()]) {
+    if (p.status !== 'awaiting_confirmation' && p.status !== 'awaiting_step_up') continue;
+    const asPayer = p.payerId === shopper.id;
+    if (!asPayer && !(p.kind === 'request' && p.recipientId === shopper.id)) continue;
+    retirePaymentCode(state, out, p, 'canceled');
+    endPayment(state, out, p, 'canceled', failure);
+    ended.push(p);
+    if (p.kind !== 'request' || failure !== null) continue;
+    const other = state.shopperById.get(asPayer ? p.recipientId! : p.payerId);
+    if (other === undefined) continue;
+    if (asPayer)
+      tell(state, out, other, 'Request declined', moneyReplies.requestDeclined(shopper.handle));
+    else
+      tell(
+        state,
+        out,
+        other,
+        'Request withdrawn',
+        moneyReplies.requestWithdrawn(shopper.handle, moneyOf(p)),
+      );
+  }
+  return ended;
+}
+
+/** What `#cancel` says of the payments it ended, without amounts (the reply is public). */
+export function canceledPaymentsText(shopper: Shopper, ended: readonly Payment[]): string {
+  return moneyReplies.canceledPayments(
+    ended.map((p) =>
+      p.kind === 'pay'
+        ? `your payment to @${p.recipientHandle}`
+        : p.payerId === shopper.id
+          ? `the request from @${p.recipientHandle}`
+          : `your request to @${p.payerHandle}`,
+    ),
+  );
 }
 
 function issuePaymentCode(
@@ -370,7 +574,16 @@ function issuePaymentCode(
   const money = moneyOf(p);
   const open = bothPublic(state, payer, recipient);
   if (p.kind === 'pay') {
-    out.email(payer.email, moneyEmails.payCode(money, p.recipientHandle, code, confirmMinutes()));
+    out.email(
+      payer.email,
+      moneyEmails.payCode(
+        money,
+        p.recipientHandle,
+        code,
+        confirmMinutes(),
+        notMeLink(out, payer.id),
+      ),
+    );
     if (open)
       replyTo(out, p, moneyReplies.payCode(money, p.recipientHandle, code, confirmMinutes()));
     else {
@@ -381,16 +594,19 @@ function issuePaymentCode(
   }
   const hours = Math.round(REQUEST_WINDOW_MS / 3_600_000);
   const from = p.recipientHandle;
-  out.email(payer.email, moneyEmails.requestCode(money, from, p.memo, code, hours));
+  out.email(
+    payer.email,
+    moneyEmails.requestCode(money, from, p.memo, code, hours, notMeLink(out, payer.id)),
+  );
   if (open) {
     replyTo(
       out,
       p,
-      `@${payer.handle} ${moneyReplies.requestCode(money, from, p.memo, code, hours)}`,
+      `@${payer.handle}, ${moneyReplies.requestCode(money, from, p.memo, code, hours)}`,
     );
   } else {
     dm(out, payer, moneyReplies.requestCode(money, from, p.memo, code, hours));
-    replyTo(out, p, `@${payer.handle} ${moneyReplies.requestCodePrivate(from, code, hours)}`);
+    replyTo(out, p, `@${payer.handle}, ${moneyReplies.requestCodePrivate(from, code, hours)}`);
   }
 }
 
@@ -433,24 +649,56 @@ function overLimit(
   return null;
 }
 
-function retirePaymentCode(state: State, p: Payment, reason: 'used' | 'expired'): void {
-  if (p.codeHash === null) return;
+function retirePaymentCode(
+  state: State,
+  out: MoneyOut,
+  p: Payment,
+  reason: 'used' | 'expired' | 'canceled',
+): void {
+  if (p.codeHash === null || state.money.paymentByCode.get(p.codeHash) !== p) return;
   state.money.paymentByCode.delete(p.codeHash);
   const payer = state.shopperById.get(p.payerId);
+  // A late or repeated code gets an answer ("already used", "canceled"), as a checkout's does.
   if (payer !== undefined)
-    state.retiredCodes.set(p.codeHash, {
+    rememberRetired(state, p.codeHash, {
       handleKey: handleKey(payer.network, payer.account),
       reason,
-      at: p.updatedAt,
+      at: out.entry.at,
     });
 }
 
-function confirmPayment(state: State, out: MoneyOut, p: Payment): void {
-  if (p.status !== 'awaiting_confirmation') return;
-  if (out.entry.at >= p.expiresAt) return expirePayment(state, out, p);
+/**
+ * The payer's code: the payment goes on. Paying a `#request` is when the payer's money moves, so
+ * it passes the fraud controls' check here (a `#pay` passed it when it was posted): refused, the
+ * payment fails and the refusal is answered; asked for a step-up, it waits for the e-mailed link.
+ */
+function confirmPayment(
+  state: State,
+  out: MoneyOut,
+  p: Payment,
+  post: PostEvent | null,
+): { ok: true } | Refused {
+  if (p.status !== 'awaiting_confirmation') return { ok: true };
+  if (out.entry.at >= p.expiresAt) {
+    expirePayment(state, out, p);
+    return { ok: true };
+  }
   p.updatedAt = out.entry.at;
-  retirePaymentCode(state, p, 'used');
+  retirePaymentCode(state, out, p, 'used');
+  if (p.kind === 'request') {
+    const payer = state.shopperById.get(p.payerId)!;
+    const check = spendCheck(state, out, payer, moneyOf(p));
+    if (!check.ok) {
+      endPayment(state, out, p, 'failed', check.reason);
+      return check;
+    }
+    if (check.stepUp.length > 0) {
+      askPaymentStepUp(state, out, p, payer, check.stepUp, post);
+      return { ok: true };
+    }
+  }
   execute(state, out, p);
+  return { ok: true };
 }
 
 /** Funds a confirmed payment: wallet first; if that is short, the card is charged for the rest. */
@@ -475,6 +723,7 @@ function execute(state: State, out: MoneyOut, p: Payment): void {
     p.holdId = hold.id;
   }
   p.status = 'charging';
+  noteCardSpend(state, payer, p.currency, p.createdAt, p.cardMinor);
   out.fx.outbox.push({
     key: `charge:${p.id}`,
     kind: 'charge',
@@ -585,7 +834,7 @@ function endPayment(
 }
 
 function expirePayment(state: State, out: MoneyOut, p: Payment): void {
-  retirePaymentCode(state, p, 'expired');
+  retirePaymentCode(state, out, p, 'expired');
   endPayment(state, out, p, 'expired', null);
   const payer = state.shopperById.get(p.payerId);
   if (payer) tell(state, out, payer, 'Payment not sent', moneyReplies.payExpired());
@@ -603,7 +852,8 @@ export function moneyTick(state: State, out: MoneyOut): void {
   for (let next = m.deadlines.peek(); next !== null && next <= at; next = m.deadlines.peek()) {
     const p = m.payments.get(m.deadlines.pop()!);
     if (p === undefined || p.expiresAt > at) continue;
-    if (p.status === 'awaiting_confirmation') expirePayment(state, out, p);
+    if (p.status === 'awaiting_confirmation' || p.status === 'awaiting_step_up')
+      expirePayment(state, out, p);
     else if (p.status === 'pending_claim') {
       voidHold(state, out, p.holdId!);
       p.holdId = null;
@@ -711,6 +961,7 @@ export function moneyChargeResult(state: State, out: MoneyOut, result: ChargeRes
     if (!result.ok) {
       endPayment(state, out, p, 'failed', result.reason ?? 'card_declined');
       const payer = state.shopperById.get(p.payerId);
+      if (payer) noteCardSpend(state, payer, p.currency, p.createdAt, -p.cardMinor);
       if (payer)
         tell(
           state,
@@ -743,6 +994,8 @@ export function moneyChargeResult(state: State, out: MoneyOut, result: ChargeRes
   if (!result.ok) {
     op.status = 'failed';
     op.failure = result.reason ?? 'card_declined';
+    const shopper = state.shopperById.get(op.shopperId);
+    if (shopper) noteCardSpend(state, shopper, op.currency, op.createdAt, -op.amountMinor);
     return true;
   }
   op.status = 'succeeded';
@@ -879,9 +1132,14 @@ export const PAY_REFUSAL_CODE: Record<PayRefusalReason, ErrorCode> = {
   self_payment: 'SELF_PAYMENT',
   memo_too_long: 'INVALID_REQUEST',
   not_linked: 'NOT_LINKED',
-  payer_not_linked: 'NOT_LINKED',
+  payer_not_linked: 'PAYER_NOT_LINKED',
   over_daily_limit: 'PAYMENT_LIMIT_EXCEEDED',
   over_weekly_limit: 'PAYMENT_LIMIT_EXCEEDED',
+  frozen: 'PAYMENT_REFUSED',
+  cool_down: 'PAYMENT_REFUSED',
+  velocity_handle: 'PAYMENT_REFUSED',
+  velocity_card: 'PAYMENT_REFUSED',
+  card_daily_limit: 'PAYMENT_REFUSED',
 };
 
 export function paymentView(p: Payment) {
@@ -963,7 +1221,7 @@ export function moneyApi(
         return fail(
           out,
           PAY_REFUSAL_CODE[started.reason],
-          moneyReplies.refused(started.reason, started.detail),
+          moneyReplies.refused(started.reason, started.detail, started.link),
           started.reason.endsWith('limit') ? 'amount' : undefined,
         );
       return ok(out, 201, paymentView(started.payment));
@@ -985,11 +1243,32 @@ export function moneyApi(
       }
       if (p.codeHash !== cmd.codeHash)
         return fail(out, 'INVALID_CODE', 'That is not the code of this payment.', 'code');
-      confirmPayment(state, out, p);
+      const confirmed = confirmPayment(state, out, p, null);
+      if (!confirmed.ok)
+        return fail(
+          out,
+          PAY_REFUSAL_CODE[confirmed.reason],
+          moneyReplies.refused(confirmed.reason, confirmed.detail),
+        );
       return ok(out, 200, paymentView(p));
     }
     case 'wallet.top_up': {
+      // A top-up charges the card: the fraud controls' check, without a step-up (the money stays
+      // the shopper's; spending it from the wallet is checked), and the card's daily amount counts it.
+      const amount = BigInt(cmd.amountMinor);
+      const check = checkSpend(state, out.ctx.safety, {
+        key: handleKey(shopper.network, shopper.account),
+        shopper,
+        amountMinor: amount,
+        currency: cmd.currency,
+        at: out.entry.at,
+      });
+      if (!check.ok) {
+        const refused = safetyRefusal(check);
+        return fail(out, 'PAYMENT_REFUSED', moneyReplies.refused(refused.reason, refused.detail));
+      }
       const op = newOp(out, 'top_up', shopper.id, cmd.amountMinor, cmd.currency);
+      noteCardSpend(state, shopper, op.currency, op.createdAt, amount);
       state.money.walletOps.set(op.id, op);
       out.fx.outbox.push({
         key: `charge:${op.id}`,
@@ -1005,6 +1284,11 @@ export function moneyApi(
       return ok(out, 202, walletOpView(op));
     }
     case 'wallet.withdraw': {
+      const blocked = accountBlocked(state, shopper, out.entry.at);
+      if (blocked !== null) {
+        const refused = safetyRefusal(blocked);
+        return fail(out, 'PAYMENT_REFUSED', moneyReplies.refused(refused.reason, refused.detail));
+      }
       const amount = BigInt(cmd.amountMinor);
       const balance = walletBalance(state, shopper.id, cmd.currency);
       if (balance < amount)

@@ -36,8 +36,8 @@ import type { Guard } from './safety-state.ts';
  * Fraud and takeover controls (issue 3, part 1): velocity per handle and per card, step-up by an
  * e-mailed link above the shopper's threshold and on anomalies, freeze by "not me", cool-down after a
  * re-link, and the audit log. Every flow that spends a shopper's money calls `checkSpend` before it
- * reserves anything, and `askStepUp` when the answer asks for one: buying by hashtag does, and so
- * must paying by post. Pure, like the rest of the engine: time is the log entry's, links are HMACs
+ * reserves anything, and asks for a step-up when the answer says so: buying by hashtag does
+ * (`askStepUp`), and so does paying by post (money.ts, its own wording). Pure, like the rest of the engine: time is the log entry's, links are HMACs
  * of a secret the composition root passes in.
  */
 
@@ -60,6 +60,8 @@ export interface SpendRequest {
   key: string;
   shopper: Shopper;
   amountMinor: bigint;
+  /** What of it may be charged to the card, for the card's daily amount (all of it when absent). */
+  cardMinor?: bigint;
   currency: string;
   at: number;
 }
@@ -87,11 +89,14 @@ export function readLinkToken(
   return expected.length === given.length && timingSafeEqual(expected, given) ? subject : null;
 }
 
-export function stepUpLink(out: Out, subjectId: string): string {
+/** What a signed link needs of an emitter: decide.ts's Out, or a flow's narrower view of it. */
+type LinkOut = { readonly ctx: { publicUrl: string; safety: { linkSecret: string } } };
+
+export function stepUpLink(out: LinkOut, subjectId: string): string {
   return `${out.ctx.publicUrl}/step-up?t=${linkToken(out.ctx.safety.linkSecret, 'step-up', subjectId)}`;
 }
 
-export function notMeLink(out: Out, shopperId: string): string {
+export function notMeLink(out: LinkOut, shopperId: string): string {
   return `${out.ctx.publicUrl}/not-me?t=${linkToken(out.ctx.safety.linkSecret, 'not-me', shopperId)}`;
 }
 
@@ -244,12 +249,16 @@ export function cardSpentKey(fingerprint: string, currency: string, at: number):
 }
 
 /**
- * The one check before a shopper's money moves (a purchase now; a payment by post too): frozen,
- * cooling down after a re-link, velocity per handle and per card, then what asks for a step-up.
+ * The part of the spending check that stops an account whatever the amount: frozen, or cooling down
+ * after a re-link. Also asked before a wallet withdrawal, which moves money back to the shopper's
+ * own card and so needs no velocity or step-up check.
  */
-export function checkSpend(state: State, config: SafetyConfig, req: SpendRequest): SpendCheck {
-  const guard = guardOf(state, req.shopper);
-  const at = req.at;
+export function accountBlocked(
+  state: State,
+  shopper: Shopper,
+  at: number,
+): { ok: false; reason: RefusalReason; detail: string } | null {
+  const guard = guardOf(state, shopper);
   if (guard.frozenAt !== null) return { ok: false, reason: 'frozen', detail: '' };
   if (guard.coolDownUntil !== null && at < guard.coolDownUntil) {
     return {
@@ -258,6 +267,18 @@ export function checkSpend(state: State, config: SafetyConfig, req: SpendRequest
       detail: new Date(guard.coolDownUntil).toISOString().replace('.000Z', 'Z'),
     };
   }
+  return null;
+}
+
+/**
+ * The one check before a shopper's money moves (a purchase now; a payment by post too): frozen,
+ * cooling down after a re-link, velocity per handle and per card, then what asks for a step-up.
+ */
+export function checkSpend(state: State, config: SafetyConfig, req: SpendRequest): SpendCheck {
+  const guard = guardOf(state, req.shopper);
+  const at = req.at;
+  const blocked = accountBlocked(state, req.shopper, at);
+  if (blocked !== null) return blocked;
   const perHour = config.purchasesPerHourMax;
   if (perHour > 0 && recentCount(state, `h|${req.key}`, at) >= perHour)
     return { ok: false, reason: 'velocity_handle', detail: String(perHour) };
@@ -267,7 +288,7 @@ export function checkSpend(state: State, config: SafetyConfig, req: SpendRequest
   if (fp !== null && config.cardDailyMajorMax > 0) {
     const max = BigInt(config.cardDailyMajorMax) * minorPerMajor(req.currency);
     const spent = state.safety.cardSpent.get(cardSpentKey(fp, req.currency, at)) ?? 0n;
-    if (spent + req.amountMinor > max) {
+    if (spent + (req.cardMinor ?? req.amountMinor) > max) {
       return {
         ok: false,
         reason: 'card_daily_limit',
@@ -337,10 +358,24 @@ export type ChargeRecord = Pick<
 export function noteCharge(state: State, order: ChargeRecord, delta: 1 | -1): void {
   const shopper = state.shoppers.get(handleKey(order.network, order.handle));
   if (shopper === undefined) return;
+  noteCardSpend(state, shopper, order.currency, order.createdAt, BigInt(delta) * order.amountMinor);
+}
+
+/**
+ * Counts `minor` charged to a shopper's card on the UTC day of `dayAt` toward the card's daily
+ * amount (negative gives it back): purchases through noteCharge, payments and top-ups directly.
+ */
+export function noteCardSpend(
+  state: State,
+  shopper: Shopper,
+  currency: string,
+  dayAt: number,
+  minor: bigint,
+): void {
   const fp = guardOf(state, shopper).cardFingerprint;
   if (fp === null) return;
-  const k = cardSpentKey(fp, order.currency, order.createdAt);
-  const spent = (state.safety.cardSpent.get(k) ?? 0n) + BigInt(delta) * order.amountMinor;
+  const k = cardSpentKey(fp, currency, dayAt);
+  const spent = (state.safety.cardSpent.get(k) ?? 0n) + minor;
   if (spent > 0n) state.safety.cardSpent.set(k, spent);
   else state.safety.cardSpent.delete(k);
 }
@@ -426,6 +461,15 @@ export interface SafetyHooks {
   cancelPending(order: Order, failure: string): void;
   /** Charges a payment (buy-now, cart, pay with tagpay) whose step-up passed; or why it cannot. */
   approvePayment(paymentId: string): string | null;
+  /**
+   * Another subject a step-up link may name (a payment by post): who must approve it, until when,
+   * and what approving does. Null when the id names no such subject waiting for approval.
+   */
+  stepUpSubject?(
+    id: string,
+  ): { shopper: Shopper | undefined; expiresAt: number; approve(): void } | null;
+  /** Ends what else of a frozen shopper waits (payments by post); answers their ids. */
+  cancelOthers?(shopper: Shopper): string[];
 }
 
 /** The commands of the fraud controls and API security. */
@@ -465,26 +509,38 @@ export function onSafetyCommand(
         return ok(out, 200, { object: 'step_up', subject: payment.id, status: 'approved' });
       }
       const order = state.activeOrders.get(cmd.subjectId);
-      if (order === undefined || order.status !== 'awaiting_step_up') {
+      // A purchase, or another subject that waits for a step-up (a payment by post).
+      const subject =
+        order !== undefined && order.status === 'awaiting_step_up'
+          ? {
+              shopper: state.shoppers.get(handleKey(order.network, order.handle)),
+              expiresAt: order.expiresAt,
+              approve: () => hooks.beginCharge(order),
+            }
+          : order === undefined
+            ? (hooks.stepUpSubject?.(cmd.subjectId) ?? null)
+            : null;
+      const what = cmd.subjectId.startsWith('ord_') ? 'purchase' : 'payment';
+      if (subject === null) {
         return fail(
           out,
           'STEP_UP_NOT_PENDING',
-          'This purchase is no longer waiting for approval (approved, canceled or expired).',
+          `This ${what} is no longer waiting for approval (approved, canceled or expired).`,
         );
       }
-      if (at > order.expiresAt) {
-        return fail(out, 'STEP_UP_NOT_PENDING', 'This purchase expired before it was approved.');
+      if (at > subject.expiresAt) {
+        return fail(out, 'STEP_UP_NOT_PENDING', `This ${what} expired before it was approved.`);
       }
-      const shopper = state.shoppers.get(handleKey(order.network, order.handle));
+      const shopper = subject.shopper;
       if (shopper === undefined || guardOf(state, shopper).frozenAt !== null) {
         return fail(out, 'STEP_UP_NOT_PENDING', 'This account is frozen.');
       }
       const guard = guardOf(state, shopper);
       guard.trustedAt = at;
       out.fx.safety.guards.add(guard);
-      audit(out.fx, at, 'step_up.passed', 'shopper', order.id, { shopper_id: shopper.id });
-      hooks.beginCharge(order);
-      return ok(out, 200, { object: 'step_up', subject: order.id, status: 'approved' });
+      audit(out.fx, at, 'step_up.passed', 'shopper', cmd.subjectId, { shopper_id: shopper.id });
+      subject.approve();
+      return ok(out, 200, { object: 'step_up', subject: cmd.subjectId, status: 'approved' });
     }
     case 'shopper.freeze':
     case 'shopper.unfreeze': {
@@ -504,9 +560,10 @@ export function onSafetyCommand(
         guard.frozenBy = cmd.by;
         const pending = pendingOf(state, key);
         for (const order of pending) hooks.cancelPending(order, 'frozen');
+        const others = hooks.cancelOthers?.(shopper) ?? [];
         audit(out.fx, at, 'shopper.frozen', cmd.by === 'shopper' ? 'shopper' : actor, shopper.id, {
           by: cmd.by,
-          canceled: pending.map((o) => o.id),
+          canceled: [...pending.map((o) => o.id), ...others],
         });
         out.email(shopper.email, emails.frozen(shopper.handle));
       }

@@ -295,12 +295,20 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
         },
       );
       const { key, requestHash } = await idempotency(app, c);
-      // A payment no longer awaiting its code is told at the edge, unless this is a replay.
+      // A payment no longer awaiting its code is told at the edge, unless this is a replay. One
+      // that expired says so as the engine would have (the clock's tick may have come first).
       if (
         p.status !== 'awaiting_confirmation' &&
         (await app.log.findByKey(`api:shopper:${p.payerId}:${key}`)) === null
-      )
+      ) {
+        if (p.status === 'expired')
+          throw new TagpayError(
+            'CODE_EXPIRED',
+            'The confirmation code has expired; nothing was sent.',
+            'code',
+          );
         throw new TagpayError('PAYMENT_NOT_PENDING', `Payment ${p.id} is ${p.status}.`, 'id');
+      }
       const result = await submitCommand(
         app.log,
         app.engine,
@@ -486,7 +494,18 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
         headers: IdempotencyHeaders,
         body: {
           required: true,
-          ...json(z.object({ code: GiftCode, network: NetworkName, handle: AnyHandle })),
+          ...json(
+            z.object({
+              code: GiftCode,
+              network: z.string().max(32).optional().openapi({
+                description: "The wallet's network; default: the caller's own, else local",
+              }),
+              handle: AnyHandle.optional().openapi({
+                description:
+                  "Whose wallet the card goes into; default: the caller's own handle (required with the admin key)",
+              }),
+            }),
+          ),
         },
       },
       responses: {

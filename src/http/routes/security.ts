@@ -98,11 +98,20 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
     if (subject === null)
       return page(c, 'Link not valid', '<p>This approval link is not valid.</p>', 400);
     const order = app.engine.view.activeOrders.get(subject);
+    const payment = app.engine.view.money.payments.get(subject);
+    if (payment !== undefined && payment.status === 'awaiting_step_up') {
+      const amount = formatMoney({ minor: payment.amountMinor, currency: payment.currency });
+      return page(
+        c,
+        'Approve this payment?',
+        `<p>@${escape(payment.payerHandle)} asked to send <strong>${escape(amount)}</strong> to @${escape(payment.recipientHandle)}${payment.memo === '' ? '' : ` for ${escape(payment.memo)}`}.</p>${form('/step-up', token, 'Approve and send')}<p>Not you? Use the "not me" link in the same e-mail to freeze your account.</p>`,
+      );
+    }
     if (order === undefined || order.status !== 'awaiting_step_up') {
       return page(
         c,
         'Nothing to approve',
-        '<p>This purchase is no longer waiting for approval.</p>',
+        '<p>This is no longer waiting for approval (approved, canceled or expired).</p>',
       );
     }
     const offer = app.engine.view.offers.get(order.offerId);
@@ -124,14 +133,13 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
       return page(
         c,
         'Not approved',
-        '<p>This purchase is no longer waiting for approval (approved, canceled or expired).</p>',
+        '<p>This is no longer waiting for approval (approved, canceled or expired).</p>',
         409,
       );
-    return page(
-      c,
-      'Approved',
-      '<p>Thank you. Your purchase is being paid; the receipt follows by e-mail.</p>',
-    );
+    const what = ((result as { body: { subject?: string } }).body.subject ?? '').startsWith('hpm_')
+      ? 'Your payment is being sent; the confirmation follows by e-mail.'
+      : 'Your purchase is being paid; the receipt follows by e-mail.';
+    return page(c, 'Approved', `<p>Thank you. ${what}</p>`);
   });
   api.get('/not-me', async (c) => {
     const token = (c.req.query('t') ?? '').slice(0, 200);
@@ -163,7 +171,8 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
       method: 'post',
       path: '/v1/step-up',
       tags: ['Safety'],
-      summary: 'Approve a purchase that waits for a step-up (the token of the e-mailed link)',
+      summary:
+        'Approve a purchase or a payment by post that waits for a step-up (the token of the e-mailed link)',
       request: { body: { required: true, ...json(z.object({ token: z.string().max(200) })) } },
       responses: { 200: { description: 'Approved', ...json(Obj) }, ...errorResponses },
     }),

@@ -7,6 +7,7 @@ import { readProof } from '../ownership.ts';
 import { checkOrigin, endSession, sessionOf, startSession, CSRF_HEADER } from '../session.ts';
 import { errorResponses, send, json } from '../route.ts';
 import { HandleSchema } from '../schemas.ts';
+import { demoMailboxOn } from './web-wallet.ts';
 
 const SessionSchema = z
   .object({
@@ -22,6 +23,10 @@ const SessionSchema = z
       }),
     expires_at: z.string().nullable(),
     demo: z.boolean(),
+    demo_mailbox: z.boolean().openapi({
+      description:
+        'Demo mode with no SMTP server: GET /v1/demo/mailbox shows the signed-in handle its e-mail',
+    }),
   })
   .openapi('WebSession');
 
@@ -44,6 +49,7 @@ export function sessionRoutes(api: OpenAPIHono, app: AppContext): void {
       csrf_token: s?.csrf ?? null,
       expires_at: s ? new Date(s.expiresAt).toISOString() : null,
       demo: app.config.demo,
+      demo_mailbox: demoMailboxOn(app),
     };
   };
 
@@ -173,6 +179,7 @@ export function sessionRoutes(api: OpenAPIHono, app: AppContext): void {
         csrf_token: null,
         expires_at: null,
         demo: app.config.demo,
+        demo_mailbox: demoMailboxOn(app),
       });
     },
   );
@@ -197,5 +204,6 @@ function describeFresh(app: AppContext, who: Who, started: { csrf: string; expir
     csrf_token: started.csrf,
     expires_at: new Date(started.expiresAt).toISOString(),
     demo: app.config.demo,
+    demo_mailbox: demoMailboxOn(app),
   };
 }

@@ -1,3 +1,5 @@
+import { exponentOf, formatMoney as coreFormatMoney, isCurrency } from '../../core/money.ts';
+
 /**
  * The pages' one way to the JSON API. The session cookie is httpOnly (scripts never see it); the CSRF
  * token from GET /v1/session goes in a header on every state-changing request.
@@ -11,6 +13,8 @@ export interface Session {
   csrf_token: string | null;
   expires_at: string | null;
   demo: boolean;
+  /** Demo mode with no SMTP server: the demo mailbox page shows the signed-in handle its e-mail. */
+  demo_mailbox?: boolean;
 }
 
 /** An error the API answered with: its stable code, the message for people, the field it is about. */
@@ -81,26 +85,24 @@ export async function api<T>(
   return parsed as T;
 }
 
-/** Money on the wire is minor units; shown with the currency's own exponent and symbol. */
-export function formatMoney(amount: number | string, currency: string): string {
+/**
+ * Money on the wire is minor units; shown with the currency's own exponent, symbol and thousands
+ * separators by the one formatter tagpay's replies and e-mails use too (src/core/money.ts).
+ */
+export function formatMoney(amount: number | string | bigint, currency: string): string {
   const minor = BigInt(amount);
-  const exponent =
-    new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
-      .maximumFractionDigits ?? 2;
-  const negative = minor < 0n;
-  const abs = negative ? -minor : minor;
-  const scale = 10n ** BigInt(exponent);
-  const whole = abs / scale;
-  const frac = abs % scale;
-  const symbol =
-    new Intl.NumberFormat('en', { style: 'currency', currency, currencyDisplay: 'narrowSymbol' })
-      .formatToParts(0)
-      .find((p) => p.type === 'currency')?.value ?? currency;
-  const digits =
-    exponent > 0
-      ? `${whole.toLocaleString('en')}.${frac.toString().padStart(exponent, '0')}`
-      : whole.toLocaleString('en');
-  return `${negative ? '−' : ''}${symbol}${digits}`;
+  if (isCurrency(currency)) return coreFormatMoney({ minor, currency });
+  // A currency this tagpay does not know: the digits as they are, and its code.
+  return `${minor.toString()} ${currency}`;
+}
+
+/** Minor units as a person would type them in a field: `1025.00` for 102500 USD (no symbol). */
+export function moneyInput(amount: number | string | bigint, currency: string): string {
+  const minor = BigInt(amount);
+  const exponent = isCurrency(currency) ? exponentOf(currency) : 2;
+  if (exponent === 0) return minor.toString();
+  const unit = 10n ** BigInt(exponent);
+  return `${minor / unit}.${(minor % unit).toString().padStart(exponent, '0')}`;
 }
 
 /** Parses what a person typed ("25", "25.5", "$1,250.00") into minor units, or null if it is not money. */

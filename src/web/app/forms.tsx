@@ -6,6 +6,7 @@ import {
   type SelectHTMLAttributes,
 } from 'react';
 import { ApiError } from './api.ts';
+import { fieldOf, plainMessage } from './errors.ts';
 
 /** A labelled input with its hint and error tied to it for screen readers (aria-describedby). */
 export function Field(
@@ -36,7 +37,7 @@ export function Field(
         {...input}
       />
       {error ? (
-        <p className="error" id={`${fieldId}-error`}>
+        <p className="error" id={`${fieldId}-error`} role="alert">
           {error}
         </p>
       ) : null}
@@ -66,7 +67,7 @@ export function SelectField(
         {children}
       </select>
       {error ? (
-        <p className="error" id={`${fieldId}-error`}>
+        <p className="error" id={`${fieldId}-error`} role="alert">
           {error}
         </p>
       ) : null}
@@ -83,14 +84,27 @@ export function Notice({ kind, children }: { kind: 'error' | 'ok' | 'info'; chil
   );
 }
 
+/** Thrown by a form's own checks: the fields marked, each with its own message. */
+export class FieldProblems extends Error {
+  constructor(readonly problems: Record<string, string>) {
+    super('Some fields need a fix.');
+  }
+}
+
 /**
- * State for a form that calls the API: busy while it runs, the error of each field (by the API's
- * `param`) and a form-level message for the rest.
+ * State for a form that calls the API: busy while it runs, the error of each field and a form-level
+ * message for the rest. Each error is shown once, in plain words (errors.ts): beside its field when
+ * the form has that field (`fields`), otherwise at the top of the form; never both. The first field
+ * in error takes the focus, so a keyboard or screen-reader user lands on it.
  */
-export function useSubmit() {
+export function useSubmit(fields: readonly string[] = []) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+  const focusFirstInvalid = () =>
+    requestAnimationFrame(() =>
+      document.querySelector<HTMLElement>('main [aria-invalid="true"]')?.focus(),
+    );
   const run = async <T,>(action: () => Promise<T>): Promise<T | undefined> => {
     setBusy(true);
     setError(null);
@@ -98,13 +112,28 @@ export function useSubmit() {
     try {
       return await action();
     } catch (e) {
-      // The message goes to the form's alert (announced) and, when the API named a field, beside it.
-      if (e instanceof ApiError && e.param) setFieldErrors({ [e.param]: e.message });
-      setError(e instanceof Error ? e.message : String(e));
+      if (e instanceof FieldProblems) {
+        setFieldErrors(e.problems);
+        focusFirstInvalid();
+        return undefined;
+      }
+      const message = plainMessage(e);
+      const field = e instanceof ApiError ? fieldOf(e.param) : undefined;
+      if (field && fields.includes(field)) {
+        setFieldErrors({ [field]: message });
+        focusFirstInvalid();
+      } else setError(message);
       return undefined;
     } finally {
       setBusy(false);
     }
   };
-  return { busy, error, fieldErrors, setError, setFieldErrors, run };
+  /** A field the person changed: what was said about its old value goes. */
+  const clearField = (field: string) =>
+    setFieldErrors((all) => {
+      if (!(field in all)) return all;
+      const { [field]: _, ...rest } = all;
+      return rest;
+    });
+  return { busy, error, fieldErrors, setError, setFieldErrors, clearField, run };
 }

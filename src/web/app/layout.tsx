@@ -28,11 +28,19 @@ export function Layout({ title, children }: { title: string; children: ReactNode
               <Link to="/wallet">Wallet</Link>
             </li>
             <li>
+              <Link to="/cart">Cart</Link>
+            </li>
+            <li>
               <Link to="/onboarding">Set up</Link>
             </li>
             <li>
               <Link to="/merchant">Merchant</Link>
             </li>
+            {session?.demo_mailbox ? (
+              <li>
+                <Link to="/mailbox">Mailbox</Link>
+              </li>
+            ) : null}
           </ul>
         </nav>
         <div className="who">

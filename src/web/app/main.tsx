@@ -11,6 +11,7 @@ import { MerchantPage } from './pages/merchant.tsx';
 import { TimelinePage } from './pages/timeline.tsx';
 import { BuyNowPage } from './pages/buy-now.tsx';
 import { CartPage } from './pages/cart.tsx';
+import { MailboxPage } from './pages/mailbox.tsx';
 import { PayApprovePage } from './pages/pay-approve.tsx';
 import './styles.css';
 
@@ -29,6 +30,7 @@ const ROUTES: { path: string; page: (params: Record<string, string>) => ReactNod
   { path: '/tags/:tag', page: (p) => <TimelinePage tag={p.tag!} /> },
   { path: '/buy/:offer', page: (p) => <BuyNowPage offerId={p.offer!} /> },
   { path: '/cart', page: () => <CartPage /> },
+  { path: '/mailbox', page: () => <MailboxPage /> },
   { path: '/oauth/authorize', page: () => <PayApprovePage /> },
 ];
 

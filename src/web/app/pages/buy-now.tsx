@@ -1,7 +1,8 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, formatMoney, idempotencyKey } from '../api.ts';
 import { QUANTITY_PER_POST_MAX as QUANTITY_MAX } from '../../../core/limits.ts';
-import { Notice, SelectField, Field, useSubmit } from '../forms.tsx';
+import { Field, FieldProblems, Notice, SelectField, useSubmit } from '../forms.tsx';
+import { plainMessage } from '../errors.ts';
 import { Layout, NeedsSignIn } from '../layout.tsx';
 import { Link, useLocation } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -30,7 +31,7 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
   const [variant, setVariant] = useState('');
   const [quantity, setQuantity] = useState('1');
   const [payment, setPayment] = useState<Payment | null>(null);
-  const submit = useSubmit();
+  const submit = useSubmit(['variant', 'quantity']);
 
   useEffect(() => {
     api<{ offer: Offer }>(
@@ -38,7 +39,7 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
       `/v1/buy_links/${encodeURIComponent(offerId)}?${new URLSearchParams({ exp, sig })}`,
     )
       .then((r) => setOffer(r.offer))
-      .catch((e: Error) => setLoadError(e.message));
+      .catch((e) => setLoadError(plainMessage(e)));
   }, [offerId, exp, sig]);
 
   if (loadError) {
@@ -62,8 +63,12 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
   const total = countOk ? formatMoney(offer.price.amount * count, offer.price.currency) : null;
   const buy = (e: FormEvent) => {
     e.preventDefault();
-    if (!countOk) {
-      submit.setFieldErrors({ quantity: `Enter a whole number from 1 to ${QUANTITY_MAX}.` });
+    const problems: Record<string, string> = {};
+    if (offer.variants.length > 0 && !offer.variants.includes(variant))
+      problems.variant = `Choose one of ${offer.variants.join(', ')}.`;
+    if (!countOk) problems.quantity = `Enter a whole number from 1 to ${QUANTITY_MAX}.`;
+    if (Object.keys(problems).length > 0) {
+      void submit.run(() => Promise.reject(new FieldProblems(problems)));
       return;
     }
     void submit.run(async () => {
@@ -110,7 +115,10 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
                 label="Option"
                 value={variant}
                 required
-                onChange={(e) => setVariant(e.target.value)}
+                onChange={(e) => {
+                  setVariant(e.target.value);
+                  submit.clearField('variant');
+                }}
                 error={submit.fieldErrors.variant}
               >
                 <option value="">Choose…</option>
@@ -128,7 +136,10 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
               min={1}
               max={QUANTITY_MAX}
               value={quantity}
-              onChange={(e) => setQuantity(e.target.value)}
+              onChange={(e) => {
+                setQuantity(e.target.value);
+                submit.clearField('quantity');
+              }}
               error={submit.fieldErrors.quantity}
             />
             <p className="muted">

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, formatMoney, idempotencyKey, parseMoney } from '../api.ts';
 import { FunnelChart, RevenueChart } from '../charts.tsx';
-import { Field, Notice, useSubmit } from '../forms.tsx';
+import { Field, FieldProblems, Notice, useSubmit } from '../forms.tsx';
+import { plainMessage } from '../errors.ts';
 import { Layout, NeedsSignIn } from '../layout.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -97,7 +98,7 @@ function Dashboard({ name, handle }: { name: string; handle: string }) {
       setOffers(list.data);
       await loadOrders();
     } catch (e) {
-      setError((e as Error).message);
+      setError(plainMessage(e));
     }
   }, [loadOrders]);
   useEffect(() => {
@@ -107,7 +108,9 @@ function Dashboard({ name, handle }: { name: string; handle: string }) {
   }, [load]);
   const titles = new Map(offers.map((o) => [o.id, o.title]));
   const paid = orders.filter((o) => o.status === 'paid');
-  const revenue = paid.reduce((a, o) => a + o.amount, 0);
+  // Revenue per currency: amounts in different currencies are never added together.
+  const revenue = new Map<string, bigint>();
+  for (const o of paid) revenue.set(o.currency, (revenue.get(o.currency) ?? 0n) + BigInt(o.amount));
   return (
     <Layout title={`${name} · dashboard`}>
       <nav className="subnav" aria-label="Dashboard sections">
@@ -120,7 +123,9 @@ function Dashboard({ name, handle }: { name: string; handle: string }) {
       <div className="stats" role="group" aria-label="Totals">
         <div className="stat">
           <div className="label">Live offers</div>
-          <div className="value">{offers.filter((o) => o.status === 'live').length}</div>
+          <div className="value">
+            {offers.filter((o) => offerStatus(o).label === 'live').length}
+          </div>
         </div>
         <div className="stat">
           <div className="label">Paid orders</div>
@@ -128,7 +133,11 @@ function Dashboard({ name, handle }: { name: string; handle: string }) {
         </div>
         <div className="stat">
           <div className="label">Revenue (paid)</div>
-          <div className="value">{formatMoney(revenue, paid[0]?.currency ?? 'USD')}</div>
+          <div className="value">
+            {revenue.size === 0
+              ? formatMoney(0, 'USD')
+              : [...revenue].map(([currency, minor]) => formatMoney(minor, currency)).join(' · ')}
+          </div>
         </div>
         <div className="stat">
           <div className="label">Handle</div>
@@ -161,7 +170,7 @@ function OffersTable({ offers, onChange }: { offers: Offer[]; onChange: () => vo
       });
       onChange();
     } catch (e) {
-      setError((e as Error).message);
+      setError(plainMessage(e));
     }
   };
   if (offers.length === 0) return <p className="muted">No offers yet. Create one below.</p>;
@@ -215,11 +224,7 @@ function OffersTable({ offers, onChange }: { offers: Offer[]; onChange: () => vo
                     {o.available} / {o.quantity}
                   </td>
                   <td data-label="Status">
-                    <span className={`badge ${o.status === 'live' ? 'badge-good' : ''}`}>
-                      {o.status === 'paused' && o.sold === 0 && o.available === o.quantity
-                        ? 'draft / paused'
-                        : o.status}
-                    </span>
+                    <OfferStatus offer={o} />
                   </td>
                   <td data-label="Actions">
                     <div className="actions">
@@ -275,11 +280,28 @@ function OffersTable({ offers, onChange }: { offers: Offer[]; onChange: () => vo
   );
 }
 
+/**
+ * An offer's state as a merchant reads it: a live offer with nothing left is sold out (its posts put
+ * people on the waitlist), not "live"; a paused offer that never sold is a draft.
+ */
+export function offerStatus(o: Offer): { label: string; tone: '' | 'badge-good' | 'badge-bad' } {
+  if (o.status === 'live' && o.available === 0) return { label: 'sold out', tone: 'badge-bad' };
+  if (o.status === 'live') return { label: 'live', tone: 'badge-good' };
+  if (o.status === 'paused' && o.sold === 0 && o.available === o.quantity)
+    return { label: 'draft / paused', tone: '' };
+  return { label: o.status, tone: '' };
+}
+
+function OfferStatus({ offer }: { offer: Offer }) {
+  const { label, tone } = offerStatus(offer);
+  return <span className={`badge ${tone}`}>{label}</span>;
+}
+
 function EditOffer({ offer, onDone }: { offer: Offer; onDone: () => void }) {
   const [title, setTitle] = useState(offer.title);
   const [quantity, setQuantity] = useState(String(offer.quantity));
   const [cap, setCap] = useState(offer.per_buyer_max === null ? '' : String(offer.per_buyer_max));
-  const form = useSubmit();
+  const form = useSubmit(['title', 'quantity', 'per_buyer_max']);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const r = await form.run(async () => {
@@ -290,8 +312,7 @@ function EditOffer({ offer, onDone }: { offer: Offer; onDone: () => void }) {
       if (cap.trim() && (!/^\d+$/.test(cap.trim()) || Number(cap) < 1))
         problems.per_buyer_max = 'A whole number, or empty for no cap.';
       if (Object.keys(problems).length) {
-        form.setFieldErrors(problems);
-        throw new Error('Please fix the fields marked below.');
+        throw new FieldProblems(problems);
       }
       return api(
         'POST',
@@ -353,7 +374,7 @@ function CreateOffer({ onCreated }: { onCreated: () => void }) {
   const [hashtag, setHashtag] = useState('');
   const [variants, setVariants] = useState('');
   const [publish, setPublish] = useState(true);
-  const form = useSubmit();
+  const form = useSubmit(['title', 'price', 'quantity', 'hashtag', 'variants']);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const r = await form.run(async () => {
@@ -366,8 +387,7 @@ function CreateOffer({ onCreated }: { onCreated: () => void }) {
       if (!/^#?[A-Za-z][A-Za-z0-9_]{2,}$/.test(hashtag.trim()))
         problems.hashtag = 'Letters, digits and _, starting with a letter, like BuyAcmeTee.';
       if (Object.keys(problems).length) {
-        form.setFieldErrors(problems);
-        throw new Error('Please fix the fields marked below.');
+        throw new FieldProblems(problems);
       }
       return api<Offer>(
         'POST',
@@ -495,7 +515,7 @@ function OrdersTable(props: {
       });
       props.onChange();
     } catch (e) {
-      setMessage({ kind: 'error', text: (e as Error).message });
+      setMessage({ kind: 'error', text: plainMessage(e) });
     }
     setBusy(null);
     setConfirmRefund(null);
@@ -620,7 +640,7 @@ function OrdersTable(props: {
 function Fulfil({ order, onDone }: { order: Order; onDone: () => void }) {
   const [carrier, setCarrier] = useState('');
   const [tracking, setTracking] = useState('');
-  const form = useSubmit();
+  const form = useSubmit(['carrier', 'tracking']);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const r = await form.run(() =>
@@ -638,11 +658,13 @@ function Fulfil({ order, onDone }: { order: Order; onDone: () => void }) {
         label="Carrier (optional)"
         value={carrier}
         onChange={(e) => setCarrier(e.target.value)}
+        error={form.fieldErrors.carrier}
       />
       <Field
         label="Tracking number (optional)"
         value={tracking}
         onChange={(e) => setTracking(e.target.value)}
+        error={form.fieldErrors.tracking}
       />
       <div className="actions">
         <button type="submit" className="small" disabled={form.busy}>
@@ -691,7 +713,7 @@ function Webhooks() {
       setMessage({ kind: 'ok', text: `${d.event_type} will be sent again.` });
       load();
     } catch (e) {
-      setMessage({ kind: 'error', text: (e as Error).message });
+      setMessage({ kind: 'error', text: plainMessage(e) });
     }
   };
   return (
@@ -712,7 +734,7 @@ function Webhooks() {
         <p className="muted">No deliveries yet.</p>
       ) : deliveries ? (
         <div className="table-wrap">
-          <table>
+          <table className="stack">
             <caption className="sr-only">Webhook deliveries, newest first</caption>
             <thead>
               <tr>
@@ -728,20 +750,24 @@ function Webhooks() {
             <tbody>
               {deliveries.map((d) => (
                 <tr key={d.id}>
-                  <td>
+                  <td data-label="Event">
                     {d.event_type}
                     <div className="muted small">{d.id}</div>
                   </td>
-                  <td>
+                  <td data-label="Status">
                     <span
                       className={`badge ${d.status === 'delivered' ? 'badge-good' : d.status === 'dead' ? 'badge-bad' : ''}`}
                     >
                       {d.status}
                     </span>
                   </td>
-                  <td className="num">{d.attempts}</td>
-                  <td className="small">{d.last_error ?? '—'}</td>
-                  <td>
+                  <td data-label="Attempts" className="num">
+                    {d.attempts}
+                  </td>
+                  <td data-label="Last error" className="small">
+                    {d.last_error ?? '—'}
+                  </td>
+                  <td data-label="Actions">
                     {d.status === 'dead' ? (
                       <button
                         type="button"
@@ -776,7 +802,7 @@ function ApiKeys() {
   const [keys, setKeys] = useState<ApiKey[] | 'missing' | null>(null);
   const [shown, setShown] = useState<string | null>(null);
   const [name, setName] = useState('');
-  const form = useSubmit();
+  const form = useSubmit(['name']);
   const load = useCallback(() => {
     api<{ data: ApiKey[] }>('GET', '/v1/api-keys').then(
       (k) => setKeys(k.data),
@@ -828,7 +854,7 @@ function ApiKeys() {
           ) : null}
           {keys && keys.length > 0 ? (
             <div className="table-wrap">
-              <table>
+              <table className="stack">
                 <caption className="sr-only">API keys</caption>
                 <thead>
                   <tr>
@@ -842,11 +868,13 @@ function ApiKeys() {
                 <tbody>
                   {keys.map((k) => (
                     <tr key={k.id}>
-                      <td>{k.name ?? k.id}</td>
-                      <td>{k.scopes.join(', ')}</td>
-                      <td>{new Date(k.created_at).toLocaleDateString()}</td>
-                      <td>{k.last_used_at ? new Date(k.last_used_at).toLocaleString() : '—'}</td>
-                      <td>
+                      <td data-label="Name">{k.name ?? k.id}</td>
+                      <td data-label="Scopes">{k.scopes.join(', ')}</td>
+                      <td data-label="Created">{new Date(k.created_at).toLocaleDateString()}</td>
+                      <td data-label="Last used">
+                        {k.last_used_at ? new Date(k.last_used_at).toLocaleString() : '—'}
+                      </td>
+                      <td data-label="Actions">
                         {k.revoked_at ? (
                           <span className="badge">revoked</span>
                         ) : (
@@ -871,6 +899,7 @@ function ApiKeys() {
               label="New key's name (optional)"
               value={name}
               onChange={(e) => setName(e.target.value)}
+              error={form.fieldErrors.name}
             />
             <button type="submit" disabled={form.busy}>
               Create key
@@ -911,7 +940,7 @@ function OfferDetail({ id }: { id: string }) {
       await loadOrders();
       setError(null);
     } catch (e) {
-      setError((e as Error).message);
+      setError(plainMessage(e));
     }
   }, [id, loadOrders]);
   useEffect(() => {
@@ -928,10 +957,7 @@ function OfferDetail({ id }: { id: string }) {
           <span className="muted">
             {' '}
             · #{offer.hashtag} · {formatMoney(offer.price.amount, offer.price.currency)} ·{' '}
-            {offer.available} of {offer.quantity} left ·{' '}
-            <span className={`badge ${offer.status === 'live' ? 'badge-good' : ''}`}>
-              {offer.status}
-            </span>
+            {offer.available} of {offer.quantity} left · <OfferStatus offer={offer} />
           </span>
         ) : null}
       </p>
@@ -939,7 +965,7 @@ function OfferDetail({ id }: { id: string }) {
       <div className="grid">
         <section className="panel" aria-labelledby="funnel-title">
           <h2 id="funnel-title">
-            Funnel <span className="badge badge-good">live</span>
+            Funnel <span className="muted small">· updated every {LIVE_REFRESH_MS / 1000} s</span>
           </h2>
           {funnel ? (
             <FunnelChart
@@ -973,7 +999,7 @@ function OfferDetail({ id }: { id: string }) {
           <p className="muted">Nobody is waiting.</p>
         ) : (
           <div className="table-wrap">
-            <table>
+            <table className="stack">
               <caption className="sr-only">Waitlist, first in first out</caption>
               <thead>
                 <tr>
@@ -987,17 +1013,17 @@ function OfferDetail({ id }: { id: string }) {
               <tbody>
                 {waitlist.map((w, i) => (
                   <tr key={w.id}>
-                    <td>{i + 1}</td>
-                    <td>
+                    <td data-label="#">{i + 1}</td>
+                    <td data-label="Handle">
                       {w.network === 'local' ? '@' : ''}
                       {w.handle}
                     </td>
-                    <td>
+                    <td data-label="Wants">
                       {w.quantity}
                       {w.variant ? ` × ${w.variant}` : ''}
                     </td>
-                    <td>{new Date(w.joined_at).toLocaleString()}</td>
-                    <td>{w.status}</td>
+                    <td data-label="Since">{new Date(w.joined_at).toLocaleString()}</td>
+                    <td data-label="Status">{w.status}</td>
                   </tr>
                 ))}
               </tbody>

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError, idempotencyKey, parseMoney } from '../api.ts';
-import { Field, Notice, SelectField, useSubmit } from '../forms.tsx';
+import { api, ApiError, idempotencyKey, moneyInput, parseMoney } from '../api.ts';
+import { Field, FieldProblems, Notice, SelectField, useSubmit } from '../forms.tsx';
 import { Layout, NeedsSignIn } from '../layout.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -54,9 +54,38 @@ export function OnboardingPage() {
   return <Onboarding network={session.network} handle={session.handle} />;
 }
 
+/**
+ * The card's token, brand and last four digits survive a reload of the page (the person may reload
+ * before linking): they are kept in sessionStorage, for this tab and this handle only. The number and
+ * CVC never are; a token alone pays for nothing until the handle is linked with it.
+ */
+const cardKey = (network: string, handle: string) => `tagpay.card.${network}.${handle}`;
+function storedCard(network: string, handle: string): Card | null {
+  try {
+    const raw = sessionStorage.getItem(cardKey(network, handle));
+    const c = raw ? (JSON.parse(raw) as Card) : null;
+    return c && typeof c.id === 'string' && /^\d{4}$/.test(c.last4) ? c : null;
+  } catch {
+    return null;
+  }
+}
+function storeCard(network: string, handle: string, card: Card | null): void {
+  try {
+    if (card) sessionStorage.setItem(cardKey(network, handle), JSON.stringify(card));
+    else sessionStorage.removeItem(cardKey(network, handle));
+  } catch {
+    // Storage turned off: the card is kept for this page view only.
+  }
+}
+
 function Onboarding({ network, handle }: { network: string; handle: string }) {
+  const { session } = useSession();
   const [shopper, setShopper] = useState<Shopper | null>(null);
-  const [card, setCard] = useState<Card | null>(null);
+  const [card, setCardState] = useState<Card | null>(() => storedCard(network, handle));
+  const setCard = (c: Card | null) => {
+    storeCard(network, handle, c);
+    setCardState(c);
+  };
   const [email, setEmail] = useState('');
   const [verified, setVerified] = useState<string[]>([]);
   const [sentTo, setSentTo] = useState<string | null>(null);
@@ -65,12 +94,28 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
   const [perDay, setPerDay] = useState('');
   const [visibility, setVisibility] = useState<'public' | 'private'>('public');
   const [done, setDone] = useState<string | null>(null);
-  const link = useSubmit();
-  const mail = useSubmit();
+  const link = useSubmit([
+    'card',
+    'email',
+    'name',
+    'line1',
+    'line2',
+    'city',
+    'region',
+    'postal_code',
+    'country',
+    'per_purchase',
+    'per_day',
+  ]);
+  const mail = useSubmit(['email']);
 
   const refreshVerified = useCallback(async () => {
     const r = await api<{ data: { email: string }[] }>('GET', '/v1/email/verifications');
     setVerified(r.data.map((v) => v.email));
+    // Back from the link (another tab or the demo mailbox) with the field empty: the address just
+    // verified is the one to use.
+    const latest = r.data.at(-1)?.email;
+    if (latest) setEmail((typed) => typed || latest);
   }, []);
 
   useEffect(() => {
@@ -79,9 +124,10 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
         setShopper(s);
         setEmail(s.email);
         setAddress({ ...EMPTY_ADDRESS, ...s.shipping_address });
+        const currency = s.limits.currency ?? 'USD';
         if (s.limits.per_purchase !== null)
-          setPerPurchase((s.limits.per_purchase / 100).toFixed(2));
-        if (s.limits.per_day !== null) setPerDay((s.limits.per_day / 100).toFixed(2));
+          setPerPurchase(moneyInput(s.limits.per_purchase, currency));
+        if (s.limits.per_day !== null) setPerDay(moneyInput(s.limits.per_day, currency));
       },
       () => setShopper(null),
     );
@@ -95,14 +141,11 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
   const emailVerified = email !== '' && verified.includes(email.trim().toLowerCase());
 
   const sendLink = async () => {
+    // One message for the field: the answer to this request replaces what linking said before.
+    link.clearField('email');
     const r = await mail.run(async () => {
       if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email.trim()))
-        throw new ApiError(
-          400,
-          'INVALID_REQUEST',
-          'Enter an e-mail address like you@example.com.',
-          'email',
-        );
+        throw new FieldProblems({ email: 'Enter an e-mail address like you@example.com.' });
       return api<{ email: string }>('POST', '/v1/email/verifications', { email: email.trim() });
     });
     if (r) setSentTo(r.email);
@@ -131,12 +174,7 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
       if (perDay.trim() && day === null) problems.per_day = 'An amount like 200 or 199.99.';
       if (purchase !== null && day !== null && BigInt(purchase) > BigInt(day))
         problems.per_purchase = 'The per-purchase limit cannot be more than the daily limit.';
-      if (Object.keys(problems).length > 0) {
-        link.setFieldErrors(problems);
-        throw new Error(
-          `Please fix ${Object.keys(problems).length === 1 ? 'the field' : 'the fields'} marked below.`,
-        );
-      }
+      if (Object.keys(problems).length > 0) throw new FieldProblems(problems);
       const body = {
         handle,
         network,
@@ -156,7 +194,7 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
         }),
       };
       if (!body.card_token)
-        throw new ApiError(400, 'INVALID_REQUEST', 'Add your card again to save changes.', 'card');
+        throw new FieldProblems({ card: 'Add your card again to save changes.' });
       const linked = await api<Shopper>('POST', '/v1/shoppers', body, {
         idempotencyKey: idempotencyKey(),
       });
@@ -216,8 +254,13 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
             type="email"
             autoComplete="email"
             value={email}
-            onChange={(e) => setEmail(e.target.value)}
-            error={fe.email ?? mail.fieldErrors.email}
+            onChange={(e) => {
+              setEmail(e.target.value);
+              // A new address: what was said about the old one no longer holds.
+              mail.clearField('email');
+              link.clearField('email');
+            }}
+            error={mail.fieldErrors.email ?? fe.email}
           />
           <div className="actions">
             {emailVerified ? (
@@ -237,6 +280,12 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
             <Notice kind="ok">
               We sent a link to {sentTo}. Open it, then come back to this page.
             </Notice>
+          ) : null}
+          {session?.demo_mailbox && !emailVerified ? (
+            <p className="hint demo-hint">
+              Demo mode: e-mail does not leave this machine.{' '}
+              <Link to="/mailbox">Open the demo mailbox</Link> to read it and open the link.
+            </p>
           ) : null}
         </fieldset>
         <fieldset>
@@ -382,7 +431,7 @@ function CardForm({
   const [number, setNumber] = useState('');
   const [exp, setExp] = useState('');
   const [cvc, setCvc] = useState('');
-  const form = useSubmit();
+  const form = useSubmit(['number', 'exp', 'cvc']);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const r = await form.run(async () => {
@@ -393,10 +442,7 @@ function CardForm({
       if (!m || Number(m[1]) < 1 || Number(m[1]) > 12)
         problems.exp = 'Expiry is MM/YY, for example 12/30.';
       if (!/^\d{3,4}$/.test(cvc.trim())) problems.cvc = 'The CVC is the 3 or 4 digits on the card.';
-      if (Object.keys(problems).length) {
-        form.setFieldErrors(problems);
-        throw new Error('Please check the card details marked below.');
-      }
+      if (Object.keys(problems).length) throw new FieldProblems(problems);
       const year = Number(m![2]);
       return api<Card>('POST', '/v1/sandbox/tokens', {
         number: digits,

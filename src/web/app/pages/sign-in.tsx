@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, type Session } from '../api.ts';
 import { Field, Notice, useSubmit } from '../forms.tsx';
+import { plainMessage } from '../errors.ts';
 import { Layout } from '../layout.tsx';
 import { Link, navigate, useLocation } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -81,7 +82,7 @@ function safeNext(next: string | null, fallback: string): string {
 function LocalSignIn({ onDone }: { onDone: (s: Session) => void }) {
   const [handle, setHandle] = useState('');
   const [token, setToken] = useState('');
-  const form = useSubmit();
+  const form = useSubmit(['handle', 'token']);
   const [created, setCreated] = useState<string | null>(null);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -152,7 +153,7 @@ interface Proof {
 function BlueskySignIn({ onDone }: { onDone: (s: Session) => void }) {
   const [handle, setHandle] = useState('');
   const [password, setPassword] = useState('');
-  const form = useSubmit();
+  const form = useSubmit(['handle', 'app_password']);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const s = await form.run(async () => {
@@ -202,7 +203,7 @@ function BlueskySignIn({ onDone }: { onDone: (s: Session) => void }) {
 
 function MastodonSignIn() {
   const [server, setServer] = useState('');
-  const form = useSubmit();
+  const form = useSubmit(['server']);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const r = await form.run(() =>
@@ -260,7 +261,7 @@ export function MastodonReturnPage() {
         adopt(s);
         navigate('/onboarding', { replace: true });
       },
-      (e: Error) => setError(e.message),
+      (e) => setError(plainMessage(e)),
     );
   }, [adopt]);
   return (
@@ -275,7 +276,7 @@ export function MastodonReturnPage() {
 
 function MerchantSignIn({ onDone }: { onDone: (s: Session) => void }) {
   const [key, setKey] = useState('');
-  const form = useSubmit();
+  const form = useSubmit(['api_key']);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const s = await form.run(() => api<Session>('POST', '/v1/session/merchant', { api_key: key }));

@@ -17,11 +17,13 @@ export interface LocalPost {
 interface DemoInfo {
   demo: boolean;
   accounts: string[];
-  offers: { id: string; title: string; hashtag: string; variants: string[] }[];
+  offers: { id: string; title: string; hashtag: string; variants: string[]; available: number }[];
   bot?: string;
 }
 
 const TIMELINE_LIMIT = 100;
+/** Replies followed up a thread to find its first post (a longer chain starts a thread of its own). */
+const THREAD_DEPTH_MAX = 20;
 const TEXT_MAX = 1000;
 
 /**
@@ -72,18 +74,39 @@ export function TimelinePage({ tag, author }: { tag?: string; author?: string })
     (p) =>
       (!author || p.author === author) && (!tag || hashtagsOf(p.text).includes(tag.toLowerCase())),
   );
-  // Threads: a post, then the replies to it right under it (oldest first).
-  const roots = shown.filter((p) => p.reply_to === null || !byId.has(p.reply_to));
+  // Threads: a post, then every post of its conversation under it, oldest first (replies to
+  // replies too). tagpay answers a purchase under the post that started it — the code, then "Paid"
+  // once the code is posted — so read in time order the thread goes: buy, code, confirmation, paid.
+  const shownIds = new Set(shown.map((p) => p.id));
+  const rootOf = (p: LocalPost): string => {
+    let at = p;
+    for (let hops = 0; hops < THREAD_DEPTH_MAX; hops++) {
+      const parent = at.reply_to === null ? undefined : byId.get(at.reply_to);
+      if (parent === undefined || !shownIds.has(parent.id)) break;
+      at = parent;
+    }
+    return at.id;
+  };
+  const threads = new Map<string, LocalPost[]>();
+  for (const p of shown) {
+    const root = rootOf(p);
+    if (root === p.id) continue;
+    threads.set(root, [...(threads.get(root) ?? []), p]);
+  }
+  const roots = shown.filter((p) => rootOf(p) === p.id);
   const repliesOf = (id: string) =>
-    shown.filter((p) => p.reply_to === id).sort((a, b) => Number(a.id) - Number(b.id));
+    (threads.get(id) ?? []).sort((a, b) => Number(a.id) - Number(b.id));
 
   const canPost = session?.signed_in && session.network === 'local' && session.handle;
   const switchTo = async (handle: string) => {
     const s = await form.run(() => api<Session>('POST', '/v1/session/demo', { handle }));
     if (s) adopt(s);
   };
-  const use = (word: string) => {
+  // "use" puts the code in the box as a reply to tagpay's post that carries it, so the confirmation
+  // sits in the purchase's thread.
+  const use = (word: string, post: LocalPost) => {
     setText((t) => (t.trim() ? `${t.trim()} ${word}` : word));
+    setReplyTo(post);
     box.current?.focus();
   };
   const submit = async (e: FormEvent) => {
@@ -203,6 +226,7 @@ export function TimelinePage({ tag, author }: { tag?: string; author?: string })
                         <PostCard
                           post={r}
                           bot={demo?.bot ?? 'tagpay'}
+                          inReplyTo={r.reply_to === p.id ? null : byId.get(r.reply_to!)?.author}
                           onReply={canPost ? setReplyTo : undefined}
                           onUse={canPost ? use : undefined}
                         />
@@ -226,7 +250,7 @@ export function TimelinePage({ tag, author }: { tag?: string; author?: string })
                 <strong>@tagpay</strong> replies with a one-time code like{' '}
                 <code>#TP7K2QX4MZBA</code>.
               </li>
-              <li>Press “use” beside the code, then Post it: the card is charged.</li>
+              <li>Press “use” beside the code, then Reply: the card is charged.</li>
             </ol>
           </section>
           {demo?.offers.length ? (
@@ -237,6 +261,12 @@ export function TimelinePage({ tag, author }: { tag?: string; author?: string })
                   <li key={o.id}>
                     <Link to={`/tags/${o.hashtag}`}>#{o.hashtag}</Link> {o.title}
                     {o.variants.length ? ` (${o.variants.join(', ')})` : ''}
+                    {o.available === 0 ? (
+                      <>
+                        {' '}
+                        <span className="badge badge-bad">sold out</span>
+                      </>
+                    ) : null}
                   </li>
                 ))}
               </ul>
@@ -255,8 +285,10 @@ function hashtagsOf(text: string): string[] {
 function PostCard(props: {
   post: LocalPost;
   bot: string;
+  /** The author of the post this one answers, when it is not the thread's first post. */
+  inReplyTo?: string | null | undefined;
   onReply: ((p: LocalPost) => void) | undefined;
-  onUse: ((word: string) => void) | undefined;
+  onUse: ((word: string, post: LocalPost) => void) | undefined;
 }) {
   const { post, bot } = props;
   const time = new Date(post.created_at);
@@ -273,7 +305,13 @@ function PostCard(props: {
           {time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}
         </time>
       </header>
-      <p className="text">{richText(post.text, post.author === bot ? props.onUse : undefined)}</p>
+      {props.inReplyTo ? <p className="in-reply">replying to @{props.inReplyTo}</p> : null}
+      <p className="text">
+        {richText(
+          post.text,
+          post.author === bot && props.onUse ? (word) => props.onUse!(word, post) : undefined,
+        )}
+      </p>
       {props.onReply ? (
         <button
           type="button"

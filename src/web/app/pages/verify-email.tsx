@@ -1,5 +1,6 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { api } from '../api.ts';
+import { plainMessage } from '../errors.ts';
 import { Notice } from '../forms.tsx';
 import { Layout } from '../layout.tsx';
 import { Link, useLocation } from '../router.tsx';
@@ -7,14 +8,18 @@ import { Link, useLocation } from '../router.tsx';
 /** The page an e-mail verification link opens: it sends the token once and says what happened. */
 export function VerifyEmailPage() {
   const { query } = useLocation();
-  const token = query.get('token') ?? '';
+  // Read once: the token leaves the address bar at once (it is not worth keeping in history), and a
+  // later render must not send the emptied address again.
+  const [token] = useState(() => query.get('token') ?? '');
+  const sent = useRef(false);
   const [state, setState] = useState<{ ok: boolean; text: string } | null>(null);
   useEffect(() => {
-    // The token leaves the address bar at once (it is not a secret worth keeping in history).
     history.replaceState(null, '', '/verify-email');
+    if (sent.current) return;
+    sent.current = true;
     api<{ email: string }>('POST', '/v1/email/verify', { token }).then(
       (r) => setState({ ok: true, text: `${r.email} is verified. You can close this tab.` }),
-      (e: Error) => setState({ ok: false, text: e.message }),
+      (e) => setState({ ok: false, text: plainMessage(e) }),
     );
   }, [token]);
   return (
