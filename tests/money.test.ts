@@ -171,7 +171,8 @@ for (const storage of storages()) {
       const pending = await h.request('GET', `/v1/claims/${claimId}`);
       assert.equal(pending.status, 200);
       assert.equal(pending.body.status, 'pending');
-      assert.equal(pending.body.amount, undefined, 'the public claim page shows no amount');
+      assert.equal(pending.body.amount, null, 'the public claim page shows no amount');
+      assert.deepEqual(pending.body.from, { network: 'local', handle: 'alice' });
 
       // A restart in between: the claim is rebuilt from the tables.
       await h.restart();

@@ -225,6 +225,10 @@ export const ShopperSchema = z
     limits: z.object({
       per_purchase: z.number().nullable(),
       per_day: z.number().nullable(),
+      /** GET /v1/shoppers/{network}/{handle} says it; minor units of `currency`. */
+      step_up_above: z.number().nullable().optional().openapi({
+        description: 'Purchases above this ask for approval by an e-mailed link (minor units)',
+      }),
       currency: z.string().nullable(),
     }),
     created_at: z.string(),

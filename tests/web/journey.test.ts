@@ -165,7 +165,12 @@ describe('web journey: onboarding → buy by post → dashboard → refund → w
     assert.equal(profile.status, 200);
     assert.equal(profile.body.email, 'zoe@example.com');
     assert.equal(profile.body.card.last4, '4242');
-    assert.deepEqual(profile.body.limits, { per_purchase: 10000, per_day: 30000, currency: 'USD' });
+    assert.deepEqual(profile.body.limits, {
+      per_purchase: 10000,
+      per_day: 30000,
+      currency: 'USD',
+      step_up_above: null,
+    });
   });
 
   test('buying by post on the local timeline', async () => {

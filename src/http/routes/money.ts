@@ -13,7 +13,7 @@ import { MEMO_CHARS_MAX } from '../../core/amount.ts';
 import { accounts } from '../../core/ledger.ts';
 import { OFFER_HASHTAG_RE } from '../../core/post-grammar.ts';
 import { submitCommand } from '../../engine/commands.ts';
-import { giftCardView, paymentView } from '../../engine/flows/money.ts';
+import { DM_NETWORKS, giftCardView, paymentView } from '../../engine/flows/money.ts';
 import { paymentFromRow } from '../../engine/flows/money-load.ts';
 import { handleKey, type Shopper } from '../../engine/state.ts';
 import { accountOf } from '../accounts.ts';
@@ -356,7 +356,8 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
       tags: ['Handle payments'],
       summary:
         'Where a claim link stands: pending (link the handle to claim it), claimed, or expired (410)',
-      description: 'Public, as the link is: it shows neither the amount nor the sender.',
+      description:
+        "Public, as the link is. It names the sender (the claim's mention does too). The amount is shown only to the claim's recipient: to whoever holds the id when the link went by direct message, otherwise to a caller signed in as the recipient handle (a web session or proof of ownership) or the admin key; otherwise `amount` and `currency` are null, as the public mention never shows an amount.",
       request: { params: z.object({ id: z.string().max(64) }) },
       responses: {
         200: {
@@ -368,6 +369,9 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
               status: z.enum(['pending', 'claimed']),
               network: z.string(),
               handle: z.string(),
+              from: z.object({ network: z.string(), handle: z.string() }),
+              amount: z.number().int().nullable().openapi({ description: 'Minor units' }),
+              currency: z.string().nullable(),
               expires_at: z.string(),
             }),
           ),
@@ -386,12 +390,26 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
           'This claim expired: the money went back to its sender.',
           'id',
         );
+      // The caller's credentials are optional here: without any, the claim is shown as the link is.
+      const owner = await requireAdminOrOwner(app, c).then(
+        (o) => o,
+        () => undefined,
+      );
+      const recipient =
+        owner === null ||
+        DM_NETWORKS.has(p.recipientNetwork) ||
+        (owner !== undefined &&
+          owner.network === p.recipientNetwork &&
+          (owner.handle === p.recipientHandle || owner.account === p.recipientHandle));
       return send(c, {
         id: p.id,
         object: 'claim',
         status: p.status === 'pending_claim' ? 'pending' : 'claimed',
         network: p.recipientNetwork,
         handle: p.recipientHandle,
+        from: { network: p.payerNetwork, handle: p.payerHandle },
+        amount: recipient ? Number(p.amountMinor) : null,
+        currency: recipient ? p.currency : null,
         expires_at: new Date(p.expiresAt).toISOString(),
       });
     },

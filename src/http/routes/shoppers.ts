@@ -199,7 +199,16 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
       const account = owner === null ? await accountOf(app, network, bare) : owner.account;
       const shopper = app.engine.view.shoppers.get(handleKey(network, account));
       if (!shopper) throw new TagpayError('NOT_FOUND', 'No shopper with this handle.', 'handle');
-      return send(c, shopperView(shopper));
+      const view = shopperView(shopper);
+      // The step-up threshold lives with the fraud controls' guard, beside the profile.
+      const guarded = app.engine.view.safety.guards.get(
+        handleKey(shopper.network, shopper.account),
+      );
+      const stepUp = guarded?.stepUpAboveMinor ?? null;
+      return send(c, {
+        ...view,
+        limits: { ...view.limits, step_up_above: stepUp === null ? null : Number(stepUp) },
+      });
     },
   );
 }

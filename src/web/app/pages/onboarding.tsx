@@ -1,9 +1,12 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError, idempotencyKey, moneyInput, parseMoney } from '../api.ts';
+import { api, ApiError, idempotencyKey, moneyInput } from '../api.ts';
 import { Field, FieldProblems, Notice, SelectField, useSubmit } from '../forms.tsx';
 import { Layout, NeedsSignIn } from '../layout.tsx';
+import { parseMajor } from '../money-input.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
+import { ClaimNotice } from './claim-notice.tsx';
+import { LIMIT_DEFAULTS } from './limit-defaults.ts';
 
 interface Card {
   id: string;
@@ -24,7 +27,12 @@ interface Shopper {
   email: string;
   shipping_address: Address;
   card: { brand: string; last4: string };
-  limits: { per_purchase: number | null; per_day: number | null; currency: string | null };
+  limits: {
+    per_purchase: number | null;
+    per_day: number | null;
+    step_up_above?: number | null;
+    currency: string | null;
+  };
 }
 
 const BRANDS: Record<string, string> = {
@@ -47,6 +55,7 @@ export function OnboardingPage() {
     return (
       <Layout title="Set up tagpay">
         <p className="lede">Link your handle once; from then on a post is enough to buy or pay.</p>
+        <ClaimNotice signedIn={false} />
         <NeedsSignIn what="shopper" />
       </Layout>
     );
@@ -92,6 +101,7 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
   const [address, setAddress] = useState<Address>(EMPTY_ADDRESS);
   const [perPurchase, setPerPurchase] = useState('');
   const [perDay, setPerDay] = useState('');
+  const [stepUp, setStepUp] = useState('');
   const [visibility, setVisibility] = useState<'public' | 'private'>('public');
   const [done, setDone] = useState<string | null>(null);
   const link = useSubmit([
@@ -106,6 +116,7 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
     'country',
     'per_purchase',
     'per_day',
+    'step_up_above',
   ]);
   const mail = useSubmit(['email']);
 
@@ -128,6 +139,7 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
         if (s.limits.per_purchase !== null)
           setPerPurchase(moneyInput(s.limits.per_purchase, currency));
         if (s.limits.per_day !== null) setPerDay(moneyInput(s.limits.per_day, currency));
+        if (s.limits.step_up_above != null) setStepUp(moneyInput(s.limits.step_up_above, currency));
       },
       () => setShopper(null),
     );
@@ -167,11 +179,14 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
         if (!address[k].trim()) problems[k] = `${label} is required.`;
       }
       if (!/^[A-Za-z]{2}$/.test(address.country)) problems.country = 'Choose a country.';
-      const purchase = perPurchase.trim() ? parseMoney(perPurchase) : null;
-      const day = perDay.trim() ? parseMoney(perDay) : null;
+      const purchase = perPurchase.trim() ? parseMajor(perPurchase, 'USD') : null;
+      const day = perDay.trim() ? parseMajor(perDay, 'USD') : null;
       if (perPurchase.trim() && purchase === null)
         problems.per_purchase = 'An amount like 50 or 49.99.';
       if (perDay.trim() && day === null) problems.per_day = 'An amount like 200 or 199.99.';
+      const stepUpAbove = stepUp.trim() ? parseMajor(stepUp, 'USD') : null;
+      if (stepUp.trim() && stepUpAbove === null)
+        problems.step_up_above = 'An amount like 100 or 99.99, or leave it empty.';
       if (purchase !== null && day !== null && BigInt(purchase) > BigInt(day))
         problems.per_purchase = 'The per-purchase limit cannot be more than the daily limit.';
       if (Object.keys(problems).length > 0) throw new FieldProblems(problems);
@@ -185,10 +200,11 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
           ...(address.region ? {} : { region: undefined }),
         },
         card_token: card?.id ?? undefined,
-        ...((purchase !== null || day !== null) && {
+        ...((purchase !== null || day !== null || stepUpAbove !== null) && {
           limits: {
             ...(purchase !== null && { per_purchase: Number(purchase) }),
             ...(day !== null && { per_day: Number(day) }),
+            ...(stepUpAbove !== null && { step_up_above: Number(stepUpAbove) }),
             currency: 'USD',
           },
         }),
@@ -229,6 +245,7 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
         {network !== 'local' ? ` on ${network}` : ''}. Link a card, an e-mail and an address once;
         then a post is enough to buy.
       </p>
+      <ClaimNotice signedIn />
       {shopper ? (
         <Notice kind="info">
           Your handle is linked to a {BRANDS[shopper.card.brand] ?? 'card'} ending in{' '}
@@ -360,7 +377,8 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
               label="Most per purchase"
               name="per_purchase"
               inputMode="decimal"
-              placeholder="no limit"
+              placeholder={LIMIT_DEFAULTS.perPurchase}
+              hint={`Empty: ${LIMIT_DEFAULTS.perPurchase}, tagpay's default.`}
               value={perPurchase}
               onChange={(e) => setPerPurchase(e.target.value)}
               error={fe.per_purchase}
@@ -369,12 +387,23 @@ function Onboarding({ network, handle }: { network: string; handle: string }) {
               label="Most per day"
               name="per_day"
               inputMode="decimal"
-              placeholder="no limit"
+              placeholder={LIMIT_DEFAULTS.perDay}
+              hint={`Empty: ${LIMIT_DEFAULTS.perDay}, tagpay's default.`}
               value={perDay}
               onChange={(e) => setPerDay(e.target.value)}
               error={fe.per_day}
             />
           </div>
+          <Field
+            label="Ask me to approve purchases above"
+            name="step_up_above"
+            inputMode="decimal"
+            placeholder="never"
+            hint="Above this, tagpay e-mails you a link to approve the purchase. Empty: only when something looks unusual."
+            value={stepUp}
+            onChange={(e) => setStepUp(e.target.value)}
+            error={fe.step_up_above}
+          />
         </fieldset>
         <fieldset>
           <legend>Privacy</legend>

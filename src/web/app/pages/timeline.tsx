@@ -252,6 +252,23 @@ export function TimelinePage({ tag, author }: { tag?: string; author?: string })
               </li>
               <li>Press “use” beside the code, then Reply: the card is charged.</li>
             </ol>
+            <h3>More to post</h3>
+            <ul className="plain">
+              <li>
+                <code>#pay @bob $10 pizza</code> sends bob money from your wallet, then your card.
+              </li>
+              <li>
+                <code>#request @alice $10 lunch</code> asks alice for money; she pays by confirming.
+              </li>
+              <li>
+                Reply <code>#cart</code> to an offer to add it to your cart; post{' '}
+                <code>#checkout</code> to pay for the cart at once.
+              </li>
+              <li>
+                <code>#cancel</code> drops whatever still waits for your code: a purchase or a
+                payment.
+              </li>
+            </ul>
           </section>
           {demo?.offers.length ? (
             <section className="panel">

@@ -5,6 +5,7 @@ import { plainMessage } from '../errors.ts';
 import { Layout, NeedsSignIn } from '../layout.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
+import { WalletActions } from './wallet-actions.tsx';
 
 interface Order {
   id: string;
@@ -225,6 +226,14 @@ function WalletOf({ network, handle }: { network: string; handle: string }) {
             before your card.
           </p>
         </section>
+        {wallet?.linked ? (
+          <WalletActions
+            network={network}
+            handle={handle}
+            balances={wallet.balances}
+            onChanged={load}
+          />
+        ) : null}
         <section className="panel" aria-labelledby="claims-title">
           <h2 id="claims-title">Pending claims</h2>
           {claims.sent.length === 0 && claims.to_claim.length === 0 ? (
