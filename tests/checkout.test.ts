@@ -10,7 +10,9 @@ import {
 } from './support/harness.ts';
 import {
   assertLedgerBalanced,
+  CARDS,
   codeIn,
+  linkShopper,
   offerState,
   post,
   repliesTo,
@@ -354,6 +356,50 @@ for (const storage of storages()) {
       const empty = await h.request('POST', '/v1/cart/checkout', {}, alice!.token);
       assert.equal(empty.status, 409);
       assert.equal(empty.body.error.code, 'CART_EMPTY');
+    });
+
+    test('a cart above the shopper step-up threshold waits for the e-mailed approval, across a restart, then one charge pays every item', async () => {
+      await fresh();
+      const { alice } = w.accounts;
+      await linkShopper(h, alice!, CARDS.ok, { limits: { step_up_above: 3000, currency: 'USD' } });
+      const mug = await addMug(h, w, 3);
+      const tee = await offerPost(h, 'BuyAcmeTee');
+      const mugPost = await offerPost(h, 'AcmeMug');
+      await post(h, alice!, '#cart M x2', tee.id);
+      await post(h, alice!, '#cart', mugPost.id);
+      const before = (await charges(h)).length;
+      const held = await h.request('POST', '/v1/cart/checkout', {}, alice!.token);
+      assert.equal(held.status, 201, JSON.stringify(held.body));
+      assert.equal(held.body.status, 'awaiting_step_up');
+      await h.app.settle();
+      assert.equal((await charges(h)).length, before, 'nothing charged before the approval');
+      assert.equal((await offerState(h, w)).available, 8, 'the units are held meanwhile');
+      assert.equal(await available(h, w, mug.id), 2);
+
+      await h.restart();
+      const mails = await h.request(
+        'GET',
+        '/v1/mailbox?to=alice@example.com&limit=100',
+        undefined,
+        ADMIN_KEY,
+      );
+      const mail = mails.body.data.find((m: { subject: string }) => /Approve/.test(m.subject));
+      assert.match(mail.text, /\$62\.00/);
+      const token = /\/step-up\?t=([A-Za-z0-9_.-]+)/.exec(mail.text)![1]!;
+      const approved = await h.request('POST', '/v1/step-up', { token });
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      await h.app.settle();
+      const after = await charges(h);
+      assert.equal(after.length, before + 1, 'one charge for the whole cart');
+      assert.equal(after.at(-1)!.amount_minor, '6200');
+      for (const id of held.body.order_ids) {
+        const o = await h.request('GET', `/v1/orders/${id}`, undefined, ADMIN_KEY);
+        assert.equal(o.body.status, 'paid');
+      }
+      assert.deepEqual(
+        (await h.request('GET', '/v1/cart', undefined, alice!.token)).body.items,
+        [],
+      );
     });
 
     test('a cart payment charging across a restart is paid once; a declined one puts the items back', async () => {

@@ -277,6 +277,146 @@ for (const storage of storages()) {
       assert.equal(paid.status, 201, JSON.stringify(paid.body));
     });
 
+    test('the web flows ask for the same step-up and count toward the same card day as posts', async () => {
+      await fresh({ TAGPAY_ANOMALY_STEP_UP: '0', TAGPAY_CARD_DAILY_MAX: '60' });
+      const { alice, bob } = w.accounts;
+      await linkShopper(h, alice!, CARDS.ok, {
+        limits: { step_up_above: 3000, currency: 'USD' },
+      });
+      const posts = await h.app.local.listPosts({ author: 'acme', limit: 10 });
+      const link = new URL(/Buy now: (\S+)/.exec(posts[0]!.text)![1]!);
+      const body = (extra: Record<string, unknown>) => ({
+        offer_id: link.pathname.split('/').pop(),
+        exp: link.searchParams.get('exp'),
+        sig: link.searchParams.get('sig'),
+        ...extra,
+      });
+      // $50 by a buy-now link, above alice's $30: held for the e-mailed approval, nothing charged.
+      const held = await h.request(
+        'POST',
+        '/v1/checkout/buy_now',
+        body({ variant: 'M', quantity: 2 }),
+        alice!.token,
+      );
+      assert.equal(held.status, 201, JSON.stringify(held.body));
+      assert.equal(held.body.status, 'awaiting_step_up');
+      await h.app.settle();
+      assert.equal((await orders(h, 'alice'))[0].status, 'awaiting_step_up');
+      assert.equal((await offerState(h, w)).available, 8, 'the units are held meanwhile');
+      assert.equal((await h.app.db.query('SELECT 1 FROM sandbox_charges')).rows.length, 0);
+      const mail = (await mails(h, 'alice@example.com')).find((m) => /Approve/.test(m.subject));
+      assert.match(mail!.text, /above the amount you asked us to double-check/);
+      const token = linkIn(mail!.text, '/step-up');
+      const pressed = await press(h, '/step-up', token);
+      assert.equal(pressed.status, 200, pressed.text);
+      assert.equal((await orders(h, 'alice'))[0].status, 'paid');
+      assert.equal((await h.app.db.query('SELECT 1 FROM sandbox_charges')).rows.length, 1);
+      assert.deepEqual(await auditActions(h, held.body.id), ['step_up.asked', 'step_up.passed']);
+      const again = await h.request('POST', '/v1/step-up', { token });
+      assert.equal(again.status, 200, 'the same link twice is one approval');
+      assert.equal((await h.app.db.query('SELECT 1 FROM sandbox_charges')).rows.length, 1);
+
+      // The card's day ($60): alice's $50 by the web counts, before and after a restart, for the
+      // web and for posts alike (bob has the same card number).
+      await h.restart();
+      const web = await h.request(
+        'POST',
+        '/v1/checkout/buy_now',
+        body({ variant: 'S' }),
+        bob!.token,
+      );
+      assert.equal(web.status, 403, JSON.stringify(web.body));
+      assert.equal(web.body.error.code, 'PURCHASE_REFUSED');
+      assert.match(web.body.error.message, /daily amount allowed on this card \(\$60\.00\)/);
+      const byPost = await post(h, bob!, '#BuyAcmeTee S');
+      assert.match(
+        (await repliesTo(h, byPost))[0]!,
+        /daily amount allowed on this card \(\$60\.00\)/,
+      );
+
+      // A step-up never approved expires with the window: the units come back, nothing is charged.
+      h.clock.advance(24 * HOUR_MS);
+      const late = await h.request(
+        'POST',
+        '/v1/checkout/buy_now',
+        body({ variant: 'L', quantity: 2 }),
+        alice!.token,
+      );
+      assert.equal(late.body.status, 'awaiting_step_up', JSON.stringify(late.body));
+      await h.app.settle();
+      assert.equal((await offerState(h, w)).available, 6);
+      h.clock.advance(16 * 60 * 1000);
+      await h.app.settle();
+      assert.equal((await offerState(h, w)).available, 8);
+      const lateMail = (await mails(h, 'alice@example.com')).find((m) => /Approve/.test(m.subject));
+      const refused = await h.request('POST', '/v1/step-up', {
+        token: linkIn(lateMail!.text, '/step-up'),
+      });
+      assert.equal(refused.status, 409);
+      assert.equal((await h.app.db.query('SELECT 1 FROM sandbox_charges')).rows.length, 1);
+    });
+
+    test('pay with tagpay asks for the same step-up: the shop is paid once the shopper approves', async () => {
+      await fresh({ TAGPAY_ANOMALY_STEP_UP: '0' });
+      const { alice } = w.accounts;
+      await linkShopper(h, alice!, CARDS.ok, {
+        limits: { step_up_above: 1000, currency: 'USD' },
+      });
+      const redirect = 'http://localhost:4000/callback';
+      const reg = await h.request(
+        'POST',
+        '/v1/shop_clients',
+        { name: 'Sample Shop', redirect_uris: [redirect] },
+        w.merchant.api_key,
+      );
+      assert.equal(reg.status, 201, JSON.stringify(reg.body));
+      const basic =
+        'Basic ' + Buffer.from(`${reg.body.id}:${reg.body.client_secret}`).toString('base64');
+      const prq = await h.request(
+        'POST',
+        '/v1/pay_requests',
+        { amount: 1999, currency: 'USD', description: 'Desk lamp' },
+        undefined,
+        { authorization: basic },
+      );
+      assert.equal(prq.status, 201, JSON.stringify(prq.body));
+      const approved = await h.request(
+        'POST',
+        '/v1/oauth/authorize',
+        {
+          response_type: 'code',
+          client_id: reg.body.id,
+          redirect_uri: redirect,
+          state: 'st',
+          code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+          code_challenge_method: 'S256',
+          pay_request: prq.body.id,
+          decision: 'approve',
+        },
+        alice!.token,
+      );
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      await h.app.settle();
+      const payment = async () =>
+        (
+          await h.app.db.query<{ id: string; status: string }>(
+            "SELECT id, status FROM payments WHERE kind = 'oauth'",
+          )
+        ).rows[0]!;
+      assert.equal((await payment()).status, 'awaiting_step_up');
+      assert.equal((await h.app.db.query('SELECT 1 FROM sandbox_charges')).rows.length, 0);
+      const mail = (await mails(h, 'alice@example.com')).find((m) => /Approve/.test(m.subject));
+      assert.match(mail!.text, /\$19\.99/);
+      const pressed = await press(h, '/step-up', linkIn(mail!.text, '/step-up'));
+      assert.equal(pressed.status, 200, pressed.text);
+      assert.equal((await payment()).status, 'paid');
+      assert.equal((await h.app.db.query('SELECT 1 FROM sandbox_charges')).rows.length, 1);
+      assert.deepEqual(await auditActions(h, (await payment()).id), [
+        'step_up.asked',
+        'step_up.passed',
+      ]);
+    });
+
     test('velocity: purchases per hour per handle and per card, amount per day per card; they survive a restart', async () => {
       await fresh({
         TAGPAY_PURCHASES_PER_HOUR_MAX: '2',

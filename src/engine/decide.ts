@@ -7,21 +7,19 @@ import {
   DAY_MS,
   POST_TEXT_CHARS_MAX,
   PURCHASE_LIMIT_MAJOR_DEFAULT,
-  QUANTITY_PER_POST_MAX,
   WAITLIST_PER_OFFER_MAX,
   WRONG_CODE_COUNTERS_MAX,
   WRONG_CODES_PER_WINDOW_MAX,
   WRONG_CODES_WINDOW_MS,
 } from '../core/limits.ts';
-import { feeOf, formatMoney, minorPerMajor } from '../core/money.ts';
-import { readBuyOptions, readHashtags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
+import { formatMoney, minorPerMajor } from '../core/money.ts';
+import { readHashtags, RESERVED_HASHTAGS } from '../core/post-grammar.ts';
 import {
   checkoutReplies,
   emails,
   replies,
   UNVERIFIED_NOTE,
   type DeclineReason,
-  type RefusalReason,
 } from '../core/replies.ts';
 import {
   actorOf,
@@ -29,9 +27,7 @@ import {
   audit,
   checkSpend,
   keyIdOf,
-  noteCharge,
   noteCheckout,
-  notePaid,
   notMeLink,
   onLinked,
   onSafetyCommand,
@@ -50,7 +46,6 @@ import type {
 import {
   Effects,
   addHeld,
-  addPending,
   handleKey,
   pendingOf,
   PENDING_STATUSES,
@@ -96,7 +91,17 @@ import {
 } from './flows/card-offers.ts';
 import { onPayoutResult, runPayouts } from './flows/payouts.ts';
 import {
+  chargeFailed,
+  creditSale,
+  limitRefusal,
+  orderPaid,
+  postedOptions,
+  reserveOrder,
+  startCharge,
+} from './flows/checkout-core.ts';
+import {
   addToCart,
+  approvePaymentStepUp,
   checkoutByPost,
   confirmPayment,
   expirePayments,
@@ -406,22 +411,8 @@ export function isOnSale(offer: Offer, at: number): boolean {
 }
 
 function buy(state: State, out: Out, post: PostEvent, author: string, offer: Offer): void {
-  const at = out.entry.at;
-  if (!isOnSale(offer, at)) {
-    return out.reply(post.network, post.postId, replies.refused(offer.title, 'not_on_sale', ''));
-  }
-  const options = readBuyOptions(post.text, offer.hashtag, offer.variants);
-  if (!options.ok) {
-    const detail =
-      options.reason === 'quantity_invalid'
-        ? String(QUANTITY_PER_POST_MAX)
-        : offer.variants.join(', ');
-    return out.reply(
-      post.network,
-      post.postId,
-      replies.refused(offer.title, options.reason, detail),
-    );
-  }
+  const options = postedOptions(out, post, offer, offer.hashtag);
+  if (options === null) return;
   const request = {
     network: post.network,
     handle: author,
@@ -439,39 +430,6 @@ interface BuyRequest {
   variant: string | null;
   quantity: number;
   postId: string;
-}
-
-/** Checks a shopper's limits and the offer's per-buyer cap; null when the purchase may go on. */
-function refusal(
-  state: State,
-  offer: Offer,
-  key: string,
-  shopper: Shopper | undefined,
-  quantity: number,
-  amount: bigint,
-  at: number,
-): { reason: RefusalReason; detail: string } | null {
-  if (offer.perBuyerMax !== null) {
-    const held = state.held.get(`${offer.id}|${key}`) ?? 0;
-    if (held + quantity > offer.perBuyerMax)
-      return { reason: 'buyer_cap', detail: String(offer.perBuyerMax) };
-  }
-  if (shopper === undefined) return null;
-  const limits = limitsOf(shopper, offer.currency);
-  if (amount > limits.perPurchase) {
-    return {
-      reason: 'over_purchase_limit',
-      detail: formatMoney({ minor: limits.perPurchase, currency: offer.currency }),
-    };
-  }
-  const spent = state.spent.get(spentKey(key, offer.currency, at)) ?? 0n;
-  if (spent + amount > limits.perDay) {
-    return {
-      reason: 'over_daily_limit',
-      detail: formatMoney({ minor: limits.perDay, currency: offer.currency }),
-    };
-  }
-  return null;
 }
 
 /** A shopper's limits in a currency: their own where they set them in it, the defaults otherwise. */
@@ -502,7 +460,15 @@ function openCheckout(
   const key = handleKey(req.network, req.handle);
   const shopper = state.shoppers.get(key);
   const amount = offer.priceMinor * BigInt(req.quantity);
-  const refused = refusal(state, offer, key, shopper, req.quantity, amount, at);
+  const refused = limitRefusal(
+    state,
+    [{ offer, quantity: req.quantity }],
+    key,
+    shopper,
+    amount,
+    offer.currency,
+    at,
+  );
   // The fraud controls' one check (frozen, cool-down, velocity; what asks for a step-up).
   const check = shopper
     ? checkSpend(state, out.ctx.safety, {
@@ -524,39 +490,13 @@ function openCheckout(
     return;
   }
   const merchant = state.merchants.get(offer.merchantId)!;
-  const order: Order = {
-    id: newId('ord', out.ctx.random),
-    offerId: offer.id,
-    merchantId: offer.merchantId,
-    shopperId: shopper?.id ?? null,
-    network: req.network,
-    handle: req.handle,
-    variant: req.variant,
-    quantity: req.quantity,
-    amountMinor: amount,
-    feeMinor: feeOf(amount, merchant.feeBps ?? out.ctx.feeBps),
-    currency: offer.currency,
-    status: shopper ? 'awaiting_confirmation' : 'awaiting_signup',
-    codeHash: null,
-    expiresAt: at + offer.windowMs,
-    createdAt: at,
-    updatedAt: at,
-    postId: req.postId,
-    shippingAddress: null,
-    failure: null,
-    chargeId: null,
-    refundedMinor: 0n,
-  };
-  offer.available -= req.quantity;
-  if (offer.available < 0) throw new Error(`engine: offer ${offer.id} oversold`);
-  out.fx.offers.add(offer);
-  addHeld(state, offer, key, req.quantity);
-  const sk = spentKey(key, offer.currency, at);
-  state.spent.set(sk, (state.spent.get(sk) ?? 0n) + amount);
-  state.activeOrders.set(order.id, order);
-  addPending(state, key, order);
-  state.deadlines.push(order.expiresAt, order.id);
-  out.fx.orders.add(order);
+  const order = reserveOrder(
+    state,
+    out,
+    { ...req, offer, shopper },
+    shopper ? 'awaiting_confirmation' : 'awaiting_signup',
+    at + offer.windowMs,
+  );
 
   const lead = fromWaitlist ? replies.waitlistServed(offer.title) + ' ' : '';
   if (shopper) {
@@ -692,12 +632,7 @@ function beginCharge(state: State, out: Out, order: Order): void {
   const offer = state.offers.get(order.offerId)!;
   const shopper = state.shoppers.get(handleKey(order.network, order.handle))!;
   retireCode(state, order, 'used', out.entry.at);
-  removePending(state, handleKey(order.network, order.handle), order);
-  noteCharge(state, order, 1);
-  order.status = 'charging';
-  order.shippingAddress = shopper.shippingAddress;
-  order.updatedAt = out.entry.at;
-  out.fx.orders.add(order);
+  startCharge(state, out, order, shopper);
   // The wallet pays first; what it covers needs no card charge (WALLET_CHARGE_ID stands for it).
   const cardMinor = cardPartOfOrder(state, out, order);
   if (cardMinor === 0n) {
@@ -798,6 +733,8 @@ function expireDue(state: State, out: Out): void {
     if (order === undefined || !PENDING_STATUSES.includes(order.status) || order.expiresAt > at)
       continue;
     settle(state, out, order, 'expired', null);
+    // A web purchase (a step-up never approved) has no post to answer under.
+    if (order.postId === '') continue;
     out.reply(
       order.network,
       order.postId,
@@ -819,45 +756,23 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   const title = titleOf(offer, order);
   if (!result.ok) {
     const reason: DeclineReason = result.reason ?? 'card_declined';
-    noteCharge(state, order, -1);
-    settle(state, out, order, 'failed', reason);
+    chargeFailed(state, out, order, reason);
     return out.reply(order.network, order.postId, replies.declined(title, reason), order.handle);
   }
-  state.activeOrders.delete(order.id);
-  // A refund of this order later in the same batch finds it here (cleared after the batch).
-  state.fetched.set(order.id, order);
-  order.status = 'paid';
-  order.chargeId = result.chargeId;
-  order.updatedAt = out.entry.at;
-  out.fx.orders.add(order);
-  notePaid(state, order);
-  offer.sold += order.quantity;
-  out.fx.offers.add(offer);
+  orderPaid(state, out, order, result.chargeId);
 
   if (giftCardSold(state, out, order, merchant, title))
     return out.webhook(merchant, 'order.paid', orderView(order));
-  const shopperId = order.shopperId!;
-  const net = order.amountMinor - order.feeMinor;
-  const postings = [];
-  if (net > 0n) {
-    postings.push({
-      from: accounts.funding(shopperId),
-      to: accounts.payable(merchant.id),
-      minor: net,
-      currency: order.currency,
-    });
-  }
-  if (order.feeMinor > 0n) {
-    postings.push({
-      from: accounts.funding(shopperId),
-      to: accounts.fees(),
-      minor: order.feeMinor,
-      currency: order.currency,
-    });
-  }
-  const transfer = { id: newId('trf', out.ctx.random), ref: order.id, at: out.entry.at, postings };
-  state.balances.apply(transfer);
-  out.fx.transfers.push(transfer);
+  creditSale(
+    state,
+    out,
+    order.id,
+    order.shopperId!,
+    merchant.id,
+    order.amountMinor,
+    order.feeMinor,
+    order.currency,
+  );
 
   const total = { minor: order.amountMinor, currency: order.currency };
   out.reply(order.network, order.postId, replies.paid(title, total, order.id), order.handle);
@@ -961,6 +876,7 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
     case 'merchant.retire_webhook_secret':
       return onSafetyCommand(state, out, cmd, {
         beginCharge: (order) => beginCharge(state, out, order),
+        approvePayment: (paymentId) => approvePaymentStepUp(state, out, paymentId),
         cancelPending: (order, failure) => {
           settle(state, out, order, 'canceled', failure);
           out.reply(order.network, order.postId, replies.canceled(1));

@@ -2,15 +2,18 @@ import { parseArgs } from 'node:util';
 import { crashRun, CrashViolation } from './crash.ts';
 
 /**
- * `npm run crash -- --cycles N [--storage pglite|postgres|both] [--seed S]`: kills a real `tagpay start`
- * N times under load (tests/crash/crash.ts) and checks the data after each kill. Prints one JSON line
- * of figures per storage; on a violation prints the seed, cycle and invariant and exits 1.
+ * `npm run crash -- --cycles N [--storage pglite|postgres|both] [--seed S] [--minutes M]`: kills a
+ * real `tagpay start` N times under load (tests/crash/crash.ts) and checks the data after each kill;
+ * with --minutes, starts no cycle after M minutes per storage (its JSON line says how many ran).
+ * Prints one JSON line of figures per storage; on a violation prints the seed, cycle and invariant
+ * and exits 1.
  */
 const { values } = parseArgs({
   options: {
     cycles: { type: 'string', default: '20' },
     storage: { type: 'string', default: 'both' },
     seed: { type: 'string' },
+    minutes: { type: 'string' },
   },
 });
 const cycles = Number(values.cycles);
@@ -21,7 +24,9 @@ if (
   cycles < 1 ||
   storages.some((s) => s !== 'pglite' && s !== 'postgres')
 ) {
-  console.error('usage: npm run crash -- --cycles N [--storage pglite|postgres|both] [--seed S]');
+  console.error(
+    'usage: npm run crash -- --cycles N [--storage pglite|postgres|both] [--seed S] [--minutes M]',
+  );
   process.exit(2);
 }
 const seed = values.seed === undefined ? BigInt(Date.now()) : BigInt(values.seed);
@@ -32,6 +37,7 @@ for (const storage of storages as ('pglite' | 'postgres')[]) {
       cycles,
       storage,
       seed,
+      ...(values.minutes !== undefined && { maxMs: Number(values.minutes) * 60_000 }),
       progress: (line) => console.error(line),
     });
     console.log(JSON.stringify(stats));

@@ -1,5 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  cpSync,
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,6 +30,8 @@ export interface CrashOptions {
   cycles: number;
   storage: 'pglite' | 'postgres';
   seed: bigint;
+  /** Starts no new cycle after this many milliseconds (the run then ends as after its last cycle). */
+  maxMs?: number;
   /** Load time before each kill, drawn in [minMs, maxMs]. */
   loadMs?: [number, number];
   progress?: (line: string) => void;
@@ -72,6 +82,25 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Copies the code a run starts with (src, the package and TypeScript files, the built pages; with
+ * node_modules linked), so every restart of a long run runs that code. Restarting from the working
+ * tree ran whatever was there at that moment, and a long run (1,000 cycles take hours) outlives many
+ * edits and merges: the last one stopped at cycle 77 with "restart" while the tree was being merged.
+ * A file broken in the tree for a minute during a 3-cycle run reproduces it (`tagpay exited with 1
+ * while starting`, an esbuild TransformError in its log); with the copy the same run passes.
+ */
+function snapshotCode(dir: string): string {
+  const code = join(dir, 'code');
+  cpSync(join(ROOT, 'src'), join(code, 'src'), { recursive: true });
+  for (const file of ['package.json', 'tsconfig.json'])
+    if (existsSync(join(ROOT, file))) cpSync(join(ROOT, file), join(code, file));
+  symlinkSync(join(ROOT, 'node_modules'), join(code, 'node_modules'), 'dir');
+  if (existsSync(join(ROOT, 'dist')))
+    cpSync(join(ROOT, 'dist'), join(code, 'dist'), { recursive: true });
+  return code;
+}
+
 interface Shopper {
   handle: string;
   token: string;
@@ -92,6 +121,8 @@ class CrashRun {
   readonly stats: CrashStats;
   private readonly rng: Rng;
   private readonly dir = mkdtempSync(join(tmpdir(), 'tagpay-crash-'));
+  /** The code every restart runs: a copy taken when the run began (see snapshotCode). */
+  private readonly code = snapshotCode(this.dir);
   private readonly database = `tagpay_crash_${process.pid}_${Date.now().toString(36)}`;
   private child: ChildProcess | null = null;
   private base = '';
@@ -146,6 +177,12 @@ class CrashRun {
     await this.start();
     await this.setup();
     for (this.cycle = 1; this.cycle <= this.opts.cycles; this.cycle++) {
+      if (this.opts.maxMs !== undefined && performance.now() - started > this.opts.maxMs) {
+        this.opts.progress?.(
+          `${this.opts.storage}: time is up after ${this.cycle - 1} of ${this.opts.cycles} cycles`,
+        );
+        break;
+      }
       const [lo, hi] = this.opts.loadMs ?? [300, 2_500];
       await this.loadThenKill(this.rng.range(lo, hi));
       await this.checkDown();
@@ -205,7 +242,7 @@ class CrashRun {
     else delete env.DATABASE_URL;
     const log = createWriteStream(join(this.dir, 'tagpay.log'), { flags: 'a' });
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start'], {
-      cwd: ROOT,
+      cwd: this.code,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { simulate, Violation } from './simulator.ts';
 
 /**
- * `npm run simulate -- --seed S --ops N [--seeds K] [--step-ops B]`: runs the deterministic simulation
+ * `npm run simulate -- --seed S --ops N [--seeds K] [--step-ops B] [--full-check-every K]`:
+ * runs the deterministic simulation
  * (tests/sim/simulator.ts) for K seeds from S. Prints one JSON line of figures per seed; on a broken
  * invariant prints the seed, the operation and the invariant, and exits 1.
  */
@@ -14,6 +15,7 @@ const { values } = parseArgs({
     'step-ops': { type: 'string', default: '200' },
     'crash-rate': { type: 'string' },
     'restart-rate': { type: 'string' },
+    'full-check-every': { type: 'string' },
   },
 });
 
@@ -36,6 +38,9 @@ for (let i = 0; i < seeds; i++) {
       stepOps: Number(values['step-ops']),
       ...(values['crash-rate'] !== undefined && { crashRate: Number(values['crash-rate']) }),
       ...(values['restart-rate'] !== undefined && { restartRate: Number(values['restart-rate']) }),
+      ...(values['full-check-every'] !== undefined && {
+        fullCheckEvery: Number(values['full-check-every']),
+      }),
       progress: (line) => console.error(line),
       progressEvery: Math.max(10_000, Math.floor(ops / 20)),
     });

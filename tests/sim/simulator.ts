@@ -1,12 +1,25 @@
 import { AppContext, createLogger } from '../../src/app-context.ts';
 import { loadConfig } from '../../src/config/env.ts';
 import { newSecret, sha256 } from '../../src/core/codes.ts';
-import type { ApiCommand, ApiEvent, PostEvent } from '../../src/engine/events.ts';
+import { hashGiftCode, normalizeGiftCode } from '../../src/core/gift-codes.ts';
+import type {
+  ApiCommand,
+  ApiEvent,
+  CardTransactionEvent,
+  PostEvent,
+} from '../../src/engine/events.ts';
 import type { NewEvent } from '../../src/engine/log.ts';
 import type { NetworkClient, PostRequest } from '../../src/networks/network.ts';
 import type { ChargeOutcome, ChargeRequest } from '../../src/processors/processor.ts';
 import { openPglite, type Db, type Sql } from '../../src/store/db.ts';
-import { checkInvariants, checkAcked, type Acked, type Finding } from './invariants.ts';
+import {
+  checkAcked,
+  checkInvariants,
+  takeWritten,
+  trackWrites,
+  type Acked,
+  type Finding,
+} from './invariants.ts';
 import { Rng } from './rng.ts';
 
 /**
@@ -32,6 +45,8 @@ export interface SimOptions {
   /** Called with a progress line every `progressEvery` operations. */
   progress?: (line: string) => void;
   progressEvery?: number;
+  /** Steps between two checks of every row (each step checks the rows it wrote). */
+  fullCheckEvery?: number;
 }
 
 export interface SimStats {
@@ -52,9 +67,13 @@ export interface SimStats {
   networkFailures: number;
   redeliveredReplies: number;
   codesIssued: number;
+  payCodesIssued: number;
   paid: number;
   refundsAsked: number;
+  /** What the money workload came to, counted in the database at the end. */
+  outcomes: Record<string, number>;
   checks: number;
+  fullChecks: number;
   seconds: number;
   opsPerSecond: number;
   violations: number;
@@ -92,11 +111,20 @@ class CrashSwitch {
  * The database as seen by one simulated process. A crash before a statement (or after a commit)
  * is the process dying there: a transaction in progress rolls back, nothing later reaches the data.
  */
+export const queryTimes = new Map<string, [number, number]>();
 function crashable(db: Db, sw: CrashSwitch): Db {
   const wrap = (sql: Sql): Sql => ({
     query: async <T>(text: string, params?: unknown[]) => {
       sw.tick();
-      return sql.query<T>(text, params);
+      if (!process.env.SIM_QPROF) return sql.query<T>(text, params);
+      const t = performance.now();
+      const r = await sql.query<T>(text, params);
+      const k = text.replace(/\s+/g, ' ').slice(0, 90);
+      const e = queryTimes.get(k) ?? [0, 0];
+      e[0] += performance.now() - t;
+      e[1]++;
+      queryTimes.set(k, e);
+      return r;
     },
   });
   return {
@@ -159,12 +187,15 @@ const CARD_NUMBERS: Record<CardKind, string> = {
 const CURRENCIES = ['USD', 'USD', 'USD', 'EUR', 'JPY'] as const;
 const VARIANTS = ['S', 'M', 'L', 'XL'];
 const SHOPPERS_MAX = 80;
+const ATTACKERS_MAX = 10;
 const MERCHANTS_MAX = 8;
 const OPEN_OFFERS_MAX = 30;
 const RECENT_MAX = 400;
 const ADMIN_KEY = 'ak_sim_admin_key_0123456789abcdef';
 const START_MS = Date.parse('2026-11-26T12:00:00Z');
 const NETWORK = 'sim';
+/** Steps between two full checks by default: the full check's cost grows with the history. */
+const FULL_CHECK_EVERY_STEPS = 50;
 
 interface ModelMerchant {
   id: string;
@@ -222,6 +253,8 @@ class Simulation {
     TAGPAY_PURCHASES_PER_HOUR_MAX: '0',
     TAGPAY_CARD_DAILY_MAX: '0',
     TAGPAY_ANOMALY_STEP_UP: '0',
+    // Claims not made within a day go back, so clock jumps and the run's end see both outcomes.
+    TAGPAY_CLAIM_DAYS: '1',
   });
   private readonly logger = createLogger('silent');
 
@@ -236,6 +269,29 @@ class Simulation {
   private readonly merchants: ModelMerchant[] = [];
   private readonly offers: ModelOffer[] = [];
   private readonly linked = new Set<string>();
+  /** Shopper ids by handle, from the link answers. */
+  private readonly shopperIds = new Map<string, string>();
+  /** `#pay` posts by post id: who pays whom, and the code tagpay answered with. */
+  private readonly payPosts = new Map<string, { payer: string; code: string | null }>();
+  /** Payment codes not yet posted: the code and its payer. */
+  private readonly openPayCodes: { code: string; payer: string }[] = [];
+  /** Handles money was sent to before they linked: they link later (a claim) or never (a return). */
+  private readonly claimHandles: string[] = [];
+  /** Gift card codes read from the buyers' e-mail, and whether the model saw them redeemed. */
+  private readonly giftCodes: { code: string; redeemed: boolean }[] = [];
+  private mailboxSeen = 0;
+  private giftOffers = 0;
+  /** Card-linked offers: their hashtag and merchant. */
+  private readonly cardOffers: {
+    id: string;
+    hashtag: string;
+    merchantId: string;
+    currency: string;
+  }[] = [];
+  /** Card transactions sent, for duplicates and refunds. */
+  private readonly cardTxns: NewEvent[] = [];
+  /** The card each handle was last linked with. */
+  private readonly shopperCards = new Map<string, CardKind>();
   private readonly buyPosts = new Map<string, BuyPost>();
   /** Codes issued, by code: the post they confirm. */
   private readonly codes = new Map<string, string>();
@@ -279,9 +335,12 @@ class Simulation {
       networkFailures: 0,
       redeliveredReplies: 0,
       codesIssued: 0,
+      payCodesIssued: 0,
       paid: 0,
       refundsAsked: 0,
+      outcomes: {},
       checks: 0,
+      fullChecks: 0,
       seconds: 0,
       opsPerSecond: 0,
       violations: 0,
@@ -407,6 +466,7 @@ class Simulation {
     const started = performance.now();
     this.raw = await openPglite(null);
     await this.open();
+    await trackWrites(this.raw);
     for (const kind of Object.keys(CARD_NUMBERS) as CardKind[]) {
       const token = await this.app.processor.tokenize({
         number: CARD_NUMBERS[kind],
@@ -431,14 +491,32 @@ class Simulation {
     await this.finish();
     this.timing.finish += performance.now() - tf;
     if (process.env.SIM_TIMING) console.error(this.timing);
+    if (process.env.SIM_QPROF)
+      for (const [k, [ms, n]] of [...queryTimes].sort((a, b) => b[1][0] - a[1][0]).slice(0, 30))
+        console.error(`${Math.round(ms)} ms ${n}x ${k}`);
+    if (process.env.SIM_DEBUG)
+      console.error([...this.replyKinds].sort((a, b) => b[1] - a[1]).slice(0, 40));
     this.stats.ops = this.op;
     this.stats.seconds = (performance.now() - started) / 1000;
     this.stats.opsPerSecond = Math.round(this.op / this.stats.seconds);
   }
 
+  private lastProgress = { at: 0, op: 0, check: 0 };
   private progressLine(started: number): string {
-    const s = (performance.now() - started) / 1000;
-    return `seed=${this.opts.seed} ops=${this.op} steps=${this.step} crashes=${this.stats.crashes} restarts=${this.stats.restarts} paid=${this.stats.paid} ${Math.round(this.op / s)} ops/s`;
+    const now = performance.now();
+    const s = (now - started) / 1000;
+    const last = this.lastProgress;
+    const recent = Math.round(((this.op - last.op) * 1000) / (now - (last.at || started)));
+    const checkShare = Math.round(
+      (100 * (this.timing.check - last.check)) / (now - (last.at || started)),
+    );
+    this.lastProgress = { at: now, op: this.op, check: this.timing.check };
+    if (process.env.SIM_QPROF) {
+      for (const [k, [ms, n]] of [...queryTimes].sort((a, b) => b[1][0] - a[1][0]).slice(0, 6))
+        console.error(`   ${Math.round(ms)} ms ${n}x ${k}`);
+      queryTimes.clear();
+    }
+    return `seed=${this.opts.seed} ops=${this.op} steps=${this.step} crashes=${this.stats.crashes} restarts=${this.stats.restarts} paid=${this.stats.paid} ${Math.round(this.op / s)} ops/s (recent ${recent} ops/s, checks ${checkShare}% of the time)`;
   }
 
   async close(): Promise<void> {
@@ -488,6 +566,15 @@ class Simulation {
         link: 4,
         refund: 3,
         apiReplay: 1,
+        pay: 4,
+        payConfirm: 3,
+        claimLink: 0.5,
+        topUp: 1.5,
+        giftOffer: this.giftOffers < 6 ? 0.3 : 0.02,
+        redeem: 1,
+        cardOffer: this.cardOffers.length < 6 ? 0.3 : 0.02,
+        enrol: 1,
+        cardTxn: 2,
         // About four clock jumps a step whatever its size, so codes can be confirmed in time.
         clockJump: (4 * 88) / (this.opts.stepOps ?? 200),
         faults: 1,
@@ -574,6 +661,11 @@ class Simulation {
     posts.push(event);
   }
 
+  /** Handles that only post codes that are not theirs (some of them linked too). */
+  private attackerHandle(): string {
+    return `x${this.rng.int(ATTACKERS_MAX)}`;
+  }
+
   private shopperHandle(): string {
     return `u${this.rng.int(SHOPPERS_MAX)}`;
   }
@@ -621,7 +713,7 @@ class Simulation {
         if (this.openCodes.length === 0) return;
         const code = this.rng.pick(this.openCodes);
         const owner = this.buyPosts.get(this.codes.get(code)!)!.author;
-        let thief = this.shopperHandle();
+        let thief = this.rng.chance(0.8) ? this.attackerHandle() : this.shopperHandle();
         if (thief === owner) thief = `u${(Number(owner.slice(1)) + 1) % SHOPPERS_MAX}`;
         return this.emitPost(posts, this.postEvent(thief, code));
       }
@@ -635,7 +727,10 @@ class Simulation {
         const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
         let code = '#TP';
         for (let k = 0; k < 10; k++) code += alphabet[this.rng.int(32)];
-        return this.emitPost(posts, this.postEvent(this.shopperHandle(), code));
+        // Mostly from attackers' handles: five wrong codes an hour pause a handle's codes, and the
+        // clock of a long step moves slowly, so shoppers guessing this often would all be paused.
+        const author = this.rng.chance(0.9) ? this.attackerHandle() : this.shopperHandle();
+        return this.emitPost(posts, this.postEvent(author, code));
       }
       case 'cancel':
         return this.emitPost(
@@ -675,6 +770,45 @@ class Simulation {
         return this.link(apis);
       case 'refund':
         return this.refund(apis);
+      case 'pay':
+        return this.pay(posts);
+      case 'payConfirm': {
+        if (this.openPayCodes.length === 0) return this.pay(posts);
+        const i = this.rng.int(this.openPayCodes.length);
+        const { code, payer } = this.openPayCodes[i]!;
+        this.openPayCodes.splice(i, 1);
+        this.posted.add(`${payer}|${code}`);
+        return this.emitPost(
+          posts,
+          this.postEvent(payer, this.rng.chance(0.5) ? code : `ok ${code}`),
+        );
+      }
+      case 'claimLink': {
+        // Someone money was sent to links now: what waits for them is theirs, once.
+        if (this.claimHandles.length === 0) return;
+        const i = this.rng.int(this.claimHandles.length);
+        const handle = this.claimHandles[i]!;
+        this.claimHandles.splice(i, 1);
+        return this.link(apis, handle);
+      }
+      case 'topUp':
+        return this.topUp(apis);
+      case 'giftOffer':
+        return this.createOffer(apis, true);
+      case 'redeem':
+        return this.redeem(apis);
+      case 'cardOffer':
+        return this.createCardOffer(apis);
+      case 'enrol': {
+        if (this.cardOffers.length === 0) return this.createCardOffer(apis);
+        const offer = this.rng.pick(this.cardOffers);
+        return this.emitPost(
+          posts,
+          this.postEvent(this.shopperHandle(), `saving this #${offer.hashtag}`),
+        );
+      }
+      case 'cardTxn':
+        return this.cardTransaction(posts);
       case 'apiReplay': {
         if (this.recentApi.length === 0) return;
         // A client retries a request with the same idempotency key: one command, one answer.
@@ -738,7 +872,7 @@ class Simulation {
     });
   }
 
-  private createOffer(apis: PendingApi[]): void {
+  private createOffer(apis: PendingApi[], gift = false): void {
     if (this.merchants.length === 0) return this.createMerchant(apis);
     const merchant = this.rng.pick(this.merchants);
     const hashtag =
@@ -747,7 +881,7 @@ class Simulation {
         : `Sim${this.nextId('o')}`;
     const currency = this.rng.pick(CURRENCIES);
     const price = currency === 'JPY' ? this.rng.range(100, 30_000) : this.rng.range(50, 20_000);
-    const variants = this.rng.chance(0.3) ? VARIANTS.slice(0, this.rng.range(2, 4)) : [];
+    const variants: string[] = this.rng.chance(0.3) ? VARIANTS.slice(0, this.rng.range(2, 4)) : [];
     const event = this.api(merchant.id, {
       op: 'offer.create',
       merchantId: merchant.id,
@@ -763,10 +897,23 @@ class Simulation {
       endsAt: this.rng.chance(0.1) ? this.clock.ms + this.rng.range(1, 48) * 60 * 60_000 : null,
       publish: this.rng.chance(0.9),
     });
+    if (gift) {
+      // A gift card sold for less than it is worth (Amex's $25 card for $15): the merchant funds the rest.
+      const command = event.event.command as Extract<ApiCommand, { op: 'offer.create' }>;
+      const value = BigInt(price) + BigInt(this.rng.range(0, price));
+      event.event.command = {
+        op: 'giftcard.offer_create',
+        offer: { ...command, variants: [] },
+        valueMinor: value.toString(),
+      };
+      event.event.requestHash = sha256(JSON.stringify(event.event.command));
+      variants.length = 0;
+    }
     apis.push({
       ...event,
       onAnswer: (status, body) => {
         if (status !== 201) return;
+        if (gift) this.giftOffers++;
         this.offers.push({
           id: body.id,
           merchant,
@@ -779,9 +926,16 @@ class Simulation {
     });
   }
 
-  private link(apis: PendingApi[]): void {
-    const handle = this.shopperHandle();
-    const card = this.rng.weighted({ ok: 80, declined: 7, insufficient: 6, error: 7 });
+  private link(apis: PendingApi[], chosen?: string): void {
+    const handle = chosen ?? this.shopperHandle();
+    // A re-link mostly keeps the card: a changed card (or e-mail) starts the 24-hour re-link cool-down,
+    // and re-linking every handle with a new card each time would keep every shopper cooling down.
+    const kept = this.shopperCards.get(handle);
+    const card =
+      kept !== undefined && !this.rng.chance(0.05)
+        ? kept
+        : this.rng.weighted<CardKind>({ ok: 80, declined: 7, insufficient: 6, error: 7 });
+    this.shopperCards.set(handle, card);
     const own = this.rng.chance(0.7);
     const event = this.api('admin', {
       op: 'shopper.link',
@@ -811,6 +965,7 @@ class Simulation {
         if (status === 201 && this.linked.has(handle))
           this.violation('api_answer', `@${handle} linked again answered 201, not 200`);
         this.linked.add(handle);
+        this.shopperIds.set(handle, body.id);
         this.acked.push({ key: event.key, status, table: 'shoppers', id: body.id });
       },
     });
@@ -849,6 +1004,169 @@ class Simulation {
           this.acked.push({ key: event.key, status, table: 'orders', id: paid.orderId });
       },
     });
+  }
+
+  /**
+   * `#pay @someone $X`: to a linked shopper (credited at once, or after the code for a new pair or a
+   * larger amount), or to a handle that has not linked (held for a claim, then claimed or returned).
+   */
+  private pay(posts: NewEvent[]): void {
+    const linked = [...this.linked].filter((h) => h.startsWith('u'));
+    if (linked.length === 0) return;
+    const payer = this.rng.pick(linked);
+    let to: string;
+    if (this.rng.chance(0.25)) {
+      to = this.nextId('c');
+      this.claimHandles.push(to);
+      if (this.claimHandles.length > RECENT_MAX) this.claimHandles.shift();
+    } else to = this.shopperHandle();
+    const r = this.rng.next();
+    const amount =
+      r < 0.6
+        ? `$${this.rng.range(1, 25)}`
+        : r < 0.9
+          ? `$${this.rng.range(26, 120)}.${String(this.rng.int(100)).padStart(2, '0')}`
+          : `${this.rng.range(1, 40)} EUR`;
+    const event = this.postEvent(
+      payer,
+      `#pay @${to} ${amount} ${this.rng.pick(['pizza', 'rent', ''])}`,
+    );
+    this.payPosts.set((event.body as PostEvent).postId, { payer, code: null });
+    this.emitPost(posts, event);
+  }
+
+  private topUp(apis: PendingApi[]): void {
+    if (this.shopperIds.size === 0) return;
+    const [handle, shopperId] = this.rng.pick([...this.shopperIds]);
+    const currency = this.rng.pick(CURRENCIES);
+    const event = this.api(shopperId, {
+      op: 'wallet.top_up',
+      shopperId,
+      amountMinor: String(this.rng.range(100, currency === 'JPY' ? 20_000 : 10_000)),
+      currency,
+    });
+    apis.push({
+      ...event,
+      onAnswer: (status, body) => {
+        if (status !== 202)
+          this.violation(
+            'api_answer',
+            `top-up of @${handle} answered ${status} ${JSON.stringify(body)}`,
+          );
+      },
+    });
+  }
+
+  private redeem(apis: PendingApi[]): void {
+    if (this.giftCodes.length === 0 || this.shopperIds.size === 0) return;
+    const card = this.rng.pick(this.giftCodes);
+    // Any holder of the code may redeem it (a gift); a second redemption must be refused.
+    const [, shopperId] = this.rng.pick([...this.shopperIds]);
+    const event = this.api(shopperId, {
+      op: 'giftcard.redeem',
+      shopperId,
+      codeHash: hashGiftCode(normalizeGiftCode(card.code)!),
+    });
+    apis.push({
+      ...event,
+      onAnswer: (status, body) => {
+        if (status === 200) {
+          if (card.redeemed) this.violation('gift_card_once', `${card.code} redeemed twice`);
+          card.redeemed = true;
+        } else if (!card.redeemed || body?.error?.code !== 'GIFT_CARD_USED')
+          this.violation('api_answer', `redeem answered ${status} ${JSON.stringify(body)}`);
+      },
+    });
+  }
+
+  private createCardOffer(apis: PendingApi[]): void {
+    if (this.merchants.length === 0) return this.createMerchant(apis);
+    const merchant = this.rng.pick(this.merchants);
+    const hashtag = `Save${this.nextId('k')}`;
+    const currency = this.rng.pick(CURRENCIES);
+    const minSpend = this.rng.range(100, 5_000);
+    const event = this.api(merchant.id, {
+      op: 'card_offer.create',
+      merchantId: merchant.id,
+      title: `Save at ${merchant.handle}`,
+      hashtag,
+      creditMinor: String(this.rng.range(50, minSpend)),
+      minSpendMinor: String(minSpend),
+      currency,
+      startsAt: null,
+      endsAt: this.clock.ms + this.rng.range(1, 30) * 24 * 60 * 60_000,
+      maxEnrolments: this.rng.range(5, 200),
+    });
+    apis.push({
+      ...event,
+      onAnswer: (status, body) => {
+        if (status !== 201) return;
+        this.cardOffers.push({ id: body.id, hashtag, merchantId: merchant.id, currency });
+        if (this.cardOffers.length > OPEN_OFFERS_MAX) this.cardOffers.shift();
+      },
+    });
+  }
+
+  /**
+   * A card used at a merchant, as the processor reports it (webhook or settlement file, keyed by the
+   * transaction id): now and then the same transaction again, or a refund of an earlier one.
+   */
+  private cardTransaction(posts: NewEvent[]): void {
+    if (this.cardTxns.length > 0 && this.rng.chance(0.15)) {
+      // Reported twice (the webhook and the settlement file): one credit at most.
+      posts.push(this.rng.pick(this.cardTxns));
+      return;
+    }
+    if (this.cardOffers.length === 0 || this.cards.size === 0) return;
+    const offer = this.rng.pick(this.cardOffers);
+    const card = this.cards.get(this.rng.pick([...this.cards.keys()]))!;
+    const earlier =
+      this.cardTxns.length > 0 && this.rng.chance(0.2) ? this.rng.pick(this.cardTxns) : null;
+    const original = earlier?.body as CardTransactionEvent | undefined;
+    const txnId = this.nextId('txn');
+    const body: CardTransactionEvent =
+      original !== undefined && original.type === 'purchase'
+        ? {
+            kind: 'card_transaction',
+            txnId,
+            type: 'refund',
+            cardToken: original.cardToken,
+            merchantId: original.merchantId,
+            amountMinor: String(this.rng.range(1, Number(original.amountMinor))),
+            currency: original.currency,
+            occurredAt: this.clock.ms,
+            originalId: original.txnId,
+          }
+        : {
+            kind: 'card_transaction',
+            txnId,
+            type: 'purchase',
+            cardToken: card,
+            merchantId: offer.merchantId,
+            amountMinor: String(this.rng.range(50, 10_000)),
+            currency: this.rng.chance(0.9) ? offer.currency : 'USD',
+            occurredAt: this.clock.ms - this.rng.range(0, 60_000),
+            originalId: null,
+          };
+    const event = { key: `txn:${txnId}`, body };
+    this.cardTxns.push(event);
+    if (this.cardTxns.length > RECENT_MAX) this.cardTxns.shift();
+    posts.push(event);
+  }
+
+  /** Gift card codes are e-mailed to their buyer once: read the new mail as the buyers would. */
+  private async readGiftMail(): Promise<void> {
+    const { rows } = await this.raw.query<{ id: unknown; body: string }>(
+      "SELECT id, body FROM mailbox WHERE id > $1 AND subject LIKE 'Your gift card%' ORDER BY id",
+      [this.mailboxSeen],
+    );
+    for (const row of rows) {
+      this.mailboxSeen = Math.max(this.mailboxSeen, Number(row.id));
+      for (const code of row.body.match(/GC-[A-Z2-7]{4}(?:-[A-Z2-7]{4})+/g) ?? []) {
+        this.giftCodes.push({ code, redeemed: false });
+        if (this.giftCodes.length > RECENT_MAX) this.giftCodes.shift();
+      }
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -890,8 +1208,15 @@ class Simulation {
    * A reply tagpay posted on the simulated network: what the shopper learns. It runs inside the
    * outbox's delivery, so a broken invariant is noted here and raised by the step's check.
    */
+  readonly replyKinds = new Map<string, number>();
   private onReply(req: PostRequest): void {
+    if (process.env.SIM_DEBUG) {
+      const k = req.text.slice(0, 30);
+      this.replyKinds.set(k, (this.replyKinds.get(k) ?? 0) + 1);
+    }
     if (req.replyTo === null) return;
+    const payPost = this.payPosts.get(req.replyTo);
+    if (payPost !== undefined) return this.onPayReply(payPost, req);
     const post = this.buyPosts.get(req.replyTo);
     const code = req.text.includes('reply with') ? /#(TP[A-Z2-7]{10})\b/.exec(req.text) : null;
     if (code) {
@@ -928,6 +1253,20 @@ class Simulation {
     }
   }
 
+  /** A reply under a `#pay` post: a payment code once at most, bound to that payment. */
+  private onPayReply(payPost: { payer: string; code: string | null }, req: PostRequest): void {
+    const code = req.text.includes('reply with') ? /#(TP[A-Z2-7]{10})\b/.exec(req.text) : null;
+    if (code === null) return;
+    const text = `#${code[1]}`;
+    if (this.codes.has(text) || payPost.code !== null)
+      return this.note('code_once', `payment code ${text} issued twice`);
+    payPost.code = text;
+    this.codes.set(text, req.replyTo!);
+    this.openPayCodes.push({ code: text, payer: payPost.payer });
+    if (this.openPayCodes.length > RECENT_MAX) this.openPayCodes.shift();
+    this.stats.payCodesIssued++;
+  }
+
   private noted: { invariant: string; detail: string } | null = null;
   private note(invariant: string, detail: string): void {
     this.noted ??= { invariant, detail };
@@ -938,6 +1277,7 @@ class Simulation {
 
   private async check(): Promise<void> {
     if (this.noted !== null) this.violation(this.noted.invariant, this.noted.detail);
+    await this.readGiftMail();
     if (this.pendingPaid.length > 0) {
       const { rows } = await this.raw.query<{ id: string; merchant_id: string }>(
         'SELECT id, merchant_id FROM orders WHERE id = ANY($1::text[])',
@@ -955,8 +1295,34 @@ class Simulation {
     }
     this.stats.checks++;
     const t = performance.now();
-    const findings = await checkInvariants(this.raw, this.app, false);
+    // Every step checks what it wrote; every `fullCheckEvery` steps, every row again (what a scoped
+    // check could miss, such as a row changed by a statement the triggers do not see).
+    const written = await takeWritten(this.raw);
+    const full = this.step % (this.opts.fullCheckEvery ?? FULL_CHECK_EVERY_STEPS) === 0;
+    if (full) {
+      this.stats.fullChecks++;
+      // PGlite runs no autovacuum, so nothing gathers statistics: without them the planner scans
+      // whole tables for the scoped checks' joins. The full check's pace keeps them current.
+      await this.raw.query('ANALYZE');
+    }
+    const findings = await checkInvariants(
+      this.raw,
+      this.app,
+      full ? { kind: 'full', final: false } : { kind: 'written', ids: written },
+    );
     this.timing.check += performance.now() - t;
+    if (findings.length > 0 && process.env.SIM_DEBUG) {
+      const ids = [...findings[0]!.detail.matchAll(/"id":"([a-z]+_[a-z0-9]+)"/g)].map((m) => m[1]);
+      const { rows } = await this.raw.query(
+        'SELECT t.id, t.ref, p.debit, p.credit, p.minor::text FROM transfers t JOIN postings p ON p.transfer_id = t.id WHERE t.ref = ANY($1::text[])',
+        [ids],
+      );
+      console.error(rows);
+      const h = await this.raw.query('SELECT * FROM handle_payments WHERE id = ANY($1::text[])', [
+        ids,
+      ]);
+      console.error(h.rows);
+    }
     if (findings.length > 0) this.violation(findings[0]!.invariant, findings[0]!.detail);
   }
 
@@ -987,8 +1353,20 @@ class Simulation {
     await this.app.settle();
     await this.checkAckedPresent(true);
     this.stats.checks++;
+    this.stats.fullChecks++;
     const findings = await checkInvariants(this.raw, this.app, true);
     if (findings.length > 0) this.violation(findings[0]!.invariant, findings[0]!.detail);
     this.findings.push(...findings);
+    const { rows } = await this.raw.query<{ what: string; n: unknown }>(
+      `SELECT 'payment_' || status || coalesce('_' || failure, '') AS what, count(*) AS n FROM handle_payments GROUP BY 1
+       UNION ALL SELECT 'top_up_' || status, count(*) FROM wallet_ops GROUP BY status
+       UNION ALL SELECT 'card_credit_' || status, count(*) FROM card_credits GROUP BY status
+       UNION ALL SELECT 'card_txn_' || outcome, count(*) FROM card_transactions GROUP BY outcome
+       UNION ALL SELECT CASE WHEN redeemed_by IS NULL THEN 'gift_card_unused' ELSE 'gift_card_redeemed' END, count(*) FROM gift_cards GROUP BY 1
+       UNION ALL SELECT 'order_' || status, count(*) FROM orders GROUP BY status
+       UNION ALL SELECT 'order_paid_with_wallet', count(DISTINCT ref) FROM holds WHERE ref LIKE 'ord\\_%'
+       UNION ALL SELECT 'order_partly_refunded', count(*) FROM orders WHERE refunded_minor > 0 AND refunded_minor < amount_minor`,
+    );
+    for (const r of rows) this.stats.outcomes[r.what] = Number(r.n);
   }
 }

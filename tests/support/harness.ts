@@ -62,9 +62,16 @@ export interface Harness {
 let schemaCounter = 0;
 let pglite: Promise<Db> | null = null;
 
-// PGlite keeps a 10-second timer alive: close the shared instance once the file's tests are done,
-// so the test process exits at once.
+/** Harnesses and receivers opened by the file's tests and not closed yet. */
+const stillOpen = new Set<{ close(): Promise<void> }>();
+
+// A failed assertion skips the rest of its test, and with it the test's own close (an afterEach that
+// asserts before it closes skips the close too): whatever is still open is closed once the file's
+// tests are done, so a failure ends the file instead of leaving an engine, its timers and a database
+// open, which hung CI once (tests/tenant-isolation.test.ts). PGlite keeps a 10-second timer alive:
+// the shared instance is closed last, so the test process exits at once.
 after(async () => {
+  for (const resource of [...stillOpen]) await resource.close().catch(() => {});
   if (pglite) await (await pglite).close();
   pglite = null;
 });
@@ -152,12 +159,14 @@ export async function openHarness(
       app.start();
     },
     async close() {
+      if (!stillOpen.delete(h)) return;
       await app.close();
       if (shared) await shared.exec(`DROP SCHEMA ${schema} CASCADE; SET search_path TO public`);
       shared = null;
       if (storage === 'postgres') await dropSchema(POSTGRES_URL, schema);
     },
   };
+  stillOpen.add(h);
   return h;
 }
 
@@ -180,9 +189,15 @@ export async function webhookReceiver(failFirst = 0) {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  return {
+  const receiver = {
     url: `http://127.0.0.1:${port}/hooks`,
     received,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: async () => {
+      if (!stillOpen.delete(receiver)) return;
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
   };
+  stillOpen.add(receiver);
+  return receiver;
 }

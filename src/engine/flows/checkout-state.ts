@@ -6,7 +6,14 @@
 /** How a payment was asked for. */
 export type PaymentKind = 'buy_now' | 'cart' | 'cart_post' | 'oauth';
 export type PaymentStatus =
-  'awaiting_confirmation' | 'charging' | 'paid' | 'failed' | 'expired' | 'canceled';
+  | 'awaiting_confirmation'
+  /** Waiting for the shopper's approval by the e-mailed link (issue 3's step-up). */
+  | 'awaiting_step_up'
+  | 'charging'
+  | 'paid'
+  | 'failed'
+  | 'expired'
+  | 'canceled';
 
 /**
  * One card charge for one or more orders (a cart), or for an outside shop's pay request. Orders keep

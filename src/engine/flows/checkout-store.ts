@@ -271,7 +271,7 @@ export async function loadCheckout(db: Sql, state: State, lastAt: number): Promi
     c.payRequests.set(request.id, request);
   }
   const open = await db.query<Row>(
-    `SELECT * FROM payments WHERE status IN ('awaiting_confirmation', 'charging')
+    `SELECT * FROM payments WHERE status IN ('awaiting_confirmation', 'awaiting_step_up', 'charging')
        OR (kind = 'oauth' AND code_used_at IS NULL AND created_at >= $1) ORDER BY created_at`,
     [lastAt - OAUTH_CODE_TTL_MS],
   );
@@ -281,7 +281,12 @@ export async function loadCheckout(db: Sql, state: State, lastAt: number): Promi
     c.payments.set(payment.id, payment);
     if (payment.status === 'awaiting_confirmation' && payment.codeHash !== null)
       c.paymentByCode.set(payment.codeHash, payment);
-    if (payment.status === 'charging' && payment.cartItemIds.length > 0) charging.push(payment);
+    if (payment.status === 'awaiting_step_up') state.deadlines.push(payment.expiresAt, payment.id);
+    // The web cart's items left the cart when it was checked out, charged or waiting for a step-up.
+    const out =
+      payment.status === 'charging' ||
+      (payment.status === 'awaiting_step_up' && payment.kind === 'cart');
+    if (out && payment.cartItemIds.length > 0) charging.push(payment);
   }
   // The cart items of payments being charged, in one query: back in the cart if a charge fails.
   const items = await db.query<Row>(
@@ -298,7 +303,7 @@ export async function loadCheckout(db: Sql, state: State, lastAt: number): Promi
   // The spend of pay-with-tagpay payments counts against daily limits, as orders' does.
   const spent = await db.query<Row>(
     `SELECT network, account, currency, floor(created_at / ${DAY_MS})::bigint AS day, sum(amount_minor)::text AS s
-     FROM payments WHERE kind = 'oauth' AND status IN ('charging', 'paid') AND created_at >= $1 GROUP BY 1, 2, 3, 4`,
+     FROM payments WHERE kind = 'oauth' AND status IN ('awaiting_step_up', 'charging', 'paid') AND created_at >= $1 GROUP BY 1, 2, 3, 4`,
     [lastAt - 2 * DAY_MS],
   );
   for (const r of spent.rows) {

@@ -1,6 +1,5 @@
 import { hashCode, newCode, newId } from '../../core/codes.ts';
 import type { ErrorCode } from '../../core/errors.ts';
-import { accounts } from '../../core/ledger.ts';
 import {
   CART_ITEMS_MAX,
   CONFIRM_WINDOW_MS_DEFAULT,
@@ -11,13 +10,18 @@ import {
   QUANTITY_PER_POST_MAX,
 } from '../../core/limits.ts';
 import { feeOf, formatMoney } from '../../core/money.ts';
-import { readBuyOptions, readHashtags } from '../../core/post-grammar.ts';
-import { checkoutEmails, checkoutReplies, emails, replies } from '../../core/replies.ts';
+import { readHashtags } from '../../core/post-grammar.ts';
+import {
+  checkoutEmails,
+  checkoutReplies,
+  emails,
+  replies,
+  type StepUpReason,
+} from '../../core/replies.ts';
 import {
   fail,
   formatAddress,
   isOnSale,
-  limitsOf,
   ok,
   settle,
   spentKey,
@@ -26,10 +30,7 @@ import {
 } from '../decide.ts';
 import type { ChargeResultEvent, PostEvent } from '../events.ts';
 import {
-  addHeld,
-  addPending,
   handleKey,
-  removePending,
   type Merchant,
   type Offer,
   type Order,
@@ -39,7 +40,24 @@ import {
 import { orderView } from '../views.ts';
 import type { CheckoutCommand, OfferPostedEvent } from './checkout-events.ts';
 import type { CartItem, Payment, PayRequest, ShopClient } from './checkout-state.ts';
-import { checkSpend, noteCheckout, notMeLink } from './safety.ts';
+import {
+  chargeFailed,
+  creditSale,
+  limitRefusal,
+  orderPaid,
+  postedOptions,
+  reserveOrder,
+  startCharge,
+} from './checkout-core.ts';
+import {
+  audit,
+  checkSpend,
+  noteCharge,
+  noteCheckout,
+  notePaid,
+  notMeLink,
+  stepUpLink,
+} from './safety.ts';
 
 /**
  * Buy-now links, the cart (#cart, #checkout) and pay with tagpay (DESIGN flows 4, 5 and 6), decided
@@ -159,23 +177,10 @@ export function addToCart(state: State, out: Out, post: PostEvent, author: strin
   }
   if (offer === undefined)
     return out.reply(post.network, post.postId, checkoutReplies.cartNoOffer());
-  if (!isOnSale(offer, at)) {
-    return out.reply(post.network, post.postId, replies.refused(offer.title, 'not_on_sale', ''));
-  }
   // Options follow #cart on a reply, or the offer's hashtag when it is named.
   const named = readHashtags(post.text).tags.includes(offer.hashtag.toLowerCase());
-  const options = readBuyOptions(post.text, named ? offer.hashtag : 'cart', offer.variants);
-  if (!options.ok) {
-    const detail =
-      options.reason === 'quantity_invalid'
-        ? String(QUANTITY_PER_POST_MAX)
-        : offer.variants.join(', ');
-    return out.reply(
-      post.network,
-      post.postId,
-      replies.refused(offer.title, options.reason, detail),
-    );
-  }
+  const options = postedOptions(out, post, offer, named ? offer.hashtag : 'cart');
+  if (options === null) return;
   const key = handleKey(post.network, author);
   const cart = cartOf(state, key);
   const same = cart.find((i) => i.offerId === offer.id && i.variant === options.variant);
@@ -221,7 +226,9 @@ interface Wanted {
   postId: string;
 }
 
-type Reserved = { ok: true; orders: Order[] } | { ok: false; code: ErrorCode; message: string };
+type Reserved =
+  | { ok: true; orders: Order[]; stepUp: StepUpReason[] }
+  | { ok: false; code: ErrorCode; message: string };
 
 /**
  * Checks every item, then reserves them all: an order per item, its units taken from the offer. One
@@ -288,34 +295,24 @@ function reserve(
             : `Only ${offer.available} of ${offer.title} ${offer.available === 1 ? 'is' : 'are'} left.`,
       };
     }
-    if (offer.perBuyerMax !== null) {
-      const held = state.held.get(`${offer.id}|${key}`) ?? 0;
-      if (held + quantity > offer.perBuyerMax)
-        return {
-          ok: false,
-          code: 'PURCHASE_LIMIT_EXCEEDED',
-          message: `${offer.title} is limited to ${offer.perBuyerMax} per buyer.`,
-        };
-    }
   }
-  const limits = limitsOf(shopper, currency);
-  if (total > limits.perPurchase) {
+  // The same caps and limits as a purchase by hashtag (checkout-core.ts).
+  const refused = limitRefusal(state, wanted, key, shopper, total, currency, at);
+  if (refused !== null) {
+    const limit = { minor: total, currency };
     return {
       ok: false,
       code: 'PURCHASE_LIMIT_EXCEEDED',
-      message: `${formatMoney({ minor: total, currency })} is above your per-purchase limit of ${formatMoney({ minor: limits.perPurchase, currency })}.`,
+      message:
+        refused.reason === 'buyer_cap'
+          ? `${refused.offer!.title} is limited to ${refused.detail} per buyer.`
+          : refused.reason === 'over_purchase_limit'
+            ? `${formatMoney(limit)} is above your per-purchase limit of ${refused.detail}.`
+            : `This would pass your daily spending limit of ${refused.detail}.`,
     };
   }
-  const sk = spentKey(key, currency, at);
-  if ((state.spent.get(sk) ?? 0n) + total > limits.perDay) {
-    return {
-      ok: false,
-      code: 'PURCHASE_LIMIT_EXCEEDED',
-      message: `This would pass your daily spending limit of ${formatMoney({ minor: limits.perDay, currency })}.`,
-    };
-  }
-  // The fraud controls' one spending check (frozen, cool-down, velocity per handle and card). A
-  // step-up it asks for is not applied to these flows yet: see docs/threat-model.md.
+  // The fraud controls' one spending check (frozen, cool-down, velocity per handle and card), and
+  // the step-up it may ask for, as for a purchase by hashtag.
   const check = checkSpend(state, out.ctx.safety, {
     key,
     shopper,
@@ -330,52 +327,23 @@ function reserve(
       message: replies.refused('This purchase', check.reason, check.detail),
     };
   }
-  noteCheckout(state, key, shopper, at);
+  const held = check.stepUp.length > 0 ? 'awaiting_step_up' : status;
 
   // Every check passed: reserve each item.
   const orders: Order[] = [];
   for (const w of wanted) {
-    const offer = w.offer;
-    const merchant = state.merchants.get(offer.merchantId)!;
-    const amount = offer.priceMinor * BigInt(w.quantity);
-    const order: Order = {
-      id: newId('ord', out.ctx.random),
-      offerId: offer.id,
-      merchantId: offer.merchantId,
-      shopperId: shopper.id,
-      network: shopper.network,
-      handle: shopper.account,
-      variant: w.variant,
-      quantity: w.quantity,
-      amountMinor: amount,
-      feeMinor: feeOf(amount, merchant.feeBps ?? out.ctx.feeBps),
-      currency,
-      status,
-      codeHash: null,
-      expiresAt,
-      createdAt: at,
-      updatedAt: at,
-      postId: w.postId,
-      shippingAddress: status === 'charging' ? shopper.shippingAddress : null,
-      failure: null,
-      chargeId: null,
-      refundedMinor: 0n,
-    };
-    offer.available -= w.quantity;
-    if (offer.available < 0) throw new Error(`engine: offer ${offer.id} oversold`);
-    out.fx.offers.add(offer);
-    addHeld(state, offer, key, w.quantity);
-    state.spent.set(sk, (state.spent.get(sk) ?? 0n) + amount);
-    state.activeOrders.set(order.id, order);
-    if (status === 'awaiting_confirmation') {
-      // A pending order expires and cancels like any checkout (tick, #cancel).
-      addPending(state, key, order);
-      state.deadlines.push(order.expiresAt, order.id);
-    }
-    out.fx.orders.add(order);
+    const order = reserveOrder(
+      state,
+      out,
+      { ...w, network: shopper.network, handle: shopper.account, shopper },
+      held,
+      // A web purchase asked for a step-up waits for it as long as a code would be waited for.
+      held === 'charging' ? at : status === 'charging' ? at + CONFIRM_WINDOW_MS_DEFAULT : expiresAt,
+    );
+    noteCheckout(state, key, shopper, at);
     orders.push(order);
   }
-  return { ok: true, orders };
+  return { ok: true, orders, stepUp: check.stepUp };
 }
 
 function newPayment(
@@ -455,6 +423,16 @@ export function checkoutByPost(state: State, out: Out, post: PostEvent, author: 
     if (waiting.network === post.network && waiting.account === author)
       return out.reply(post.network, post.postId, checkoutReplies.checkoutWaiting());
   }
+  // Nor while one waits for its step-up (its items stay in the cart until it is approved).
+  for (const held of state.checkout.payments.values()) {
+    if (
+      held.status === 'awaiting_step_up' &&
+      held.kind === 'cart_post' &&
+      held.network === post.network &&
+      held.account === author
+    )
+      return out.reply(post.network, post.postId, checkoutReplies.checkoutWaiting());
+  }
   const expiresAt = out.entry.at + CONFIRM_WINDOW_MS_DEFAULT;
   const wanted = wantedOf(state, cart, post.postId);
   const reserved =
@@ -463,6 +441,16 @@ export function checkoutByPost(state: State, out: Out, post: PostEvent, author: 
       : reserve(state, out, shopper, wanted, 'awaiting_confirmation', expiresAt);
   if (!reserved.ok) {
     return out.reply(post.network, post.postId, checkoutReplies.checkoutRefused(reserved.message));
+  }
+  if (reserved.stepUp.length > 0) {
+    // The e-mailed approval stands in for the code: the cart is charged once it is approved.
+    const payment = newPayment(out, shopper, 'cart_post', reserved.orders, {
+      postId: post.postId,
+      cartItemIds: cart.map((i) => i.id),
+    });
+    for (const order of reserved.orders) order.postId = post.postId;
+    track(state, out, payment);
+    return askPaymentStepUp(state, out, payment, shopper, reserved.stepUp);
   }
   const code = newCode(out.ctx.random);
   const payment = newPayment(out, shopper, 'cart_post', reserved.orders, {
@@ -520,13 +508,7 @@ export function confirmPayment(state: State, out: Out, post: PostEvent, payment:
   const key = handleKey(payment.network, payment.account);
   const shopper = state.shoppers.get(key)!;
   dropCode(state, payment);
-  for (const order of orders as Order[]) {
-    removePending(state, key, order);
-    order.status = 'charging';
-    order.shippingAddress = shopper.shippingAddress;
-    order.updatedAt = out.entry.at;
-    out.fx.orders.add(order);
-  }
+  for (const order of orders as Order[]) startCharge(state, out, order, shopper);
   payment.status = 'charging';
   payment.updatedAt = out.entry.at;
   out.fx.checkout.payments.add(payment);
@@ -545,7 +527,10 @@ function endPayment(
   dropCode(state, payment);
   for (const id of payment.orderIds) {
     const order = state.activeOrders.get(id);
-    if (order !== undefined && order.status === 'awaiting_confirmation')
+    if (
+      order !== undefined &&
+      (order.status === 'awaiting_confirmation' || order.status === 'awaiting_step_up')
+    )
       settle(state, out, order, status, null);
   }
   payment.status = status;
@@ -567,6 +552,21 @@ export function expirePayments(state: State, out: Out): void {
     endPayment(state, out, payment, 'expired');
   }
   for (const payment of state.checkout.payments.values()) {
+    // A step-up not approved in time: nothing was charged, its units go back.
+    if (payment.status === 'awaiting_step_up' && payment.expiresAt <= at) {
+      if (payment.kind === 'oauth') {
+        giveBackSpend(state, payment);
+        payment.status = 'expired';
+        payment.updatedAt = at;
+        out.fx.checkout.payments.add(payment);
+        onOAuthSettled(state, out, payment);
+      } else {
+        endPayment(state, out, payment, 'expired');
+        if (payment.kind === 'cart') moveCartItems(state, out, payment, 'in_cart');
+        state.checkout.checkedOut.delete(payment.id);
+      }
+      continue;
+    }
     // An OAuth payment stays in memory only while its code can still be exchanged.
     if (
       payment.kind === 'oauth' &&
@@ -627,17 +627,9 @@ function moveCartItems(
 
 /** Marks one order of a payment paid: the merchant is credited as for a sale by post. */
 function payOrder(state: State, out: Out, order: Order, chargeId: string | null): void {
-  const offer = state.offers.get(order.offerId)!;
   const merchant = state.merchants.get(order.merchantId)!;
-  state.activeOrders.delete(order.id);
-  state.fetched.set(order.id, order);
-  order.status = 'paid';
-  order.chargeId = chargeId;
-  order.updatedAt = out.entry.at;
-  out.fx.orders.add(order);
-  offer.sold += order.quantity;
-  out.fx.offers.add(offer);
-  credit(
+  orderPaid(state, out, order, chargeId);
+  creditSale(
     state,
     out,
     order.id,
@@ -650,30 +642,106 @@ function payOrder(state: State, out: Out, order: Order, chargeId: string | null)
   out.webhook(merchant, 'order.paid', orderView(order));
 }
 
-function credit(
+/** What a pay-with-tagpay payment counts in the spending records, as an order would. */
+function chargeRecord(payment: Payment) {
+  return {
+    network: payment.network,
+    handle: payment.account,
+    shopperId: payment.shopperId,
+    currency: payment.currency,
+    createdAt: payment.createdAt,
+    amountMinor: payment.amountMinor,
+  };
+}
+
+/** The spend a pay-with-tagpay payment counted at approval, given back: nothing was charged. */
+function giveBackSpend(state: State, payment: Payment): void {
+  const sk = spentKey(
+    handleKey(payment.network, payment.account),
+    payment.currency,
+    payment.createdAt,
+  );
+  const spent = (state.spent.get(sk) ?? 0n) - payment.amountMinor;
+  if (spent > 0n) state.spent.set(sk, spent);
+  else state.spent.delete(sk);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step-up
+
+/**
+ * Holds a payment for the shopper's approval by the e-mailed link (above the threshold they set, or
+ * on an anomaly), as a purchase by hashtag is held: nothing is charged until the link is used, and
+ * the units wait as long as a code would. The link names the payment: it approves all its orders.
+ */
+function askPaymentStepUp(
   state: State,
   out: Out,
-  ref: string,
-  shopperId: string,
-  merchantId: string,
-  amount: bigint,
-  fee: bigint,
-  currency: string,
+  payment: Payment,
+  shopper: Shopper,
+  reasons: StepUpReason[],
 ): void {
-  const postings = [];
-  const net = amount - fee;
-  if (net > 0n)
-    postings.push({
-      from: accounts.funding(shopperId),
-      to: accounts.payable(merchantId),
-      minor: net,
-      currency,
-    });
-  if (fee > 0n)
-    postings.push({ from: accounts.funding(shopperId), to: accounts.fees(), minor: fee, currency });
-  const transfer = { id: newId('trf', out.ctx.random), ref, at: out.entry.at, postings };
-  state.balances.apply(transfer);
-  out.fx.transfers.push(transfer);
+  const at = out.entry.at;
+  payment.status = 'awaiting_step_up';
+  payment.expiresAt = at + CONFIRM_WINDOW_MS_DEFAULT;
+  payment.updatedAt = at;
+  out.fx.checkout.payments.add(payment);
+  // Its orders expire on their own deadline; this one wakes the clock for the payment itself.
+  state.deadlines.push(payment.expiresAt, payment.id);
+  const total = { minor: payment.amountMinor, currency: payment.currency };
+  const minutes = Math.round(CONFIRM_WINDOW_MS_DEFAULT / 60_000);
+  const title =
+    payment.orderIds.length === 1
+      ? titleOf(
+          state.offers.get(state.activeOrders.get(payment.orderIds[0]!)!.offerId)!,
+          state.activeOrders.get(payment.orderIds[0]!)!,
+        )
+      : payment.orderIds.length > 1
+        ? `your cart (${payment.orderIds.length} items)`
+        : 'your payment';
+  if (payment.postId !== null)
+    out.reply(payment.network, payment.postId, replies.stepUp(title, total, minutes));
+  out.email(
+    shopper.email,
+    emails.stepUp(
+      title,
+      total,
+      minutes,
+      reasons,
+      stepUpLink(out, payment.id),
+      notMeLink(out, shopper.id),
+    ),
+  );
+  audit(out.fx, at, 'step_up.asked', 'engine', payment.id, {
+    shopper_id: shopper.id,
+    reasons,
+    amount: payment.amountMinor.toString(),
+    currency: payment.currency,
+  });
+}
+
+/** The shopper approved a held payment: it is charged, all its orders at once. Null, or why not. */
+export function approvePaymentStepUp(state: State, out: Out, paymentId: string): string | null {
+  const payment = state.checkout.payments.get(paymentId)!;
+  const shopper = state.shopperById.get(payment.shopperId)!;
+  const orders = payment.orderIds.map((id) => state.activeOrders.get(id));
+  if (!orders.every((o) => o !== undefined && o.status === 'awaiting_step_up'))
+    return 'This purchase was canceled before it was approved.';
+  for (const order of orders as Order[]) startCharge(state, out, order, shopper);
+  if (payment.kind === 'oauth') noteCharge(state, chargeRecord(payment), 1);
+  // A `#checkout` took its items out of the cart at confirmation; approval stands for it here.
+  if (payment.kind === 'cart_post') moveCartItems(state, out, payment, 'checked_out');
+  payment.status = 'charging';
+  payment.updatedAt = out.entry.at;
+  out.fx.checkout.payments.add(payment);
+  const merchant = payment.merchantId === null ? null : state.merchants.get(payment.merchantId);
+  charge(
+    out,
+    payment,
+    shopper,
+    merchant ? `${merchant.name}: pay with tagpay` : `tagpay, ${orders.length} items`,
+  );
+  return null;
 }
 
 export function onPaymentResult(state: State, out: Out, result: ChargeResultEvent): void {
@@ -690,7 +758,7 @@ export function onPaymentResult(state: State, out: Out, result: ChargeResultEven
     payment.failure = reason;
     for (const id of payment.orderIds) {
       const order = state.activeOrders.get(id);
-      if (order !== undefined) settle(state, out, order, 'failed', reason);
+      if (order !== undefined) chargeFailed(state, out, order, reason);
     }
     moveCartItems(state, out, payment, 'in_cart');
     state.checkout.checkedOut.delete(payment.id);
@@ -703,10 +771,8 @@ export function onPaymentResult(state: State, out: Out, result: ChargeResultEven
     }
     if (payment.kind === 'oauth') {
       // The spend counted at approval is given back: nothing was charged.
-      const sk = spentKey(key, payment.currency, payment.createdAt);
-      const spent = (state.spent.get(sk) ?? 0n) - payment.amountMinor;
-      if (spent > 0n) state.spent.set(sk, spent);
-      else state.spent.delete(sk);
+      giveBackSpend(state, payment);
+      noteCharge(state, chargeRecord(payment), -1);
       onOAuthSettled(state, out, payment);
     } else state.checkout.payments.delete(payment.id);
     return;
@@ -715,7 +781,8 @@ export function onPaymentResult(state: State, out: Out, result: ChargeResultEven
   payment.chargeId = result.chargeId;
   state.checkout.checkedOut.delete(payment.id);
   if (payment.kind === 'oauth') {
-    credit(
+    notePaid(state, chargeRecord(payment));
+    creditSale(
       state,
       out,
       payment.id,
@@ -815,7 +882,8 @@ function buyNow(
   if (!reserved.ok) return fail(out, reserved.code, reserved.message);
   const payment = newPayment(out, shopper, 'buy_now', reserved.orders);
   track(state, out, payment);
-  charge(out, payment, shopper, offer.title);
+  if (reserved.stepUp.length > 0) askPaymentStepUp(state, out, payment, shopper, reserved.stepUp);
+  else charge(out, payment, shopper, offer.title);
   ok(out, 201, paymentView(payment));
 }
 
@@ -840,7 +908,8 @@ function cartCheckout(
   });
   track(state, out, payment);
   moveCartItems(state, out, payment, 'checked_out');
-  charge(out, payment, shopper, `tagpay cart, ${chosen.length} items`);
+  if (reserved.stepUp.length > 0) askPaymentStepUp(state, out, payment, shopper, reserved.stepUp);
+  else charge(out, payment, shopper, `tagpay cart, ${chosen.length} items`);
   ok(out, 201, paymentView(payment));
 }
 
@@ -936,18 +1005,31 @@ function approvePayRequest(
     );
   const shopper = shopperFor(state, out, cmd.network, cmd.account);
   if (shopper === null) return;
-  const limits = limitsOf(shopper, request.currency);
   const key = handleKey(shopper.network, shopper.account);
-  const sk = spentKey(key, request.currency, at);
-  if (
-    request.amountMinor > limits.perPurchase ||
-    (state.spent.get(sk) ?? 0n) + request.amountMinor > limits.perDay
-  )
+  const refused = limitRefusal(state, [], key, shopper, request.amountMinor, request.currency, at);
+  if (refused !== null)
     return fail(
       out,
       'PURCHASE_LIMIT_EXCEEDED',
       `${formatMoney({ minor: request.amountMinor, currency: request.currency })} is above your spending limits.`,
     );
+  // The fraud controls' spending check, as for every purchase: frozen, cool-down, velocity, the card's
+  // daily amount, and the step-up it may ask for.
+  const check = checkSpend(state, out.ctx.safety, {
+    key,
+    shopper,
+    amountMinor: request.amountMinor,
+    currency: request.currency,
+    at,
+  });
+  if (!check.ok)
+    return fail(
+      out,
+      'PURCHASE_REFUSED',
+      replies.refused('This purchase', check.reason, check.detail),
+    );
+  noteCheckout(state, key, shopper, at);
+  const sk = spentKey(key, request.currency, at);
   state.spent.set(sk, (state.spent.get(sk) ?? 0n) + request.amountMinor);
   const merchant = state.merchants.get(client.merchantId)!;
   const payment = newPayment(out, shopper, 'oauth', [], {
@@ -966,7 +1048,11 @@ function approvePayRequest(
   state.checkout.payRequests.delete(request.id);
   out.fx.checkout.payRequests.add(request);
   track(state, out, payment);
-  charge(out, payment, shopper, `${merchant.name}: ${request.description}`);
+  if (check.stepUp.length > 0) askPaymentStepUp(state, out, payment, shopper, check.stepUp);
+  else {
+    noteCharge(state, chargeRecord(payment), 1);
+    charge(out, payment, shopper, `${merchant.name}: ${request.description}`);
+  }
   ok(out, 201, paymentView(payment));
 }
 

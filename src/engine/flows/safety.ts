@@ -348,8 +348,14 @@ export function noteCheckout(state: State, key: string, shopper: Shopper, at: nu
   }
 }
 
+/** What the spending records need of a charge: an order, or a pay-with-tagpay payment's fields. */
+export type ChargeRecord = Pick<
+  Order,
+  'network' | 'handle' | 'currency' | 'createdAt' | 'amountMinor'
+>;
+
 /** Counts a charge toward its card's daily amount (delta −1 gives it back after a decline). */
-export function noteCharge(state: State, order: Order, delta: 1 | -1): void {
+export function noteCharge(state: State, order: ChargeRecord, delta: 1 | -1): void {
   const shopper = state.shoppers.get(handleKey(order.network, order.handle));
   if (shopper === undefined) return;
   noteCardSpend(state, shopper, order.currency, order.createdAt, BigInt(delta) * order.amountMinor);
@@ -375,7 +381,10 @@ export function noteCardSpend(
 }
 
 /** A paid purchase: the shopper's history, for the unusual-amount check. */
-export function notePaid(state: State, order: Order): void {
+export function notePaid(
+  state: State,
+  order: Pick<Order, 'shopperId' | 'currency' | 'amountMinor'>,
+): void {
   if (order.shopperId === null) return;
   const k = `${order.shopperId}|${order.currency}`;
   const h = state.safety.history.get(k) ?? { count: 0, largest: 0n };
@@ -450,6 +459,8 @@ export interface SafetyHooks {
   beginCharge(order: Order): void;
   /** Ends a pending checkout, releasing its stock. */
   cancelPending(order: Order, failure: string): void;
+  /** Charges a payment (buy-now, cart, pay with tagpay) whose step-up passed; or why it cannot. */
+  approvePayment(paymentId: string): string | null;
   /**
    * Another subject a step-up link may name (a payment by post): who must approve it, until when,
    * and what approving does. Null when the id names no such subject waiting for approval.
@@ -472,6 +483,31 @@ export function onSafetyCommand(
   const actor = actorOf(out);
   switch (cmd.op) {
     case 'step_up.approve': {
+      if (cmd.subjectId.startsWith('pay_')) {
+        // A payment of several orders (a cart) or of none (pay with tagpay): approved as a whole.
+        const payment = state.checkout.payments.get(cmd.subjectId);
+        const shopper =
+          payment === undefined ? undefined : state.shopperById.get(payment.shopperId);
+        if (
+          payment === undefined ||
+          payment.status !== 'awaiting_step_up' ||
+          at > payment.expiresAt
+        )
+          return fail(
+            out,
+            'STEP_UP_NOT_PENDING',
+            'This purchase is no longer waiting for approval (approved, canceled or expired).',
+          );
+        if (shopper === undefined || guardOf(state, shopper).frozenAt !== null)
+          return fail(out, 'STEP_UP_NOT_PENDING', 'This account is frozen.');
+        const why = hooks.approvePayment(payment.id);
+        if (why !== null) return fail(out, 'STEP_UP_NOT_PENDING', why);
+        const guard = guardOf(state, shopper);
+        guard.trustedAt = at;
+        out.fx.safety.guards.add(guard);
+        audit(out.fx, at, 'step_up.passed', 'shopper', payment.id, { shopper_id: shopper.id });
+        return ok(out, 200, { object: 'step_up', subject: payment.id, status: 'approved' });
+      }
       const order = state.activeOrders.get(cmd.subjectId);
       // A purchase, or another subject that waits for a step-up (a payment by post).
       const subject =
@@ -759,9 +795,14 @@ export async function loadSafety(db: Sql, state: State, lastAt: number): Promise
     );
   }
   const recent = await db.query<Row>(
-    `SELECT o.network, o.handle, o.created_at, g.card_fingerprint FROM orders o
+    `SELECT o.network, o.handle, o.created_at, g.card_fingerprint, o.id FROM orders o
      LEFT JOIN shopper_guards g ON g.shopper_id = o.shopper_id
-     WHERE o.shopper_id IS NOT NULL AND o.created_at > $1 ORDER BY o.created_at, o.id`,
+     WHERE o.shopper_id IS NOT NULL AND o.created_at > $1
+     UNION ALL
+     SELECT p.network, p.account, p.created_at, g.card_fingerprint, p.id FROM payments p
+     LEFT JOIN shopper_guards g ON g.shopper_id = p.shopper_id
+     WHERE p.kind = 'oauth' AND p.created_at > $1
+     ORDER BY 3, 5`,
     [lastAt - HOUR_MS],
   );
   for (const r of recent.rows) {
@@ -776,7 +817,10 @@ export async function loadSafety(db: Sql, state: State, lastAt: number): Promise
   const charged = await db.query<Row>(
     `SELECT g.card_fingerprint AS fp, o.currency, floor(o.created_at / ${DAY_MS})::bigint AS day,
        sum(o.amount_minor)::text AS s
-     FROM orders o JOIN shopper_guards g ON g.shopper_id = o.shopper_id
+     FROM (SELECT shopper_id, currency, created_at, amount_minor, status FROM orders
+           UNION ALL SELECT shopper_id, currency, created_at, amount_minor, status FROM payments
+           WHERE kind = 'oauth') o
+     JOIN shopper_guards g ON g.shopper_id = o.shopper_id
      WHERE g.card_fingerprint IS NOT NULL AND o.created_at >= $1
        AND o.status IN ('charging', 'paid', 'refunding', 'refunded')
      GROUP BY 1, 2, 3`,
@@ -789,7 +833,9 @@ export async function loadSafety(db: Sql, state: State, lastAt: number): Promise
     );
   }
   const history = await db.query<Row>(
-    `SELECT shopper_id, currency, count(*)::int AS n, max(amount_minor)::text AS largest FROM orders
+    `SELECT shopper_id, currency, count(*)::int AS n, max(amount_minor)::text AS largest FROM (
+       SELECT shopper_id, currency, amount_minor, status FROM orders
+       UNION ALL SELECT shopper_id, currency, amount_minor, status FROM payments WHERE kind = 'oauth') o
      WHERE shopper_id IS NOT NULL AND status IN ('paid', 'refunding', 'refunded') GROUP BY 1, 2`,
   );
   for (const r of history.rows) {
