@@ -17,6 +17,9 @@ import { openPglite, openPostgres, type Db } from '../../src/store/db.ts';
 import { checkInvariants, type Finding } from '../sim/invariants.ts';
 import { Rng } from '../sim/rng.ts';
 
+/** Each crash-test shopper's own daily limit (USD minor units): high enough never to bind. */
+const CRASH_DAILY_LIMIT_MINOR = 100_000_000;
+
 /**
  * Crash tests with real processes: `tagpay start` runs on a fresh Postgres database or a fresh PGlite
  * folder, clients drive load through its HTTP API and local network (hashtag posts, confirmation
@@ -387,6 +390,9 @@ class CrashRun {
         country: 'US',
       },
       card_token: this.rng.pick(this.tokens),
+      // A long run buys for hours with eight shoppers: the default daily limit would refuse every
+      // purchase after the first hundreds (the kills would then only meet refusals).
+      limits: { per_day: CRASH_DAILY_LIMIT_MINOR, currency: 'USD' },
     };
     if (required) await this.must('POST', '/v1/shoppers', body, ADMIN_KEY, [200, 201]);
     else {

@@ -21,8 +21,7 @@ const strOrNull = (v: unknown) => (v === null ? null : (v as string));
 export async function loadMoney(db: Sql, state: State, lastAt: number): Promise<void> {
   const m = state.money;
   for (const shopper of state.shopperById.values())
-    for (const h of shopperHandles(shopper))
-      m.shopperByHandle.set(`${h.network}:${h.handle}`, shopper);
+    m.indexShopper(shopper, shopperHandles(shopper));
   for (const r of (await db.query<Row>('SELECT * FROM shopper_settings')).rows) {
     m.settings.set(str(r.shopper_id), {
       visibility: str(r.visibility) as 'public' | 'private',

@@ -129,6 +129,18 @@ export class MoneyState {
   readonly orderWallet = new Map<string, { holdId: string | null; minor: bigint }>();
   /** Shoppers by `network:handle` of each of their handles (wallets are keyed by shopper id). */
   readonly shopperByHandle = new Map<string, Shopper>();
+  /** The keys of shopperByHandle each shopper holds: a re-link replaces them without a scan. */
+  private readonly handleKeysOf = new Map<string, string[]>();
+
+  /** Indexes a shopper under its handles now, dropping the ones it held before. */
+  indexShopper(shopper: Shopper, handles: readonly { network: string; handle: string }[]): void {
+    for (const key of this.handleKeysOf.get(shopper.id) ?? []) {
+      if (this.shopperByHandle.get(key)?.id === shopper.id) this.shopperByHandle.delete(key);
+    }
+    const keys = handles.map((h) => `${h.network}:${h.handle}`);
+    for (const key of keys) this.shopperByHandle.set(key, shopper);
+    this.handleKeysOf.set(shopper.id, keys);
+  }
 }
 
 /** What one batch changed in money, written with the batch (money-commit.ts). */

@@ -127,10 +127,7 @@ export function walletBalance(state: State, shopperId: string, currency: string)
  */
 export function onShopperLinked(state: State, out: MoneyOut, shopper: Shopper): void {
   const m = state.money;
-  for (const [key, holder] of m.shopperByHandle)
-    if (holder.id === shopper.id) m.shopperByHandle.delete(key);
-  for (const h of shopperHandles(shopper))
-    m.shopperByHandle.set(`${h.network}:${h.handle}`, shopper);
+  m.indexShopper(shopper, shopperHandles(shopper));
   for (const h of shopperHandles(shopper)) {
     // Money may have been sent to the shown handle or to the account (`bob@server` on Mastodon).
     for (const key of new Set([`${h.network}:${h.handle}`, `${h.network}:${h.account}`])) {
