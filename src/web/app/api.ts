@@ -104,16 +104,3 @@ export function moneyInput(amount: number | string | bigint, currency: string): 
   const unit = 10n ** BigInt(exponent);
   return `${minor / unit}.${(minor % unit).toString().padStart(exponent, '0')}`;
 }
-
-/** Parses what a person typed ("25", "25.5", "$1,250.00") into minor units, or null if it is not money. */
-export function parseMoney(text: string, exponent = 2): string | null {
-  const clean = text.replace(/[$€£,\s]/g, '');
-  const m = /^(\d{1,12})(?:\.(\d+))?$/.exec(clean);
-  if (!m) return null;
-  const frac = m[2] ?? '';
-  if (frac.length > exponent) return null;
-  return (
-    BigInt(m[1]!) * 10n ** BigInt(exponent) +
-    BigInt(frac.padEnd(exponent, '0') || '0')
-  ).toString();
-}

@@ -22,3 +22,21 @@ export function parseMajor(text: string, currency: string): string | null {
   const minor = BigInt(m[1]!) * 10n ** BigInt(exponent) + BigInt(frac.padEnd(exponent, '0') || '0');
   return minor > 0n ? minor.toString() : null;
 }
+
+/** A price typed in a form: its minor units, or what to tell the person beside the field. */
+export type PriceField = { ok: true; minor: string } | { ok: false; problem: string };
+
+/**
+ * Reads a price field with parseMajor, so every form reads amounts alike: "10,50" is 10.50 (a
+ * decimal comma, never 1050 units), and "1,250" is refused as ambiguous rather than guessed.
+ */
+export function readPrice(text: string, currency: string): PriceField {
+  const minor = parseMajor(text, currency);
+  if (minor !== null) return { ok: true, minor };
+  if (/^\s*[$€£¥]?\s*\d{1,3}(,\d{3})+\s*$/.test(text))
+    return {
+      ok: false,
+      problem: `"${text.trim()}" could be thousands or a decimal comma: write 1250 or 12.50.`,
+    };
+  return { ok: false, problem: 'A price like 25, 24.99 or 24,99.' };
+}

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError, formatMoney, idempotencyKey, parseMoney } from '../api.ts';
+import { api, ApiError, formatMoney, idempotencyKey } from '../api.ts';
+import { readPrice } from '../money-input.ts';
 import { FunnelChart, RevenueChart } from '../charts.tsx';
 import { Field, FieldProblems, Notice, useSubmit } from '../forms.tsx';
 import { plainMessage } from '../errors.ts';
@@ -379,9 +380,9 @@ function CreateOffer({ onCreated }: { onCreated: () => void }) {
     e.preventDefault();
     const r = await form.run(async () => {
       const problems: Record<string, string> = {};
-      const minor = parseMoney(price);
+      const read = readPrice(price, 'USD');
       if (!title.trim()) problems.title = 'A title is required.';
-      if (minor === null || minor === '0') problems.price = 'A price like 25 or 24.99.';
+      if (!read.ok) problems.price = read.problem;
       if (!/^\d+$/.test(quantity.trim()) || Number(quantity) < 1)
         problems.quantity = 'A whole number of units, 1 or more.';
       if (!/^#?[A-Za-z][A-Za-z0-9_]{2,}$/.test(hashtag.trim()))
@@ -394,7 +395,7 @@ function CreateOffer({ onCreated }: { onCreated: () => void }) {
         '/v1/offers',
         {
           title: title.trim(),
-          price: { amount: Number(minor), currency: 'USD' },
+          price: { amount: Number(read.ok ? read.minor : 0), currency: 'USD' },
           quantity: Number(quantity),
           hashtag: hashtag.trim().replace(/^#/, ''),
           variants: variants
