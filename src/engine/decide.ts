@@ -65,7 +65,6 @@ import { merchantView, offerView, orderView, shopperView } from './views.ts';
 import {
   cardPartOfOrder,
   cardRefundOf,
-  giftCardSold,
   refundOrderWallet,
   WALLET_CHARGE_ID,
   isMoneyCommand,
@@ -92,7 +91,7 @@ import {
 import { onPayoutResult, runPayouts } from './flows/payouts.ts';
 import {
   chargeFailed,
-  creditSale,
+  creditOrderSale,
   limitRefusal,
   orderPaid,
   postedOptions,
@@ -761,18 +760,8 @@ function onChargeResult(state: State, out: Out, result: ChargeResultEvent): void
   }
   orderPaid(state, out, order, result.chargeId);
 
-  if (giftCardSold(state, out, order, merchant, title))
+  if (creditOrderSale(state, out, order, merchant, title))
     return out.webhook(merchant, 'order.paid', orderView(order));
-  creditSale(
-    state,
-    out,
-    order.id,
-    order.shopperId!,
-    merchant.id,
-    order.amountMinor,
-    order.feeMinor,
-    order.currency,
-  );
 
   const total = { minor: order.amountMinor, currency: order.currency };
   out.reply(order.network, order.postId, replies.paid(title, total, order.id), order.handle);

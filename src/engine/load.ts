@@ -6,7 +6,7 @@ import { loadSafety } from './flows/safety.ts';
 import { loadMoney } from './flows/money-load.ts';
 import { loadChainHead } from './ledger-store.ts';
 import { loadCardPayoutState } from './flows/card-payout-store.ts';
-import { loadCheckout } from './flows/checkout-store.ts';
+import { loadCheckout, relinkWalletHolds } from './flows/checkout-store.ts';
 import {
   ACTIVE_STATUSES,
   addPending,
@@ -188,6 +188,7 @@ export async function loadState(db: Sql): Promise<{ state: State; cursor: bigint
   // The pair of the assertion made before every commit: what was read back sums to zero too.
   state.balances.assertZeroSum();
   await loadMoney(db, state, lastAt === null || lastAt === undefined ? 0 : num(lastAt));
+  relinkWalletHolds(state);
   await loadCardPayoutState(db, state);
   const head = await loadChainHead(db);
   state.chain.n = head.n;

@@ -11,11 +11,13 @@ import {
   addPending,
   handleKey,
   removePending,
+  type Merchant,
   type Offer,
   type Order,
   type Shopper,
   type State,
 } from '../state.ts';
+import { giftCardSold } from './money.ts';
 import { noteCharge, notePaid } from './safety.ts';
 
 /**
@@ -213,4 +215,30 @@ export function creditSale(
   const transfer = { id: newId('trf', out.ctx.random), ref, at: out.entry.at, postings };
   state.balances.apply(transfer);
   out.fx.transfers.push(transfer);
+}
+
+/**
+ * The money of a paid order, whichever way it was bought (a hashtag, a buy-now link, the cart): a
+ * gift card's order issues its cards (the price to the gift-card liability, see giftCardSold), any
+ * other order credits the merchant as a sale. True when the order was a gift card's.
+ */
+export function creditOrderSale(
+  state: State,
+  out: Out,
+  order: Order,
+  merchant: Merchant,
+  title: string,
+): boolean {
+  if (giftCardSold(state, out, order, merchant, title)) return true;
+  creditSale(
+    state,
+    out,
+    order.id,
+    order.shopperId!,
+    merchant.id,
+    order.amountMinor,
+    order.feeMinor,
+    order.currency,
+  );
+  return false;
 }

@@ -8,6 +8,13 @@ export interface OfferPostedEvent {
   postId: string;
 }
 
+/**
+ * Where a web payment's money comes from: the linked card only, or the wallet first and the card for
+ * whatever the wallet's balance does not cover (as a purchase by hashtag is paid).
+ */
+export type PayFrom = 'card' | 'wallet';
+export const PAY_FROM: readonly PayFrom[] = ['card', 'wallet'];
+
 export interface CheckoutItemInput {
   offerId: string;
   variant: string | null;
@@ -23,8 +30,16 @@ export type CheckoutCommand =
       item: CheckoutItemInput;
       /** The link's expiry (its signature was checked at the edge); past it, refused. */
       linkExpiresAt: number;
+      /** Where the money comes from (absent in entries logged before the wallet could pay: card). */
+      payFrom?: PayFrom;
     }
-  | { op: 'cart.checkout'; network: string; account: string; itemIds: string[] | null }
+  | {
+      op: 'cart.checkout';
+      network: string;
+      account: string;
+      itemIds: string[] | null;
+      payFrom?: PayFrom;
+    }
   | { op: 'cart.remove'; network: string; account: string; itemId: string }
   | {
       op: 'shop_client.create';
@@ -50,6 +65,7 @@ export type CheckoutCommand =
       codeChallenge: string;
       network: string;
       account: string;
+      payFrom?: PayFrom;
     }
   | {
       /** The shop trades the code for the payment; `challenge` is S256 of the verifier it sent. */

@@ -3,6 +3,8 @@
  * engine's State (`state.checkout`) and written with each batch (`fx.checkout`).
  */
 
+import type { PayFrom } from './checkout-events.ts';
+
 /** How a payment was asked for. */
 export type PaymentKind = 'buy_now' | 'cart' | 'cart_post' | 'oauth';
 export type PaymentStatus =
@@ -49,6 +51,16 @@ export interface Payment {
   codeUsedAt: number | null;
   chargeId: string | null;
   failure: string | null;
+  /** What the shopper chose to pay from (see PayFrom). */
+  payFrom: PayFrom;
+  /**
+   * The wallet's part of the amount, held when the payment is charged and posted when the card
+   * answers yes (0 when the card pays it all). A payment with orders splits it across its orders
+   * (money.orderWallet, one hold each), so each order's refund knows its own part.
+   */
+  walletMinor: bigint;
+  /** The open hold of an OAuth payment's wallet part while its card part is charged. */
+  walletHoldId: string | null;
   createdAt: number;
   updatedAt: number;
 }

@@ -30,6 +30,8 @@ const PAYMENT_COLUMNS: Column[] = [
   ['code_used_at', 'bigint'],
   ['charge_id', 'text'],
   ['failure', 'text'],
+  ['pay_from', 'text'],
+  ['wallet_minor', 'bigint'],
   ['created_at', 'bigint'],
   ['updated_at', 'bigint'],
 ];
@@ -133,6 +135,8 @@ export async function commitCheckout(tx: Sql, fx: CheckoutEffects): Promise<void
       p.codeUsedAt,
       p.chargeId,
       p.failure,
+      p.payFrom,
+      p.walletMinor,
       p.createdAt,
       p.updatedAt,
     ]),
@@ -197,6 +201,10 @@ export function paymentFromRow(r: Row): Payment {
     codeUsedAt: numOrNull(r.code_used_at),
     chargeId: strOrNull(r.charge_id),
     failure: strOrNull(r.failure),
+    payFrom: str(r.pay_from) as Payment['payFrom'],
+    walletMinor: big(r.wallet_minor),
+    // Found again among the open holds once they are loaded (relinkWalletHolds).
+    walletHoldId: null,
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
   };
@@ -320,4 +328,23 @@ export async function loadCheckout(db: Sql, state: State, lastAt: number): Promi
     );
     state.spent.set(sk, (state.spent.get(sk) ?? 0n) + big(r.s));
   }
+}
+
+/**
+ * After a start, once the open holds are loaded (loadMoney): a pay-with-tagpay payment charging with
+ * a wallet part finds its hold again, the one taken towards it (its ref). A payment with orders
+ * needs nothing here: each order's hold is read back as money.orderWallet.
+ */
+export function relinkWalletHolds(state: State): void {
+  const waiting = new Map<string, Payment>();
+  for (const p of state.checkout.payments.values())
+    if (p.status === 'charging' && p.walletMinor > 0n && p.orderIds.length === 0)
+      waiting.set(p.id, p);
+  if (waiting.size === 0) return;
+  for (const hold of state.money.holds.values()) {
+    const payment = waiting.get(hold.ref);
+    if (payment !== undefined) payment.walletHoldId = hold.id;
+  }
+  for (const p of waiting.values())
+    if (p.walletHoldId === null) throw new Error(`engine: payment ${p.id} lost its wallet hold`);
 }

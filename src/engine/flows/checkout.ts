@@ -42,6 +42,7 @@ import type { CheckoutCommand, OfferPostedEvent } from './checkout-events.ts';
 import type { CartItem, Payment, PayRequest, ShopClient } from './checkout-state.ts';
 import {
   chargeFailed,
+  creditOrderSale,
   creditSale,
   limitRefusal,
   orderPaid,
@@ -49,6 +50,14 @@ import {
   reserveOrder,
   startCharge,
 } from './checkout-core.ts';
+import {
+  cardPartOfOrder,
+  holdWallet,
+  settleOrderWallet,
+  settleWalletHold,
+  walletBalance,
+  WALLET_CHARGE_ID,
+} from './money.ts';
 import {
   audit,
   checkSpend,
@@ -81,6 +90,10 @@ export function paymentView(p: Payment) {
     merchant_id: p.merchantId,
     pay_request_id: p.requestId,
     failure_reason: p.failure,
+    pay_from: p.payFrom,
+    // The split of the amount once charging: what the wallet paid (or holds), the card the rest.
+    wallet_amount: Number(p.walletMinor),
+    card_amount: Number(p.amountMinor - p.walletMinor),
     created_at: new Date(p.createdAt).toISOString(),
     updated_at: new Date(p.updatedAt).toISOString(),
   };
@@ -377,25 +390,82 @@ function newPayment(
     codeUsedAt: null,
     chargeId: null,
     failure: null,
+    payFrom: 'card',
+    walletMinor: 0n,
+    walletHoldId: null,
     createdAt: at,
     updatedAt: at,
     ...fields,
   };
 }
 
-/** One charge for the whole payment, keyed by the payment: its result comes back as `charge:<pay id>`. */
-function charge(out: Out, payment: Payment, shopper: Shopper, description: string): void {
+/**
+ * One charge for the whole payment, keyed by the payment: its result comes back as `charge:<pay id>`.
+ * Paid from the wallet, the wallet's part is held first (as a purchase by hashtag is, decide.ts's
+ * beginCharge) and the card is charged only for the rest; nothing left for the card, the payment is
+ * paid at once with no charge (WALLET_CHARGE_ID stands for it).
+ */
+function charge(
+  state: State,
+  out: Out,
+  payment: Payment,
+  shopper: Shopper,
+  description: string,
+): void {
+  const cardMinor =
+    payment.payFrom === 'wallet' ? holdWalletPart(state, out, payment) : payment.amountMinor;
+  if (cardMinor === 0n) {
+    const paid = { orderId: payment.id, ok: true, reason: null, chargeId: WALLET_CHARGE_ID };
+    return onPaymentResult(state, out, { kind: 'charge_result', ...paid });
+  }
   out.fx.outbox.push({
     key: `charge:${payment.id}`,
     kind: 'charge',
     body: {
       order_id: payment.id,
       card_token: shopper.cardToken,
-      amount: payment.amountMinor.toString(),
+      amount: cardMinor.toString(),
       currency: payment.currency,
       description: `${description} (${payment.id})`.slice(0, 200),
     },
   });
+}
+
+/**
+ * Holds what the wallet has towards a payment being charged; answers the card's part. A payment
+ * with orders holds per order (cardPartOfOrder, the first orders first), so that each order's refund
+ * gives its own wallet part back; a pay-with-tagpay payment holds once, for itself.
+ */
+function holdWalletPart(state: State, out: Out, payment: Payment): bigint {
+  let cardMinor = 0n;
+  if (payment.orderIds.length > 0) {
+    for (const id of payment.orderIds)
+      cardMinor += cardPartOfOrder(state, out, state.activeOrders.get(id)!);
+  } else {
+    const money = { minor: payment.amountMinor, currency: payment.currency };
+    const held = holdWallet(state, out, payment.id, payment.shopperId, money);
+    payment.walletHoldId = held?.holdId ?? null;
+    cardMinor = payment.amountMinor - (held?.minor ?? 0n);
+  }
+  payment.walletMinor = payment.amountMinor - cardMinor;
+  out.fx.checkout.payments.add(payment);
+  return cardMinor;
+}
+
+/** The card answered a payment: the wallet parts held towards it are posted, or given back. */
+function settleWalletParts(state: State, out: Out, payment: Payment, paid: boolean): void {
+  if (payment.walletMinor === 0n) return;
+  if (payment.walletHoldId !== null) {
+    settleWalletHold(state, out, payment.walletHoldId, payment.shopperId, paid);
+    payment.walletHoldId = null;
+  }
+  for (const id of payment.orderIds) {
+    const order = state.activeOrders.get(id);
+    if (order !== undefined && order.status === 'charging')
+      settleOrderWallet(state, out, order, paid);
+  }
+  // Declined: nothing was taken from the wallet after all.
+  if (!paid) payment.walletMinor = 0n;
 }
 
 function track(state: State, out: Out, payment: Payment): void {
@@ -514,7 +584,7 @@ export function confirmPayment(state: State, out: Out, post: PostEvent, payment:
   out.fx.checkout.payments.add(payment);
   // The items leave the cart now; they come back if the charge fails.
   moveCartItems(state, out, payment, 'checked_out');
-  charge(out, payment, shopper, `tagpay cart, ${orders.length} items`);
+  charge(state, out, payment, shopper, `tagpay cart, ${orders.length} items`);
 }
 
 /** Ends a payment that was never charged: its orders that are still pending are released. */
@@ -625,20 +695,15 @@ function moveCartItems(
 // ---------------------------------------------------------------------------------------------
 // The charge's answer
 
-/** Marks one order of a payment paid: the merchant is credited as for a sale by post. */
+/**
+ * Marks one order of a payment paid: the merchant is credited as for a sale by post, or a gift
+ * card's order issues its cards (creditOrderSale, shared with buying by hashtag).
+ */
 function payOrder(state: State, out: Out, order: Order, chargeId: string | null): void {
   const merchant = state.merchants.get(order.merchantId)!;
   orderPaid(state, out, order, chargeId);
-  creditSale(
-    state,
-    out,
-    order.id,
-    order.shopperId!,
-    merchant.id,
-    order.amountMinor,
-    order.feeMinor,
-    order.currency,
-  );
+  const offer = state.offers.get(order.offerId)!;
+  creditOrderSale(state, out, order, merchant, titleOf(offer, order));
   out.webhook(merchant, 'order.paid', orderView(order));
 }
 
@@ -736,6 +801,7 @@ export function approvePaymentStepUp(state: State, out: Out, paymentId: string):
   out.fx.checkout.payments.add(payment);
   const merchant = payment.merchantId === null ? null : state.merchants.get(payment.merchantId);
   charge(
+    state,
     out,
     payment,
     shopper,
@@ -752,6 +818,7 @@ export function onPaymentResult(state: State, out: Out, result: ChargeResultEven
   payment.updatedAt = out.entry.at;
   out.fx.checkout.payments.add(payment);
   const total = { minor: payment.amountMinor, currency: payment.currency };
+  settleWalletParts(state, out, payment, result.ok);
   if (!result.ok) {
     const reason = result.reason ?? 'card_declined';
     payment.status = 'failed';
@@ -880,10 +947,12 @@ function buyNow(
     out.entry.at,
   );
   if (!reserved.ok) return fail(out, reserved.code, reserved.message);
-  const payment = newPayment(out, shopper, 'buy_now', reserved.orders);
+  const payment = newPayment(out, shopper, 'buy_now', reserved.orders, {
+    payFrom: cmd.payFrom ?? 'card',
+  });
   track(state, out, payment);
   if (reserved.stepUp.length > 0) askPaymentStepUp(state, out, payment, shopper, reserved.stepUp);
-  else charge(out, payment, shopper, offer.title);
+  else charge(state, out, payment, shopper, offer.title);
   ok(out, 201, paymentView(payment));
 }
 
@@ -905,11 +974,12 @@ function cartCheckout(
   if (!reserved.ok) return fail(out, reserved.code, reserved.message);
   const payment = newPayment(out, shopper, 'cart', reserved.orders, {
     cartItemIds: chosen.map((i) => i.id),
+    payFrom: cmd.payFrom ?? 'card',
   });
   track(state, out, payment);
   moveCartItems(state, out, payment, 'checked_out');
   if (reserved.stepUp.length > 0) askPaymentStepUp(state, out, payment, shopper, reserved.stepUp);
-  else charge(out, payment, shopper, `tagpay cart, ${chosen.length} items`);
+  else charge(state, out, payment, shopper, `tagpay cart, ${chosen.length} items`);
   ok(out, 201, paymentView(payment));
 }
 
@@ -1005,6 +1075,16 @@ function approvePayRequest(
     );
   const shopper = shopperFor(state, out, cmd.network, cmd.account);
   if (shopper === null) return;
+  // The shopper chose the wallet on the approval page: it must hold something in this currency (the
+  // card pays what it does not cover). Checked before any limit is counted.
+  const payFrom = cmd.payFrom ?? 'card';
+  if (payFrom === 'wallet' && walletBalance(state, shopper.id, request.currency) <= 0n)
+    return fail(
+      out,
+      'INSUFFICIENT_FUNDS',
+      `Your wallet holds no ${request.currency}; pay by card, or top up the wallet first.`,
+      'pay_from',
+    );
   const key = handleKey(shopper.network, shopper.account);
   const refused = limitRefusal(state, [], key, shopper, request.amountMinor, request.currency, at);
   if (refused !== null)
@@ -1041,6 +1121,7 @@ function approvePayRequest(
     requestId: request.id,
     redirectUri: cmd.redirectUri,
     codeChallenge: cmd.codeChallenge,
+    payFrom,
   });
   request.status = 'approved';
   request.paymentId = payment.id;
@@ -1051,7 +1132,7 @@ function approvePayRequest(
   if (check.stepUp.length > 0) askPaymentStepUp(state, out, payment, shopper, check.stepUp);
   else {
     noteCharge(state, chargeRecord(payment), 1);
-    charge(out, payment, shopper, `${merchant.name}: ${request.description}`);
+    charge(state, out, payment, shopper, `${merchant.name}: ${request.description}`);
   }
   ok(out, 201, paymentView(payment));
 }

@@ -929,6 +929,49 @@ export function refundOrderWallet(state: State, out: MoneyOut, order: Order, sha
   ]);
 }
 
+/**
+ * Reserves up to `want` of the shopper's wallet towards `ref` (a pay-with-tagpay payment, which has
+ * no order): the hold and what it holds, or null when the wallet holds nothing in that currency.
+ */
+export function holdWallet(
+  state: State,
+  out: MoneyOut,
+  ref: string,
+  shopperId: string,
+  want: Money,
+): { holdId: string; minor: bigint } | null {
+  const balance = walletBalance(state, shopperId, want.currency);
+  if (balance <= 0n) return null;
+  const minor = balance < want.minor ? balance : want.minor;
+  const hold = openHold(state, out, ref, accounts.wallet(shopperId), { ...want, minor }, null);
+  return { holdId: hold.id, minor };
+}
+
+/**
+ * The card's answer for a wallet hold taken by holdWallet or cardPartOfOrder: paid, the held money
+ * joins the card's in the shopper's funding account (the sale's postings take the whole amount from
+ * there); declined, it goes back to the wallet.
+ */
+export function settleWalletHold(
+  state: State,
+  out: MoneyOut,
+  holdId: string,
+  shopperId: string,
+  paid: boolean,
+): void {
+  if (paid) postHold(state, out, holdId, accounts.funding(shopperId));
+  else voidHold(state, out, holdId);
+}
+
+/** An order of a payment (buy-now, cart) was charged: its wallet part, if any, is settled. */
+export function settleOrderWallet(state: State, out: MoneyOut, order: Order, paid: boolean): void {
+  const part = state.money.orderWallet.get(order.id);
+  if (part === undefined || part.holdId === null) return;
+  settleWalletHold(state, out, part.holdId, order.shopperId!, paid);
+  if (paid) part.holdId = null;
+  else state.money.orderWallet.delete(order.id);
+}
+
 /** A card charge of a payment or a top-up; false when the charge is an order's. */
 export function moneyChargeResult(state: State, out: MoneyOut, result: ChargeResultEvent): boolean {
   const m = state.money;
@@ -938,13 +981,7 @@ export function moneyChargeResult(state: State, out: MoneyOut, result: ChargeRes
     // the whole amount from the shopper's funding account), or goes back to the wallet.
     const order = state.activeOrders.get(result.orderId);
     if (order === undefined || order.status !== 'charging') return false;
-    if (result.ok) {
-      postHold(state, out, orderPart.holdId, accounts.funding(order.shopperId!));
-      orderPart.holdId = null;
-    } else {
-      voidHold(state, out, orderPart.holdId);
-      m.orderWallet.delete(result.orderId);
-    }
+    settleOrderWallet(state, out, order, result.ok);
     return false;
   }
   const p = m.payments.get(result.orderId);
@@ -1085,7 +1122,9 @@ export function giftCardSold(
     out.fx.money.giftCards.add(card);
   }
   const total = { minor: order.amountMinor, currency: order.currency };
-  out.reply(order.network, order.postId, moneyReplies.giftCardPaid(title, total, codes.length));
+  // A gift card bought on the web (a buy-now link) has no post to answer under: the e-mail says it.
+  if (order.postId !== '')
+    out.reply(order.network, order.postId, moneyReplies.giftCardPaid(title, total, codes.length));
   const buyer = state.shopperById.get(order.shopperId!);
   if (buyer)
     out.email(

@@ -15,6 +15,12 @@ import { sessionOf } from '../session.ts';
 import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { OfferSchema } from '../schemas.ts';
 
+/** Where a web payment's money comes from (see PayFrom in the engine). */
+const PayFromSchema = z.enum(['card', 'wallet']).default('card').openapi({
+  description:
+    'card (default): the card on file pays it all. wallet: the wallet pays first and the card whatever it does not cover.',
+});
+
 export const PaymentSchema = z
   .object({
     id: z.string(),
@@ -28,6 +34,12 @@ export const PaymentSchema = z
     merchant_id: z.string().nullable(),
     pay_request_id: z.string().nullable(),
     failure_reason: z.string().nullable(),
+    pay_from: z.enum(['card', 'wallet']),
+    wallet_amount: z
+      .number()
+      .int()
+      .openapi({ description: 'What the wallet paid (or holds while the card is charged)' }),
+    card_amount: z.number().int().openapi({ description: 'What the card is charged: the rest' }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -186,6 +198,7 @@ export function checkoutRoutes(api: OpenAPIHono, app: AppContext): void {
               sig: BuyLinkParams.shape.sig,
               variant: z.string().max(12).nullable().optional(),
               quantity: z.number().int().min(1).max(QUANTITY_PER_POST_MAX).default(1),
+              pay_from: PayFromSchema,
             }),
           ),
         },
@@ -212,6 +225,7 @@ export function checkoutRoutes(api: OpenAPIHono, app: AppContext): void {
           account: shopper.account,
           item: { offerId: body.offer_id, variant: body.variant ?? null, quantity: body.quantity },
           linkExpiresAt: expiresAt,
+          payFrom: body.pay_from,
         },
       );
       return send(c, result.body, result.status);
@@ -254,6 +268,7 @@ export function checkoutRoutes(api: OpenAPIHono, app: AppContext): void {
           ...json(
             z.object({
               item_ids: z.array(z.string().max(64)).min(1).max(CART_ITEMS_MAX).optional(),
+              pay_from: PayFromSchema,
             }),
           ),
         },
@@ -267,10 +282,21 @@ export function checkoutRoutes(api: OpenAPIHono, app: AppContext): void {
       const shopper = await requireShopper(app, c);
       const raw = (await c.req.json().catch(() => ({}))) as { item_ids?: unknown };
       const parsed = z
-        .object({ item_ids: z.array(z.string().max(64)).min(1).max(CART_ITEMS_MAX).optional() })
+        .object({
+          item_ids: z.array(z.string().max(64)).min(1).max(CART_ITEMS_MAX).optional(),
+          pay_from: PayFromSchema,
+        })
         .safeParse(raw ?? {});
-      if (!parsed.success)
-        throw new TagpayError('INVALID_REQUEST', 'item_ids: a list of cart item ids', 'item_ids');
+      if (!parsed.success) {
+        const param = parsed.error.issues[0]?.path[0] === 'pay_from' ? 'pay_from' : 'item_ids';
+        throw new TagpayError(
+          'INVALID_REQUEST',
+          param === 'pay_from'
+            ? 'pay_from: "card" or "wallet"'
+            : 'item_ids: a list of cart item ids',
+          param,
+        );
+      }
       const { key, requestHash } = await idempotency(app, c);
       const result = await submitCommand(
         app.log,
@@ -283,6 +309,7 @@ export function checkoutRoutes(api: OpenAPIHono, app: AppContext): void {
           network: shopper.network,
           account: shopper.account,
           itemIds: parsed.data.item_ids ?? null,
+          payFrom: parsed.data.pay_from,
         },
       );
       return send(c, result.body, result.status);

@@ -435,12 +435,20 @@ export function oauthRoutes(api: OpenAPIHono, app: AppContext): void {
       security,
       summary: 'The signed-in shopper approves (pays) or denies an authorization request',
       description:
-        'Approve: the card on file is charged through the engine, and `redirect_to` carries the code and state back to the shop (wait for the payment to leave `charging` first, GET /v1/payments/{id}). Deny: `redirect_to` carries error=access_denied.',
+        'Approve: paid through the engine from the card on file, or from the wallet first and the card for the rest (`pay_from`), and `redirect_to` carries the code and state back to the shop (wait for the payment to leave `charging` first, GET /v1/payments/{id}). Deny: `redirect_to` carries error=access_denied.',
       request: {
         headers: IdempotencyHeaders,
         body: {
           required: true,
-          ...json(AuthorizeQuery.extend({ decision: z.enum(['approve', 'deny']) })),
+          ...json(
+            AuthorizeQuery.extend({
+              decision: z.enum(['approve', 'deny']),
+              pay_from: z.enum(['card', 'wallet']).default('card').openapi({
+                description:
+                  'card: the card on file pays it all. wallet: the wallet pays first and the card the rest (refused with INSUFFICIENT_FUNDS when the wallet holds nothing in the currency).',
+              }),
+            }),
+          ),
         },
       },
       responses: {
@@ -485,6 +493,7 @@ export function oauthRoutes(api: OpenAPIHono, app: AppContext): void {
           codeChallenge: checked.codeChallenge,
           network: shopper.network,
           account: shopper.account,
+          payFrom: body.pay_from,
         },
       );
       if (result.status !== 201) return send(c, result.body, result.status);
