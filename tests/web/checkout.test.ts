@@ -168,6 +168,53 @@ describe('checkout pages (Chromium)', () => {
       await page.getByText('You canceled the payment.').waitFor();
       assert.equal(shop.orders.at(-1)!.error, 'access_denied');
 
+      // From the wallet: $10.00 in it, so the wallet pays first and the card only $9.99.
+      const topUp = await w.h.request(
+        'POST',
+        '/v1/wallets/alice/top-ups',
+        { amount: 1000, currency: 'USD' },
+        ADMIN_KEY,
+      );
+      assert.equal(topUp.status, 202, JSON.stringify(topUp.body));
+      await w.h.app.settle();
+      const cardCharges = async () =>
+        (
+          await w.h.app.db.query<{ a: string }>(
+            'SELECT amount_minor::text AS a FROM sandbox_charges ORDER BY amount_minor',
+          )
+        ).rows.map((r) => Number(r.a));
+      const chargesBefore = await cardCharges();
+      await page.goto(publicUrl + '/');
+      await page.getByRole('button', { name: 'Pay with tagpay' }).click();
+      await page.getByRole('group', { name: 'Pay from' }).waitFor();
+      await page.getByText('Your wallet: $10.00').waitFor();
+      const fromWallet = page.getByRole('radio', {
+        name: 'Wallet $10.00, then $9.99 from your Visa card ending 4242',
+      });
+      await fromWallet.waitFor();
+      assert.ok(await fromWallet.isChecked(), 'the wallet is offered first when it holds money');
+      // The card alone can still be chosen, and back.
+      await page.getByRole('radio', { name: /^Card: \$19\.99 from/ }).check();
+      await fromWallet.check();
+      await w.shot(page, 'pay-with-tagpay-wallet');
+      await page.getByRole('button', { name: 'Pay $19.99' }).click();
+      await page.getByRole('status').filter({ hasText: 'Paid $19.99 with tagpay' }).waitFor();
+      await w.h.app.settle();
+      const paid = shop.orders.at(-1)!.payment!;
+      assert.equal(paid.status, 'paid');
+      assert.deepEqual(
+        (await cardCharges()).filter((a) => !chargesBefore.includes(a)),
+        [999],
+        'the card pays only what the wallet did not',
+      );
+      const wallet = await w.h.request('GET', '/v1/wallets/alice', undefined, ADMIN_KEY);
+      assert.equal(wallet.body.balances[0].amount, 0);
+      const stored = await w.h.request('GET', `/v1/payments/${paid.id}`, undefined, ADMIN_KEY);
+      assert.deepEqual(
+        [stored.body.pay_from, stored.body.wallet_amount, stored.body.card_amount],
+        ['wallet', 1000, 999],
+      );
+
       // A redirect URI that is not registered: an error page at tagpay, no redirect anywhere.
       const evil = new URL('/oauth/authorize', w.base);
       evil.search = new URLSearchParams({

@@ -19,6 +19,12 @@ interface Shopper {
   shipping_address: { name: string; city: string; country: string };
 }
 
+interface Wallet {
+  balances: { currency: string; amount: number }[];
+}
+
+type PayFrom = 'card' | 'wallet';
+
 const PARAMS = [
   'response_type',
   'client_id',
@@ -33,7 +39,8 @@ const PARAMS = [
 /**
  * Pay with tagpay: an outside shop sent the shopper here with an OAuth authorization request (the
  * server checked the client and its redirect URI before serving this page). The shopper signs in,
- * sees who asks for how much, and pays or cancels; the browser then goes back to the shop.
+ * sees who asks for how much, chooses to pay from the wallet (first, the card for whatever it does
+ * not cover) or the card, and pays or cancels; the browser then goes back to the shop.
  */
 export function PayApprovePage() {
   const { query } = useLocation();
@@ -42,6 +49,9 @@ export function PayApprovePage() {
   const [problem, setProblem] = useState<string | null>(null);
   const [shopper, setShopper] = useState<Shopper | null>(null);
   const [leaving, setLeaving] = useState<string | null>(null);
+  // The wallet's balance in the request's currency (null until read, or when it cannot be read).
+  const [walletMinor, setWalletMinor] = useState<number | null>(null);
+  const [payFrom, setPayFrom] = useState<PayFrom | null>(null);
   const submit = useSubmit();
   const params: Record<string, string> = {};
   for (const name of PARAMS) {
@@ -66,14 +76,25 @@ export function PayApprovePage() {
     api<Shopper>('GET', `/v1/shoppers/${session.network}/${encodeURIComponent(session.handle)}`)
       .then(setShopper)
       .catch(() => setShopper(null));
-  }, [session]);
+    api<Wallet>('GET', '/v1/me/wallet')
+      .then((wallet) =>
+        setWalletMinor(
+          wallet.balances.find((b) => b.currency === request?.amount.currency)?.amount ?? 0,
+        ),
+      )
+      .catch(() => setWalletMinor(null));
+  }, [session, request]);
+
+  // The wallet is offered first when it holds anything in this currency.
+  const walletUsable = walletMinor !== null && walletMinor > 0;
+  const chosen: PayFrom = payFrom ?? (walletUsable ? 'wallet' : 'card');
 
   const decide = (decision: 'approve' | 'deny') =>
     submit.run(async () => {
       const answer = await api<{ redirect_to: string; payment: Payment | null }>(
         'POST',
         '/v1/oauth/authorize',
-        { ...params, decision },
+        { ...params, decision, ...(decision === 'approve' && { pay_from: chosen }) },
         { idempotencyKey: idempotencyKey() },
       );
       // The shop hears the final result: wait for the card's answer before going back.
@@ -116,12 +137,16 @@ export function PayApprovePage() {
           <>
             {submit.error ? <Notice kind="error">{submit.error}</Notice> : null}
             <p className="muted">
-              Paying as @{session.handle}
-              {shopper
-                ? ` with your ${shopper.card.brand.charAt(0).toUpperCase()}${shopper.card.brand.slice(1)} card ending ${shopper.card.last4}`
-                : ''}
-              . The shop gets the payment's result, never your card.
+              Paying as @{session.handle}. The shop gets the payment's result, never your card.
             </p>
+            <PayFromChoice
+              request={request}
+              card={shopper ? cardName(shopper) : 'your card on file'}
+              walletMinor={walletMinor}
+              chosen={chosen}
+              onChoose={setPayFrom}
+              disabled={submit.busy}
+            />
             <div className="actions">
               <button
                 type="button"
@@ -144,5 +169,65 @@ export function PayApprovePage() {
         )}
       </section>
     </Layout>
+  );
+}
+
+function cardName(shopper: Shopper): string {
+  const brand = shopper.card.brand;
+  return `your ${brand.charAt(0).toUpperCase()}${brand.slice(1)} card ending ${shopper.card.last4}`;
+}
+
+/**
+ * Where the money comes from: the wallet first (the card pays whatever its balance does not cover),
+ * or the card only. The split is shown before paying; the server checks the choice again.
+ */
+function PayFromChoice(props: {
+  request: Request;
+  card: string;
+  walletMinor: number | null;
+  chosen: PayFrom;
+  onChoose: (choice: PayFrom) => void;
+  disabled: boolean;
+}) {
+  const { request, card, walletMinor, chosen } = props;
+  const currency = request.amount.currency;
+  const total = request.amount.amount;
+  const fromWallet = Math.min(walletMinor ?? 0, total);
+  const rest = total - fromWallet;
+  const usable = fromWallet > 0;
+  return (
+    <fieldset className="pay-from">
+      <legend>Pay from</legend>
+      <p className="hint">
+        Your wallet: {walletMinor === null ? 'balance unknown' : formatMoney(walletMinor, currency)}
+        . The wallet pays first; if it holds less than the amount, your card pays the rest.
+      </p>
+      <label className="inline">
+        <input
+          type="radio"
+          name="pay_from"
+          value="wallet"
+          checked={chosen === 'wallet'}
+          disabled={props.disabled || !usable}
+          onChange={() => props.onChoose('wallet')}
+        />
+        {!usable
+          ? `Wallet (no ${currency} in it)`
+          : rest === 0
+            ? `Wallet: ${formatMoney(fromWallet, currency)}`
+            : `Wallet ${formatMoney(fromWallet, currency)}, then ${formatMoney(rest, currency)} from ${card}`}
+      </label>
+      <label className="inline">
+        <input
+          type="radio"
+          name="pay_from"
+          value="card"
+          checked={chosen === 'card'}
+          disabled={props.disabled}
+          onChange={() => props.onChoose('card')}
+        />
+        {`Card: ${formatMoney(total, currency)} from ${card}`}
+      </label>
+    </fieldset>
   );
 }
