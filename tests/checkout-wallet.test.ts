@@ -326,6 +326,103 @@ for (const storage of storages()) {
       assert.equal(hook?.data.object.id, d.id);
     });
 
+    test('pay with tagpay refunds: the card part to the card first, then the wallet part to the wallet, each once, across a restart', async () => {
+      await fresh();
+      const alice = w.accounts.alice!;
+      shop = await openShop(h, w);
+      await topUp(h, 'alice', 500);
+      const paid = await payWithTagpay(h, shop, alice, 1999, 'wallet');
+      assert.equal(paid.status, 200, JSON.stringify(paid.body));
+      const id: string = paid.body.payment.id;
+      assert.equal((await exchange(h, shop, paid.code!, paid.verifier)).status, 200);
+      const refund = (body: unknown, key = w.merchant.api_key) =>
+        h.request('POST', `/v1/payments/${id}/refund`, body, key);
+
+      // Bad input and another merchant change nothing.
+      for (const amount of [0, -5, 1.5, '100']) {
+        const res = await refund({ amount });
+        assert.equal(res.status, 400, `${amount}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, 'INVALID_AMOUNT');
+      }
+      const over = await refund({ amount: 2000 });
+      assert.equal(over.status, 409, JSON.stringify(over.body));
+      assert.equal(over.body.error.code, 'REFUND_EXCEEDS_ORDER');
+      const other = await h.request(
+        'POST',
+        '/v1/merchants',
+        { handle: 'other', name: 'Other' },
+        ADMIN_KEY,
+      );
+      const foreign = await refund({}, other.body.api_key);
+      assert.equal(foreign.status, 404, JSON.stringify(foreign.body));
+      assert.deepEqual(await refunds(h), []);
+
+      // A part: all of it from the card's 1,499, across a restart before the processor answers.
+      h.app.outbox.paused = true;
+      const part = await refund({ amount: 1000 });
+      assert.equal(part.status, 200, JSON.stringify(part.body));
+      assert.equal(part.body.status, 'refunding');
+      const busy = await refund({ amount: 100 });
+      assert.equal(busy.status, 409, 'one refund at a time');
+      assert.equal(busy.body.error.code, 'PAYMENT_NOT_REFUNDABLE');
+      await h.restart({ outboxPaused: true });
+      h.app.outbox.paused = false;
+      await h.app.settle();
+      assert.deepEqual(await refunds(h), [1000]);
+      assert.equal(await wallet(h, 'alice'), 0);
+      let p = await payment(h, alice, id);
+      assert.deepEqual([p.status, p.amount_refunded], ['paid', 1000]);
+
+      // The rest: the card's last 499, and the wallet's 500 back to the wallet.
+      const rest = await refund({});
+      assert.equal(rest.status, 200, JSON.stringify(rest.body));
+      await h.app.settle();
+      assert.deepEqual(await refunds(h), [499, 1000]);
+      assert.equal(await wallet(h, 'alice'), 500);
+      p = await payment(h, alice, id);
+      assert.deepEqual([p.status, p.amount_refunded], ['refunded', 1999]);
+      const again = await refund({});
+      assert.equal(again.status, 409, JSON.stringify(again.body));
+      assert.equal(again.body.error.code, 'PAYMENT_NOT_REFUNDABLE');
+      await h.app.settle();
+      assert.deepEqual(await refunds(h), [499, 1000], 'each part once');
+      assert.equal(await wallet(h, 'alice'), 500);
+      // The merchant and the platform gave back all they had of it.
+      for (const account of [`payable:${w.merchant.id}`, 'fees']) {
+        const b = await h.request(
+          'GET',
+          `/v1/ledger/balances?account=${account}`,
+          undefined,
+          ADMIN_KEY,
+        );
+        assert.equal(b.body.data[0]?.balance ?? 0, 0, account);
+      }
+      const hooks = shop.hooks.received
+        .map((r) => JSON.parse(r.body))
+        .filter((e) => e.type === 'payment.refunded');
+      assert.deepEqual(
+        hooks.map((e) => e.data.object.amount_refunded).sort((a, b) => a - b),
+        [1000, 1999],
+      );
+
+      // Paid from the wallet only: refunded to the wallet, the processor never asked.
+      await topUp(h, 'alice', 1000);
+      const small = await payWithTagpay(h, shop, alice, 1200, 'wallet');
+      assert.equal(small.status, 200, JSON.stringify(small.body));
+      assert.equal(await wallet(h, 'alice'), 300);
+      const back = await h.request(
+        'POST',
+        `/v1/payments/${small.body.payment.id}/refund`,
+        {},
+        ADMIN_KEY,
+      );
+      assert.equal(back.status, 200, JSON.stringify(back.body));
+      assert.equal(back.body.status, 'refunded');
+      await h.app.settle();
+      assert.equal(await wallet(h, 'alice'), 1500);
+      assert.deepEqual(await refunds(h), [499, 1000]);
+    });
+
     test('buy-now from the wallet: refunds give the card part to the card and the wallet part to the wallet, once', async () => {
       await fresh();
       const alice = w.accounts.alice!;

@@ -106,6 +106,7 @@ import {
   expirePayments,
   onCheckoutApi,
   onOfferPosted,
+  onPaymentRefundResult,
   onPaymentResult,
 } from './flows/checkout.ts';
 import { isCheckoutCommand } from './flows/checkout-events.ts';
@@ -233,6 +234,7 @@ export function decide(state: State, entry: LogEntry, fx: Effects, ctx: DecideCo
       if (body.orderId.startsWith('pay_')) return onPaymentResult(state, out, body);
       return onChargeResult(state, out, body);
     case 'refund_result':
+      if (body.orderId.startsWith('pay_')) return onPaymentRefundResult(state, out, body);
       return onRefundResult(state, out, body);
     case 'tick':
       moneyTick(state, out);
@@ -884,8 +886,10 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
 /** The order ids a log entry needs from the database before it is decided (see State.fetched). */
 export function ordersNeeded(entry: LogEntry): string | null {
   const body = entry.body;
+  // A payment's refund names the payment (`pay_…`): read from the payments table instead.
   if (body.kind === 'refund_result') return body.orderId;
   if (body.kind === 'api' && body.command.op === 'order.refund') return body.command.orderId;
+  if (body.kind === 'api' && body.command.op === 'payment.refund') return body.command.paymentId;
   return null;
 }
 

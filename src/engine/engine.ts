@@ -7,6 +7,7 @@ import { decide, nextDeadline, ordersNeeded, type DecideContext } from './decide
 import type { InputLog } from './log.ts';
 import { loadState, orderFromRow } from './load.ts';
 import { chainTransfers } from '../core/ledger-chain.ts';
+import { paymentFromRow } from './flows/checkout-store.ts';
 import { Effects, type ApiResult, type State } from './state.ts';
 
 export interface BatchStats {
@@ -119,6 +120,7 @@ export class Engine {
         const balanceRows = this.state.balances.entries(this.state.balances.dirty);
         this.state.balances.dirty.clear();
         this.state.fetched.clear();
+        this.state.checkout.fetched.clear();
         decided = performance.now();
         // Built now, before the next batch is decided and changes the same objects (see planEffects).
         plan = await planEffects(fx, balanceRows, this.state);
@@ -202,10 +204,23 @@ export class Engine {
       if (id !== null && !this.state.activeOrders.has(id)) ids.add(id);
     }
     if (ids.size === 0) return;
-    const { rows } = await this.db.query('SELECT * FROM orders WHERE id = ANY($1::text[])', [
-      [...ids],
-    ]);
-    for (const row of rows) this.state.fetched.set(row.id as string, orderFromRow(row));
+    const payments = [...ids].filter((id) => id.startsWith('pay_'));
+    const orders = [...ids].filter((id) => !id.startsWith('pay_'));
+    if (orders.length > 0) {
+      const { rows } = await this.db.query('SELECT * FROM orders WHERE id = ANY($1::text[])', [
+        orders,
+      ]);
+      for (const row of rows) this.state.fetched.set(row.id as string, orderFromRow(row));
+    }
+    if (payments.length > 0) {
+      const { rows } = await this.db.query('SELECT * FROM payments WHERE id = ANY($1::text[])', [
+        payments,
+      ]);
+      const c = this.state.checkout;
+      // One still in memory (its code not exchanged yet) is the one the engine holds.
+      for (const row of rows)
+        if (!c.payments.has(row.id as string)) c.fetched.set(row.id as string, paymentFromRow(row));
+    }
   }
 
   /** Runs batches until the log is caught up. */

@@ -68,6 +68,17 @@ export type CheckoutCommand =
       payFrom?: PayFrom;
     }
   | {
+      /**
+       * The merchant refunds a pay-with-tagpay payment, in full (`amountMinor` null) or in part; a
+       * payment with orders is refunded order by order (order.refund).
+       */
+      op: 'payment.refund';
+      paymentId: string;
+      /** The merchant of the key; null for the admin key. */
+      merchantId: string | null;
+      amountMinor: string | null;
+    }
+  | {
       /** The shop trades the code for the payment; `challenge` is S256 of the verifier it sent. */
       op: 'oauth.exchange';
       clientId: string;
@@ -84,6 +95,7 @@ export const CHECKOUT_OPS: ReadonlySet<string> = new Set<CheckoutCommand['op']>(
   'pay_request.create',
   'pay_request.approve',
   'oauth.exchange',
+  'payment.refund',
 ]);
 
 export function isCheckoutCommand(cmd: { op: string }): cmd is CheckoutCommand {

@@ -13,6 +13,10 @@ export type PaymentStatus =
   | 'awaiting_step_up'
   | 'charging'
   | 'paid'
+  /** A pay-with-tagpay payment with a refund at the processor. */
+  | 'refunding'
+  /** Refunded in full (a part refunded leaves it `paid`, with refundedMinor). */
+  | 'refunded'
   | 'failed'
   | 'expired'
   | 'canceled';
@@ -61,6 +65,8 @@ export interface Payment {
   walletMinor: bigint;
   /** The open hold of an OAuth payment's wallet part while its card part is charged. */
   walletHoldId: string | null;
+  /** What was refunded of a pay-with-tagpay payment (its card part first, then its wallet part). */
+  refundedMinor: bigint;
   createdAt: number;
   updatedAt: number;
 }
@@ -127,6 +133,8 @@ export class CheckoutState {
   readonly checkedOut = new Map<string, CartItem[]>();
   /** Pay requests still open, oldest first. */
   readonly payRequests = new Map<string, PayRequest>();
+  /** Settled payments a batch's refunds name, read from the database before it (see State.fetched). */
+  readonly fetched = new Map<string, Payment>();
 }
 
 export class CheckoutEffects {

@@ -32,6 +32,7 @@ const PAYMENT_COLUMNS: Column[] = [
   ['failure', 'text'],
   ['pay_from', 'text'],
   ['wallet_minor', 'bigint'],
+  ['refunded_minor', 'bigint'],
   ['created_at', 'bigint'],
   ['updated_at', 'bigint'],
 ];
@@ -137,6 +138,7 @@ export async function commitCheckout(tx: Sql, fx: CheckoutEffects): Promise<void
       p.failure,
       p.payFrom,
       p.walletMinor,
+      p.refundedMinor,
       p.createdAt,
       p.updatedAt,
     ]),
@@ -203,6 +205,7 @@ export function paymentFromRow(r: Row): Payment {
     failure: strOrNull(r.failure),
     payFrom: str(r.pay_from) as Payment['payFrom'],
     walletMinor: big(r.wallet_minor),
+    refundedMinor: big(r.refunded_minor),
     // Found again among the open holds once they are loaded (relinkWalletHolds).
     walletHoldId: null,
     createdAt: num(r.created_at),

@@ -1,4 +1,5 @@
 import { hashCode, newCode, newId } from '../../core/codes.ts';
+import { accounts } from '../../core/ledger.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import {
   CART_ITEMS_MAX,
@@ -28,7 +29,7 @@ import {
   titleOf,
   type Out,
 } from '../decide.ts';
-import type { ChargeResultEvent, PostEvent } from '../events.ts';
+import type { ChargeResultEvent, PostEvent, RefundResultEvent } from '../events.ts';
 import {
   handleKey,
   type Merchant,
@@ -94,6 +95,7 @@ export function paymentView(p: Payment) {
     // The split of the amount once charging: what the wallet paid (or holds), the card the rest.
     wallet_amount: Number(p.walletMinor),
     card_amount: Number(p.amountMinor - p.walletMinor),
+    amount_refunded: Number(p.refundedMinor),
     created_at: new Date(p.createdAt).toISOString(),
     updated_at: new Date(p.updatedAt).toISOString(),
   };
@@ -393,6 +395,7 @@ function newPayment(
     payFrom: 'card',
     walletMinor: 0n,
     walletHoldId: null,
+    refundedMinor: 0n,
     createdAt: at,
     updatedAt: at,
     ...fields,
@@ -911,6 +914,8 @@ export function onCheckoutApi(state: State, out: Out, cmd: CheckoutCommand): voi
       return approvePayRequest(state, out, cmd);
     case 'oauth.exchange':
       return exchangeCode(state, out, cmd);
+    case 'payment.refund':
+      return refundPayment(state, out, cmd);
   }
 }
 
@@ -1188,4 +1193,168 @@ function exchangeCode(
   out.fx.checkout.payments.add(payment);
   if (payment.status !== 'charging') state.checkout.payments.delete(payment.id);
   ok(out, 200, paymentView(payment));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refunds of pay-with-tagpay payments
+
+/**
+ * What a refund of `amount` of a payment sends back to the card: the card's part first, up to what
+ * the card paid and was not refunded yet; the rest goes back to the wallet (as cardRefundOf does for
+ * an order paid from the wallet first).
+ */
+function cardRefundOfPayment(payment: Payment, amount: bigint): bigint {
+  const cardLeft = payment.amountMinor - payment.walletMinor - payment.refundedMinor;
+  return cardLeft <= 0n ? 0n : cardLeft < amount ? cardLeft : amount;
+}
+
+/**
+ * The merchant refunds a paid pay-with-tagpay payment, all that is left or a part. The card's part
+ * goes to the processor as a refund of the payment's charge; a refund wholly of the wallet's part
+ * is done here, with no processor. Like an order's refund, one at a time.
+ */
+function refundPayment(
+  state: State,
+  out: Out,
+  cmd: Extract<CheckoutCommand, { op: 'payment.refund' }>,
+): void {
+  const payment =
+    state.checkout.payments.get(cmd.paymentId) ?? state.checkout.fetched.get(cmd.paymentId);
+  if (payment === undefined || (cmd.merchantId !== null && payment.merchantId !== cmd.merchantId))
+    return fail(out, 'NOT_FOUND', `No payment ${cmd.paymentId}.`, 'id');
+  if (payment.kind !== 'oauth')
+    return fail(
+      out,
+      'PAYMENT_NOT_REFUNDABLE',
+      `Payment ${payment.id} paid orders: refund each order (POST /v1/orders/{id}/refund).`,
+    );
+  if (payment.status !== 'paid' || payment.chargeId === null)
+    return fail(
+      out,
+      'PAYMENT_NOT_REFUNDABLE',
+      `Payment ${payment.id} is ${payment.status}; only a paid payment can be refunded.`,
+    );
+  const left = payment.amountMinor - payment.refundedMinor;
+  const amount = cmd.amountMinor === null ? left : BigInt(cmd.amountMinor);
+  if (amount <= 0n) return fail(out, 'INVALID_AMOUNT', 'A refund is positive.', 'amount');
+  if (amount > left)
+    return fail(
+      out,
+      'REFUND_EXCEEDS_ORDER',
+      `Payment ${payment.id} has ${left} minor units left to refund; ${amount} asked.`,
+      'amount',
+    );
+  payment.status = 'refunding';
+  payment.updatedAt = out.entry.at;
+  out.fx.checkout.payments.add(payment);
+  const toCard = cardRefundOfPayment(payment, amount);
+  if (toCard === 0n) {
+    const done = { orderId: payment.id, ok: true, refundId: null, error: null, restock: false };
+    onPaymentRefundResult(state, out, {
+      kind: 'refund_result',
+      ...done,
+      amountMinor: amount.toString(),
+    });
+    return ok(out, 200, paymentView(payment));
+  }
+  // Each request is its own attempt (its log position), as for orders' refunds.
+  const attempt = out.entry.seq.toString();
+  out.fx.outbox.push({
+    key: `refund:${payment.id}:${attempt}`,
+    kind: 'refund',
+    body: {
+      order_id: payment.id,
+      attempt,
+      charge_id: payment.chargeId,
+      amount: amount.toString(),
+      ...(toCard !== amount && { card_amount: toCard.toString() }),
+      restock: false,
+    },
+  });
+  ok(out, 200, paymentView(payment));
+}
+
+/**
+ * A payment's refund done (or not): the sale is reversed in proportion (the merchant's net and the
+ * platform fee, all of the fee at the end), the wallet's share goes back to the wallet, and the
+ * shopper and the shop are told. Transfers are append-only: each refund is a new one.
+ */
+export function onPaymentRefundResult(state: State, out: Out, result: RefundResultEvent): void {
+  const payment =
+    state.checkout.payments.get(result.orderId) ?? state.checkout.fetched.get(result.orderId);
+  if (payment === undefined || payment.status !== 'refunding') return;
+  payment.updatedAt = out.entry.at;
+  out.fx.checkout.payments.add(payment);
+  const merchant = state.merchants.get(payment.merchantId!)!;
+  if (!result.ok) {
+    payment.status = 'paid';
+    payment.failure = `refund_failed: ${result.error ?? 'processor error'}`;
+    return;
+  }
+  const amount =
+    result.amountMinor === undefined
+      ? payment.amountMinor - payment.refundedMinor
+      : BigInt(result.amountMinor);
+  if (payment.refundedMinor + amount > payment.amountMinor)
+    throw new Error(`engine: payment ${payment.id} refunded beyond its amount`);
+  const toCard = cardRefundOfPayment(payment, amount);
+  const feeOfRefunded = (refunded: bigint) => (payment.feeMinor * refunded) / payment.amountMinor;
+  const fee = feeOfRefunded(payment.refundedMinor + amount) - feeOfRefunded(payment.refundedMinor);
+  payment.refundedMinor += amount;
+  payment.status = payment.refundedMinor === payment.amountMinor ? 'refunded' : 'paid';
+  const shopperId = payment.shopperId;
+  const funding = accounts.funding(shopperId);
+  const postings = [];
+  if (amount - fee > 0n)
+    postings.push({
+      from: accounts.payable(merchant.id),
+      to: funding,
+      minor: amount - fee,
+      currency: payment.currency,
+    });
+  if (fee > 0n)
+    postings.push({ from: accounts.fees(), to: funding, minor: fee, currency: payment.currency });
+  // The wallet's share goes on from the shopper's funding account to the wallet it came from.
+  if (amount - toCard > 0n)
+    postings.push({
+      from: funding,
+      to: accounts.wallet(shopperId),
+      minor: amount - toCard,
+      currency: payment.currency,
+    });
+  const transfer = {
+    id: newId('trf', out.ctx.random),
+    ref: payment.id,
+    at: out.entry.at,
+    postings,
+  };
+  state.balances.apply(transfer);
+  out.fx.transfers.push(transfer);
+  const shopper = state.shopperById.get(shopperId);
+  const money = { minor: amount, currency: payment.currency };
+  if (shopper !== undefined)
+    out.email(shopper.email, {
+      subject: `Refund: ${merchant.name}`,
+      text: replies.refunded(merchant.name, money),
+    });
+  const client =
+    payment.clientId === null ? undefined : state.checkout.clients.get(payment.clientId);
+  const url = client?.webhookUrl ?? merchant.webhookUrl;
+  if (url === null) return;
+  const id = newId('evt', out.ctx.random);
+  out.fx.outbox.push({
+    key: `webhook:${id}`,
+    kind: 'webhook',
+    body: {
+      merchant_id: merchant.id,
+      url,
+      event: {
+        id,
+        object: 'event',
+        type: 'payment.refunded',
+        created: Math.floor(out.entry.at / 1000),
+        data: { object: paymentView(payment) },
+      },
+    },
+  });
 }

@@ -1,7 +1,12 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { TagpayError } from '../../core/errors.ts';
-import { BUY_LINK_TTL_MS, CART_ITEMS_MAX, QUANTITY_PER_POST_MAX } from '../../core/limits.ts';
+import {
+  AMOUNT_MINOR_MAX,
+  BUY_LINK_TTL_MS,
+  CART_ITEMS_MAX,
+  QUANTITY_PER_POST_MAX,
+} from '../../core/limits.ts';
 import { buyLinkPath, checkBuyLink } from '../../core/signing.ts';
 import type { AppContext } from '../../app-context.ts';
 import { submitCommand } from '../../engine/commands.ts';
@@ -10,7 +15,14 @@ import { paymentFromRow } from '../../engine/flows/checkout-store.ts';
 import { handleKey } from '../../engine/state.ts';
 import { offerView } from '../../engine/views.ts';
 import { accountOf } from '../accounts.ts';
-import { bearer, guard, idempotency, principalOf, requireMerchant } from '../auth.ts';
+import {
+  bearer,
+  guard,
+  idempotency,
+  principalOf,
+  requireMerchant,
+  requirePrincipal,
+} from '../auth.ts';
 import { sessionOf } from '../session.ts';
 import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { OfferSchema } from '../schemas.ts';
@@ -26,7 +38,17 @@ export const PaymentSchema = z
     id: z.string(),
     object: z.literal('payment'),
     kind: z.enum(['buy_now', 'cart', 'cart_post', 'oauth']),
-    status: z.enum(['awaiting_confirmation', 'charging', 'paid', 'failed', 'expired', 'canceled']),
+    status: z.enum([
+      'awaiting_confirmation',
+      'awaiting_step_up',
+      'charging',
+      'paid',
+      'refunding',
+      'refunded',
+      'failed',
+      'expired',
+      'canceled',
+    ]),
     amount: z.number().int(),
     currency: z.string(),
     shopper_id: z.string(),
@@ -40,6 +62,7 @@ export const PaymentSchema = z
       .int()
       .openapi({ description: 'What the wallet paid (or holds while the card is charged)' }),
     card_amount: z.number().int().openapi({ description: 'What the card is charged: the rest' }),
+    amount_refunded: z.number().int(),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -340,6 +363,69 @@ export function checkoutRoutes(api: OpenAPIHono, app: AppContext): void {
           network: shopper.network,
           account: shopper.account,
           itemId: c.req.valid('param').id,
+        },
+      );
+      return send(c, result.body, result.status);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/payments/{id}/refund',
+      middleware: [guard(app, 'principal')] as const,
+      tags: ['Pay with tagpay'],
+      security,
+      summary: 'Refund a pay-with-tagpay payment in full or in part (merchant or admin key)',
+      description:
+        "Without `amount`, refunds whatever is left. The card's part is refunded first, to the card, up to what the card paid; the rest goes back to the shopper's wallet (a payment paid from the wallet). The payment stays `paid` (with `amount_refunded`) until refunded in full; the shop gets a `payment.refunded` webhook. Buy-now and cart payments are refunded order by order (POST /v1/orders/{id}/refund).",
+      request: {
+        params: z.object({ id: z.string().max(64) }),
+        headers: IdempotencyHeaders,
+        body: {
+          required: false,
+          ...json(
+            z.object({
+              amount: z.number().int().optional().openapi({ description: 'Minor units' }),
+            }),
+          ),
+        },
+      },
+      responses: {
+        200: { description: 'The payment, refunding or refunded', ...json(PaymentSchema) },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const p = await requirePrincipal(app, c);
+      const body = (await c.req.json().catch(() => ({}))) as { amount?: unknown };
+      const amount = body?.amount;
+      if (
+        amount !== undefined &&
+        amount !== null &&
+        !(
+          Number.isSafeInteger(amount) &&
+          (amount as number) > 0 &&
+          BigInt(amount as number) <= AMOUNT_MINOR_MAX
+        )
+      )
+        throw new TagpayError(
+          'INVALID_AMOUNT',
+          'amount: a positive whole number of minor units, e.g. 500 for $5.00',
+          'amount',
+        );
+      const { key, requestHash } = await idempotency(app, c);
+      const result = await submitCommand(
+        app.log,
+        app.engine,
+        p.kind === 'admin' ? 'admin' : p.merchantId,
+        key,
+        requestHash,
+        {
+          op: 'payment.refund',
+          paymentId: c.req.valid('param').id,
+          merchantId: p.kind === 'admin' ? null : p.merchantId,
+          amountMinor: amount === undefined || amount === null ? null : String(amount),
         },
       );
       return send(c, result.body, result.status);
