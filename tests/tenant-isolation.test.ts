@@ -76,6 +76,40 @@ for (const storage of storages()) {
       ).body;
       assert.ok(b.api_key);
 
+      // A pay-with-tagpay payment of the first merchant's shop, paid: the other merchant can
+      // neither read nor refund it.
+      const client = await h.request(
+        'POST',
+        '/v1/shop_clients',
+        { name: 'Shop', redirect_uris: ['http://localhost:4000/cb'] },
+        a.api_key,
+      );
+      const basic = `Basic ${Buffer.from(`${client.body.id}:${client.body.client_secret}`).toString('base64')}`;
+      const prq = await h.request(
+        'POST',
+        '/v1/pay_requests',
+        { amount: 700, currency: 'USD', description: 'Lamp' },
+        undefined,
+        { authorization: basic },
+      );
+      const approved = await h.request(
+        'POST',
+        '/v1/oauth/authorize',
+        {
+          response_type: 'code',
+          client_id: client.body.id,
+          redirect_uri: 'http://localhost:4000/cb',
+          code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+          code_challenge_method: 'S256',
+          pay_request: prq.body.id,
+          decision: 'approve',
+        },
+        w.accounts.alice!.token,
+      );
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      await h.app.settle();
+      const shopPayment: string = approved.body.payment.id;
+
       const ids: Record<string, string> = {
         '/v1/offers/{id}': w.offer.id,
         '/v1/orders/{id}': paidOrder.id,
@@ -86,7 +120,7 @@ for (const storage of storages()) {
         '/v1/shoppers/{id}': alice.id,
         // Shopper-only endpoints: any id, a merchant key is refused before it is read.
         '/v1/cart/items/{id}': 'cit_aaaaaaaaaaaa',
-        '/v1/payments/{id}': 'pay_aaaaaaaaaaaa',
+        '/v1/payments/{id}': shopPayment,
         // Money by post: the admin's, or the shopper's own; a merchant key is refused.
         '/v1/wallets/{handle}': 'alice',
         '/v1/handle-payments/{id}': 'hpm_aaaaaaaaaaaa',
@@ -103,6 +137,7 @@ for (const storage of storages()) {
         paidOrder.id,
         extraKey.body.id,
         deliveries.body.data[0].id,
+        shopPayment,
       ];
 
       const snapshot = async () => {
@@ -119,6 +154,7 @@ for (const storage of storages()) {
           ),
           await q('SELECT * FROM shoppers WHERE $1::text IS NOT NULL ORDER BY id'),
           await q('SELECT * FROM shopper_guards WHERE $1::text IS NOT NULL ORDER BY shopper_id'),
+          await q('SELECT * FROM payments WHERE merchant_id = $1 ORDER BY id'),
         ];
       };
       const before = await snapshot();
