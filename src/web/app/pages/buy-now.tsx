@@ -6,7 +6,15 @@ import { plainMessage } from '../errors.ts';
 import { Layout, NeedsSignIn } from '../layout.tsx';
 import { Link, useLocation } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { failureText, settled, type Payment } from './checkout-common.tsx';
+import {
+  defaultPayFrom,
+  failureText,
+  PayFromChoice,
+  settled,
+  useWalletBalance,
+  type Payment,
+  type PayFrom,
+} from './checkout-common.tsx';
 
 interface Offer {
   id: string;
@@ -31,7 +39,9 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
   const [variant, setVariant] = useState('');
   const [quantity, setQuantity] = useState('1');
   const [payment, setPayment] = useState<Payment | null>(null);
+  const [payFrom, setPayFrom] = useState<PayFrom | null>(null);
   const submit = useSubmit(['variant', 'quantity']);
+  const walletMinor = useWalletBalance(session, offer?.price.currency ?? null);
 
   useEffect(() => {
     api<{ offer: Offer }>(
@@ -75,7 +85,14 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
       const started = await api<Payment>(
         'POST',
         '/v1/checkout/buy_now',
-        { offer_id: offer.id, exp, sig, variant: variant || null, quantity: count },
+        {
+          offer_id: offer.id,
+          exp,
+          sig,
+          variant: variant || null,
+          quantity: count,
+          pay_from: payFrom ?? defaultPayFrom(walletMinor),
+        },
         // A key per tap: a double submit is one purchase, a new tap after an error is a new one.
         { idempotencyKey: idempotencyKey() },
       );
@@ -142,9 +159,16 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
               }}
               error={submit.fieldErrors.quantity}
             />
-            <p className="muted">
-              Paying as @{session.handle} with the card on your profile. One tap, no code to post.
-            </p>
+            <p className="muted">Paying as @{session.handle}. One tap, no code to post.</p>
+            <PayFromChoice
+              amount={offer.price.amount * (countOk ? count : 1)}
+              currency={offer.price.currency}
+              card="the card on your profile"
+              walletMinor={walletMinor}
+              chosen={payFrom ?? defaultPayFrom(walletMinor)}
+              onChoose={setPayFrom}
+              disabled={submit.busy}
+            />
             <div className="actions">
               <button type="submit" className="big" disabled={submit.busy}>
                 {submit.busy ? 'Paying…' : total === null ? 'Buy now' : `Buy now — ${total}`}

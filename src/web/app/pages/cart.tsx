@@ -4,7 +4,15 @@ import { Notice, useSubmit } from '../forms.tsx';
 import { Layout, NeedsSignIn } from '../layout.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { failureText, settled, type Payment } from './checkout-common.tsx';
+import {
+  defaultPayFrom,
+  failureText,
+  PayFromChoice,
+  settled,
+  useWalletBalance,
+  type Payment,
+  type PayFrom,
+} from './checkout-common.tsx';
 
 interface CartItem {
   id: string;
@@ -24,7 +32,9 @@ export function CartPage() {
   const { session } = useSession();
   const [items, setItems] = useState<CartItem[] | null>(null);
   const [payment, setPayment] = useState<Payment | null>(null);
+  const [payFrom, setPayFrom] = useState<PayFrom | null>(null);
   const submit = useSubmit();
+  const walletMinor = useWalletBalance(session, items?.[0]?.unit_price?.currency ?? null);
   const load = useCallback(async () => {
     setItems((await api<{ items: CartItem[] }>('GET', '/v1/cart')).items);
   }, []);
@@ -53,7 +63,7 @@ export function CartPage() {
       const started = await api<Payment>(
         'POST',
         '/v1/cart/checkout',
-        {},
+        { pay_from: payFrom ?? defaultPayFrom(walletMinor) },
         {
           idempotencyKey: idempotencyKey(),
         },
@@ -156,9 +166,18 @@ export function CartPage() {
             </table>
           </div>
           <p className="muted">
-            One payment with the card on your profile; every item is reserved or none is. You can
-            also post <strong>#checkout</strong> and confirm with the code tagpay replies with.
+            One payment; every item is reserved or none is. You can also post{' '}
+            <strong>#checkout</strong> and confirm with the code tagpay replies with (paid by card).
           </p>
+          <PayFromChoice
+            amount={total}
+            currency={currency}
+            card="the card on your profile"
+            walletMinor={walletMinor}
+            chosen={payFrom ?? defaultPayFrom(walletMinor)}
+            onChoose={setPayFrom}
+            disabled={submit.busy}
+          />
           <div className="actions">
             <button
               type="button"

@@ -1,14 +1,50 @@
-import { api } from '../api.ts';
+import { useEffect, useState } from 'react';
+import { api, formatMoney, type Session } from '../api.ts';
 
 /** A payment as the API answers it (GET /v1/payments/{id}). */
 export interface Payment {
   id: string;
   kind: 'buy_now' | 'cart' | 'cart_post' | 'oauth';
-  status: 'awaiting_confirmation' | 'charging' | 'paid' | 'failed' | 'expired' | 'canceled';
+  status:
+    | 'awaiting_confirmation'
+    | 'awaiting_step_up'
+    | 'charging'
+    | 'paid'
+    | 'refunding'
+    | 'refunded'
+    | 'failed'
+    | 'expired'
+    | 'canceled';
   amount: number;
   currency: string;
   order_ids: string[];
   failure_reason: string | null;
+  pay_from: PayFrom;
+  wallet_amount: number;
+  card_amount: number;
+}
+
+/** Where a web payment's money comes from (the API's `pay_from`). */
+export type PayFrom = 'card' | 'wallet';
+
+/**
+ * The signed-in shopper's wallet balance in `currency`, in minor units: null until read, when it
+ * cannot be read, or with no one signed in.
+ */
+export function useWalletBalance(session: Session | null, currency: string | null): number | null {
+  const [balance, setBalance] = useState<number | null>(null);
+  useEffect(() => {
+    if (!session?.signed_in || currency === null) return;
+    api<{ balances: { currency: string; amount: number }[] }>('GET', '/v1/me/wallet')
+      .then((w) => setBalance(w.balances.find((b) => b.currency === currency)?.amount ?? 0))
+      .catch(() => setBalance(null));
+  }, [session, currency]);
+  return balance;
+}
+
+/** The wallet is offered first when it holds anything in the currency; otherwise the card. */
+export function defaultPayFrom(walletMinor: number | null): PayFrom {
+  return walletMinor !== null && walletMinor > 0 ? 'wallet' : 'card';
 }
 
 /** How long a page waits for the card processor's answer before saying it is still processing. */
@@ -36,4 +72,58 @@ const FAILURES: Record<string, string> = {
 /** Why a payment failed, in plain words. */
 export function failureText(reason: string | null): string {
   return FAILURES[reason ?? ''] ?? 'the payment did not go through';
+}
+
+/**
+ * Where the money comes from: the wallet first (the card pays whatever its balance does not cover),
+ * or the card only. The split is shown before paying; the server checks the choice again.
+ */
+export function PayFromChoice(props: {
+  amount: number;
+  currency: string;
+  card: string;
+  walletMinor: number | null;
+  chosen: PayFrom;
+  onChoose: (choice: PayFrom) => void;
+  disabled: boolean;
+}) {
+  const { amount: total, currency, card, walletMinor, chosen } = props;
+  const fromWallet = Math.min(walletMinor ?? 0, total);
+  const rest = total - fromWallet;
+  const usable = fromWallet > 0;
+  return (
+    <fieldset className="pay-from">
+      <legend>Pay from</legend>
+      <p className="hint">
+        Your wallet: {walletMinor === null ? 'balance unknown' : formatMoney(walletMinor, currency)}
+        . The wallet pays first; if it holds less than the amount, your card pays the rest.
+      </p>
+      <label className="inline">
+        <input
+          type="radio"
+          name="pay_from"
+          value="wallet"
+          checked={chosen === 'wallet'}
+          disabled={props.disabled || !usable}
+          onChange={() => props.onChoose('wallet')}
+        />
+        {!usable
+          ? `Wallet (no ${currency} in it)`
+          : rest === 0
+            ? `Wallet: ${formatMoney(fromWallet, currency)}`
+            : `Wallet ${formatMoney(fromWallet, currency)}, then ${formatMoney(rest, currency)} from ${card}`}
+      </label>
+      <label className="inline">
+        <input
+          type="radio"
+          name="pay_from"
+          value="card"
+          checked={chosen === 'card'}
+          disabled={props.disabled}
+          onChange={() => props.onChoose('card')}
+        />
+        {`Card: ${formatMoney(total, currency)} from ${card}`}
+      </label>
+    </fieldset>
+  );
 }

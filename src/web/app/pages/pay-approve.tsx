@@ -4,7 +4,14 @@ import { Notice, useSubmit } from '../forms.tsx';
 import { Layout, NeedsSignIn } from '../layout.tsx';
 import { useLocation } from '../router.tsx';
 import { useSession } from '../session.tsx';
-import { settled, type Payment } from './checkout-common.tsx';
+import {
+  defaultPayFrom,
+  PayFromChoice,
+  settled,
+  useWalletBalance,
+  type Payment,
+  type PayFrom,
+} from './checkout-common.tsx';
 
 interface Request {
   shop: string;
@@ -18,12 +25,6 @@ interface Shopper {
   card: { brand: string; last4: string };
   shipping_address: { name: string; city: string; country: string };
 }
-
-interface Wallet {
-  balances: { currency: string; amount: number }[];
-}
-
-type PayFrom = 'card' | 'wallet';
 
 const PARAMS = [
   'response_type',
@@ -49,9 +50,8 @@ export function PayApprovePage() {
   const [problem, setProblem] = useState<string | null>(null);
   const [shopper, setShopper] = useState<Shopper | null>(null);
   const [leaving, setLeaving] = useState<string | null>(null);
-  // The wallet's balance in the request's currency (null until read, or when it cannot be read).
-  const [walletMinor, setWalletMinor] = useState<number | null>(null);
   const [payFrom, setPayFrom] = useState<PayFrom | null>(null);
+  const walletMinor = useWalletBalance(session, request?.amount.currency ?? null);
   const submit = useSubmit();
   const params: Record<string, string> = {};
   for (const name of PARAMS) {
@@ -76,18 +76,9 @@ export function PayApprovePage() {
     api<Shopper>('GET', `/v1/shoppers/${session.network}/${encodeURIComponent(session.handle)}`)
       .then(setShopper)
       .catch(() => setShopper(null));
-    api<Wallet>('GET', '/v1/me/wallet')
-      .then((wallet) =>
-        setWalletMinor(
-          wallet.balances.find((b) => b.currency === request?.amount.currency)?.amount ?? 0,
-        ),
-      )
-      .catch(() => setWalletMinor(null));
-  }, [session, request]);
+  }, [session]);
 
-  // The wallet is offered first when it holds anything in this currency.
-  const walletUsable = walletMinor !== null && walletMinor > 0;
-  const chosen: PayFrom = payFrom ?? (walletUsable ? 'wallet' : 'card');
+  const chosen = payFrom ?? defaultPayFrom(walletMinor);
 
   const decide = (decision: 'approve' | 'deny') =>
     submit.run(async () => {
@@ -140,7 +131,8 @@ export function PayApprovePage() {
               Paying as @{session.handle}. The shop gets the payment's result, never your card.
             </p>
             <PayFromChoice
-              request={request}
+              amount={request.amount.amount}
+              currency={request.amount.currency}
               card={shopper ? cardName(shopper) : 'your card on file'}
               walletMinor={walletMinor}
               chosen={chosen}
@@ -175,59 +167,4 @@ export function PayApprovePage() {
 function cardName(shopper: Shopper): string {
   const brand = shopper.card.brand;
   return `your ${brand.charAt(0).toUpperCase()}${brand.slice(1)} card ending ${shopper.card.last4}`;
-}
-
-/**
- * Where the money comes from: the wallet first (the card pays whatever its balance does not cover),
- * or the card only. The split is shown before paying; the server checks the choice again.
- */
-function PayFromChoice(props: {
-  request: Request;
-  card: string;
-  walletMinor: number | null;
-  chosen: PayFrom;
-  onChoose: (choice: PayFrom) => void;
-  disabled: boolean;
-}) {
-  const { request, card, walletMinor, chosen } = props;
-  const currency = request.amount.currency;
-  const total = request.amount.amount;
-  const fromWallet = Math.min(walletMinor ?? 0, total);
-  const rest = total - fromWallet;
-  const usable = fromWallet > 0;
-  return (
-    <fieldset className="pay-from">
-      <legend>Pay from</legend>
-      <p className="hint">
-        Your wallet: {walletMinor === null ? 'balance unknown' : formatMoney(walletMinor, currency)}
-        . The wallet pays first; if it holds less than the amount, your card pays the rest.
-      </p>
-      <label className="inline">
-        <input
-          type="radio"
-          name="pay_from"
-          value="wallet"
-          checked={chosen === 'wallet'}
-          disabled={props.disabled || !usable}
-          onChange={() => props.onChoose('wallet')}
-        />
-        {!usable
-          ? `Wallet (no ${currency} in it)`
-          : rest === 0
-            ? `Wallet: ${formatMoney(fromWallet, currency)}`
-            : `Wallet ${formatMoney(fromWallet, currency)}, then ${formatMoney(rest, currency)} from ${card}`}
-      </label>
-      <label className="inline">
-        <input
-          type="radio"
-          name="pay_from"
-          value="card"
-          checked={chosen === 'card'}
-          disabled={props.disabled}
-          onChange={() => props.onChoose('card')}
-        />
-        {`Card: ${formatMoney(total, currency)} from ${card}`}
-      </label>
-    </fieldset>
-  );
 }
