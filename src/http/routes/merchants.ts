@@ -9,7 +9,7 @@ import { merchantView, offerView } from '../../engine/views.ts';
 import { idempotency, requireAdmin, requireMerchant, requirePrincipal, guard } from '../auth.ts';
 import { accountOf } from '../accounts.ts';
 import { webhookTargetProblem } from '../../outbox/ssrf.ts';
-import { checkCursor, errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
+import { cursorPage, errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import {
   CreateMerchantBody,
   CreateOfferBody,
@@ -283,29 +283,17 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const p = await requirePrincipal(app, c);
       const q = c.req.valid('query');
-      const params: unknown[] = [q.limit + 1];
-      const where: string[] = [];
-      if (p.kind === 'merchant') where.push(`merchant_id = $${params.push(p.merchantId)}`);
-      if (q.starting_after)
-        await checkCursor(
+      return send(
+        c,
+        await cursorPage(
           app.db,
           'offers',
-          q.starting_after,
           p.kind === 'merchant' ? p.merchantId : null,
-        );
-      if (q.starting_after)
-        where.push(
-          `(created_at, id) < (SELECT created_at, id FROM offers WHERE id = $${params.push(q.starting_after)})`,
-        );
-      const { rows } = await app.db.query(
-        `SELECT * FROM offers ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT $1`,
-        params,
+          q,
+          () => [],
+          (r) => offerView(offerFromRow(r)),
+        ),
       );
-      return send(c, {
-        object: 'list',
-        data: rows.slice(0, q.limit).map((r) => offerView(offerFromRow(r))),
-        has_more: rows.length > q.limit,
-      });
     },
   );
 
