@@ -6,7 +6,14 @@ import type { AppContext } from '../../app-context.ts';
 import { submitCommand } from '../../engine/commands.ts';
 import { offerFromRow } from '../../engine/load.ts';
 import { merchantView, offerView } from '../../engine/views.ts';
-import { idempotency, requireAdmin, requireMerchant, requirePrincipal, guard } from '../auth.ts';
+import {
+  answerCommand,
+  idempotency,
+  requireAdmin,
+  requireMerchant,
+  requirePrincipal,
+  guard,
+} from '../auth.ts';
 import { accountOf } from '../accounts.ts';
 import { webhookTargetProblem } from '../../outbox/ssrf.ts';
 import { cursorPage, errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
@@ -132,14 +139,12 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const body = c.req.valid('json');
       await accountOf(app, body.network, body.handle);
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, 'admin', key, requestHash, {
+      return answerCommand(app, c, 'admin', {
         op: 'merchant.add_handle',
         merchantId: c.req.valid('param').id,
         network: body.network,
         handle: body.handle,
       });
-      return send(c, result.body, result.status);
     },
   );
 
@@ -213,8 +218,7 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const merchantId = await requireMerchant(app, c);
       const body = c.req.valid('json');
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
+      return answerCommand(app, c, merchantId, {
         op: 'offer.create',
         merchantId,
         title: body.title,
@@ -232,7 +236,6 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
         endsAt: body.ends_at ?? null,
         publish: body.publish,
       });
-      return send(c, result.body, result.status);
     },
   );
 
@@ -254,14 +257,12 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
       }),
       async (c) => {
         const merchantId = await requireMerchant(app, c);
-        const { key, requestHash } = await idempotency(app, c);
-        const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
+        return answerCommand(app, c, merchantId, {
           op: 'offer.set_status',
           merchantId,
           offerId: c.req.valid('param').id,
           status,
         });
-        return send(c, result.body, result.status);
       },
     );
   }

@@ -5,8 +5,7 @@ import { normalizeHandle } from '../../core/post-grammar.ts';
 import type { AppContext } from '../../app-context.ts';
 import { orderFromRow } from '../../engine/load.ts';
 import { orderView } from '../../engine/views.ts';
-import { idempotency, requireAdmin, requirePrincipal, guard } from '../auth.ts';
-import { submitCommand } from '../../engine/commands.ts';
+import { answerCommand, requireAdmin, requirePrincipal, guard } from '../auth.ts';
 import { cursorPage, errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { listOf, MailboxList, OrderSchema, PageQuery } from '../schemas.ts';
 
@@ -144,25 +143,16 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
           'restock_quantity',
         );
       }
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(
-        app.log,
-        app.engine,
-        p.kind === 'admin' ? 'admin' : p.merchantId,
-        key,
-        requestHash,
-        {
-          op: 'order.refund',
-          merchantId: p.kind === 'admin' ? null : p.merchantId,
-          orderId: c.req.valid('param').id,
-          restock: body.restock === true,
-          ...(amount !== null && { amountMinor: amount.toString() }),
-          ...(body.restock_quantity !== undefined && {
-            restockQuantity: body.restock_quantity as number,
-          }),
-        },
-      );
-      return send(c, result.body, result.status);
+      return answerCommand(app, c, p.kind === 'admin' ? 'admin' : p.merchantId, {
+        op: 'order.refund',
+        merchantId: p.kind === 'admin' ? null : p.merchantId,
+        orderId: c.req.valid('param').id,
+        restock: body.restock === true,
+        ...(amount !== null && { amountMinor: amount.toString() }),
+        ...(body.restock_quantity !== undefined && {
+          restockQuantity: body.restock_quantity as number,
+        }),
+      });
     },
   );
 
