@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
-import { Metrics } from '../src/metrics.ts';
+import { DEAD_LETTERS_SQL, Metrics } from '../src/metrics.ts';
 import {
   OUTBOX_LANES,
   OutboxWorker,
@@ -75,7 +75,14 @@ for (const storage of storages()) {
          SELECT 'charge:new' || i, 'charge', '{}', $1 FROM generate_series(1, 3) AS i`,
         [at],
       );
+      await db.query(
+        `INSERT INTO outbox (key, kind, body, status, attempts, next_at)
+         SELECT 'webhook:dead' || i, 'webhook', '{}', 2, 12, $1 FROM generate_series(1, 2) AS i`,
+        [at],
+      );
       await db.query('ANALYZE outbox');
+      // /metrics counts the dead letters from their own index, not by reading the whole outbox.
+      assert.deepEqual(await planOf(db, DEAD_LETTERS_SQL, []), ['outbox_dead']);
 
       for (const [kinds, index] of [
         [OUTBOX_LANES.charges, 'outbox_charges_due'],
@@ -103,6 +110,7 @@ for (const storage of storages()) {
       assert.equal(backlog('post'), PENDING_EFFECTS / 2);
       assert.equal(backlog('email'), PENDING_EFFECTS / 2);
       assert.ok(Number.isNaN(backlog('charge')), 'no charge waits');
+      assert.match(metrics, /^tagpay_outbox_dead_letters 2$/m);
     });
 
     test('a pass takes the longest due first: a retry due before newer rows goes before them', async () => {
