@@ -16,6 +16,7 @@ import { handleKey } from '../../engine/state.ts';
 import { offerView } from '../../engine/views.ts';
 import { accountOf } from '../accounts.ts';
 import {
+  answerCommand,
   bearer,
   guard,
   idempotency,
@@ -414,21 +415,12 @@ export function checkoutRoutes(api: OpenAPIHono, app: AppContext): void {
           'amount: a positive whole number of minor units, e.g. 500 for $5.00',
           'amount',
         );
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(
-        app.log,
-        app.engine,
-        p.kind === 'admin' ? 'admin' : p.merchantId,
-        key,
-        requestHash,
-        {
-          op: 'payment.refund',
-          paymentId: c.req.valid('param').id,
-          merchantId: p.kind === 'admin' ? null : p.merchantId,
-          amountMinor: amount === undefined || amount === null ? null : String(amount),
-        },
-      );
-      return send(c, result.body, result.status);
+      return answerCommand(app, c, p.kind === 'admin' ? 'admin' : p.merchantId, {
+        op: 'payment.refund',
+        paymentId: c.req.valid('param').id,
+        merchantId: p.kind === 'admin' ? null : p.merchantId,
+        amountMinor: amount === undefined || amount === null ? null : String(amount),
+      });
     },
   );
 
