@@ -95,7 +95,7 @@ describe('checkout pages (Chromium)', () => {
     await page.getByRole('button', { name: 'Pay $49.00' }).click();
     await page
       .getByRole('status')
-      .filter({ hasText: 'Paid $49.00 in one payment for 2 orders' })
+      .filter({ hasText: 'Paid $49.00 from your card in one payment for 2 orders' })
       .waitFor();
     await page.getByText('Your cart is empty').waitFor();
     await w.shot(page, 'cart-paid-phone');
@@ -107,6 +107,44 @@ describe('checkout pages (Chromium)', () => {
       ADMIN_KEY,
     );
     assert.equal(orders.body.data.length, 2);
+    assert.deepEqual(w.pageErrors, []);
+  });
+
+  test('cart on a desktop, paid from the wallet: no card charge, the wallet pays it all', async () => {
+    const bob = world.accounts.bob!;
+    const topUp = await w.h.request(
+      'POST',
+      '/v1/wallets/bob/top-ups',
+      { network: 'local', amount: 3000, currency: 'USD' },
+      ADMIN_KEY,
+    );
+    assert.equal(topUp.status, 202, JSON.stringify(topUp.body));
+    await w.h.app.settle();
+    await post(w.h, bob, '#cart x2', (await offerPost('AcmeMug')).id);
+    const page = await w.newPerson();
+    await page.goto('/cart');
+    await signIn(page, 'bob');
+    await page.getByRole('row', { name: /Acme Mug/ }).waitFor();
+    await page.getByText('Your wallet: $30.00').waitFor();
+    const fromWallet = page.getByRole('radio', { name: 'Wallet: $24.00' });
+    assert.ok(await fromWallet.isChecked(), 'the wallet is offered first when it holds money');
+    await w.shot(page, 'cart-desktop');
+    const charges = async () =>
+      (await w.h.app.db.query('SELECT id FROM sandbox_charges')).rows.length;
+    const before = await charges();
+    await page.getByRole('button', { name: 'Pay $24.00' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'Paid $24.00 from your wallet in one payment for 1 order' })
+      .waitFor();
+    await w.h.app.settle();
+    await w.shot(page, 'cart-wallet-paid-desktop');
+    assert.equal(await charges(), before, 'the wallet paid it all: no card charge');
+    const wallet = await w.h.request('GET', '/v1/wallets/bob?network=local', undefined, ADMIN_KEY);
+    assert.deepEqual(
+      wallet.body.balances.find((b: { currency: string }) => b.currency === 'USD').amount,
+      600,
+    );
     assert.deepEqual(w.pageErrors, []);
   });
 

@@ -14,6 +14,7 @@ import {
   useWalletBalance,
   type Payment,
   type PayFrom,
+  paidFrom,
 } from './checkout-common.tsx';
 
 interface Offer {
@@ -110,7 +111,7 @@ export function BuyNowPage({ offerId }: { offerId: string }) {
           <NeedsSignIn what="shopper" />
         ) : payment?.status === 'paid' ? (
           <Notice kind="ok">
-            Paid {formatMoney(payment.amount, payment.currency)}. Order{' '}
+            Paid {formatMoney(payment.amount, payment.currency)} {paidFrom(payment)}. Order{' '}
             {payment.order_ids.join(', ')} ships to the address on your profile.{' '}
             <Link to="/wallet">See it in your wallet</Link>.
           </Notice>

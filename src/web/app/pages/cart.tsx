@@ -12,6 +12,7 @@ import {
   useWalletBalance,
   type Payment,
   type PayFrom,
+  paidFrom,
 } from './checkout-common.tsx';
 
 interface CartItem {
@@ -86,9 +87,11 @@ export function CartPage() {
     <Layout title="Your cart">
       {payment?.status === 'paid' ? (
         <Notice kind="ok">
-          Paid {formatMoney(payment.amount, payment.currency)} in one payment for{' '}
-          {payment.order_ids.length === 1 ? '1 order' : `${payment.order_ids.length} orders`} (
-          {payment.order_ids.join(', ')}). They ship to the address on your profile.
+          Paid {formatMoney(payment.amount, payment.currency)} {paidFrom(payment)} in one payment
+          for {payment.order_ids.length === 1 ? '1 order' : `${payment.order_ids.length} orders`} (
+          {payment.order_ids.join(', ')}).{' '}
+          {payment.order_ids.length === 1 ? 'It ships' : 'They ship'} to the address on your
+          profile.
         </Notice>
       ) : null}
       {payment?.status === 'failed' ? (

@@ -24,6 +24,13 @@ export interface Payment {
   card_amount: number;
 }
 
+/** Where a paid payment's money came from, in words: "from your wallet", "from your card", or both. */
+export function paidFrom(p: Pick<Payment, 'wallet_amount' | 'card_amount' | 'currency'>): string {
+  if (p.wallet_amount > 0 && p.card_amount > 0)
+    return `${formatMoney(p.wallet_amount, p.currency)} from your wallet and ${formatMoney(p.card_amount, p.currency)} from your card`;
+  return p.wallet_amount > 0 ? 'from your wallet' : 'from your card';
+}
+
 /** Where a web payment's money comes from (the API's `pay_from`). */
 export type PayFrom = 'card' | 'wallet';
 
