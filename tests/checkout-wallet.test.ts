@@ -17,6 +17,7 @@ import {
   type Account,
   type World,
 } from './support/world.ts';
+import { giftCardOffer } from './support/money.ts';
 
 /**
  * Web payments from the wallet (issue 4, item 7): pay with tagpay, buy-now and the cart pay from the
@@ -280,19 +281,7 @@ for (const storage of storages()) {
       );
 
       // Dave's card declines: funded by a gift card, his wallet part comes back whole.
-      const gift = await h.request(
-        'POST',
-        '/v1/gift-card-offers',
-        {
-          title: 'Acme gift card',
-          price: { amount: 1000, currency: 'USD' },
-          value: 1000,
-          quantity: 5,
-          hashtag: 'AcmeGift',
-        },
-        w.merchant.api_key,
-      );
-      assert.equal(gift.status, 201, JSON.stringify(gift.body));
+      await giftCardOffer(h, w, { title: 'Acme gift card', price: 1000, value: 1000 });
       await h.app.settle();
       const buy = await post(h, alice, '#AcmeGift');
       await post(h, alice, codeIn((await repliesTo(h, buy))[0]));
@@ -488,19 +477,7 @@ for (const storage of storages()) {
     test('a gift card bought with a buy-now link is issued: the code is e-mailed and redeemable', async () => {
       await fresh();
       const alice = w.accounts.alice!;
-      const gift = await h.request(
-        'POST',
-        '/v1/gift-card-offers',
-        {
-          title: 'Acme $25 gift card',
-          price: { amount: 1500, currency: 'USD' },
-          value: 2500,
-          quantity: 5,
-          hashtag: 'AcmeGift',
-        },
-        w.merchant.api_key,
-      );
-      assert.equal(gift.status, 201, JSON.stringify(gift.body));
+      await giftCardOffer(h, w);
       await h.app.settle();
       const buy = await h.request(
         'POST',

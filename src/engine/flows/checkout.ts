@@ -1159,8 +1159,29 @@ function approvePayRequest(
 function onOAuthSettled(state: State, out: Out, payment: Payment): void {
   // Kept in memory while its code may still be exchanged (see expirePayments).
   if (payment.codeUsedAt !== null) state.checkout.payments.delete(payment.id);
-  const client = state.checkout.clients.get(payment.clientId!);
   const merchant = state.merchants.get(payment.merchantId!) as Merchant;
+  shopWebhook(
+    state,
+    out,
+    payment,
+    merchant,
+    payment.status === 'paid' ? 'payment.succeeded' : 'payment.failed',
+  );
+}
+
+/**
+ * Tells the shop of a pay-with-tagpay payment what happened to it: a signed webhook to the shop
+ * client's URL, or the merchant's when the client has none (none at all: nothing is sent).
+ */
+function shopWebhook(
+  state: State,
+  out: Out,
+  payment: Payment,
+  merchant: Merchant,
+  type: 'payment.succeeded' | 'payment.failed' | 'payment.refunded',
+): void {
+  const client =
+    payment.clientId === null ? undefined : state.checkout.clients.get(payment.clientId);
   const url = client?.webhookUrl ?? merchant.webhookUrl;
   if (url === null) return;
   const id = newId('evt', out.ctx.random);
@@ -1173,7 +1194,7 @@ function onOAuthSettled(state: State, out: Out, payment: Payment): void {
       event: {
         id,
         object: 'event',
-        type: payment.status === 'paid' ? 'payment.succeeded' : 'payment.failed',
+        type,
         created: Math.floor(out.entry.at / 1000),
         data: { object: paymentView(payment) },
       },
@@ -1350,24 +1371,5 @@ export function onPaymentRefundResult(state: State, out: Out, result: RefundResu
       subject: `Refund: ${merchant.name}`,
       text: replies.refunded(merchant.name, money),
     });
-  const client =
-    payment.clientId === null ? undefined : state.checkout.clients.get(payment.clientId);
-  const url = client?.webhookUrl ?? merchant.webhookUrl;
-  if (url === null) return;
-  const id = newId('evt', out.ctx.random);
-  out.fx.outbox.push({
-    key: `webhook:${id}`,
-    kind: 'webhook',
-    body: {
-      merchant_id: merchant.id,
-      url,
-      event: {
-        id,
-        object: 'event',
-        type: 'payment.refunded',
-        created: Math.floor(out.entry.at / 1000),
-        data: { object: paymentView(payment) },
-      },
-    },
-  });
+  shopWebhook(state, out, payment, merchant, 'payment.refunded');
 }
