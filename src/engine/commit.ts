@@ -1,5 +1,6 @@
 import type { Sql } from '../store/db.ts';
-import { insertNew, pgArray, upsertRows, type Column } from '../store/set-sql.ts';
+import type { Db } from '../store/db.ts';
+import { inlineParams, insertNew, pgArray, upsertRows, type Column } from '../store/set-sql.ts';
 import { commitSafety, keyIdOf } from './flows/safety.ts';
 import type { Effects, State } from './state.ts';
 import type { ChainedTransfer } from '../core/ledger-chain.ts';
@@ -164,6 +165,33 @@ export async function commitPlan(
     throw new Error(`engine: the log cursor is no longer ${from}; is another engine writing?`);
   }
   for (const [text, params] of statements) await tx.query(text, params as unknown[] | undefined);
+}
+
+/**
+ * Commits a planned batch as commitPlan does, the cursor first, but as one script (Db.script): the
+ * parameters written into the statements, so a server gets the whole transaction in one round trip
+ * (the cursor, a dozen set-based statements, COMMIT were fourteen, a third of a loaded batch's
+ * time). The cursor's check raises inside the script, so a second engine still writes nothing.
+ */
+export async function commitPlanScript(
+  db: Db,
+  from: bigint,
+  cursor: bigint,
+  statements: readonly Statement[],
+): Promise<void> {
+  const parts: string[] = new Array(statements.length + 1);
+  parts[0] = `DO $cursor$BEGIN
+    INSERT INTO cursors (name, value) VALUES ('engine', '${cursor}')
+    ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE cursors.value = '${from}';
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'engine: the log cursor is no longer ${from}; is another engine writing?';
+    END IF;
+  END$cursor$`;
+  for (let i = 0; i < statements.length; i++) {
+    const [text, params] = statements[i]!;
+    parts[i + 1] = inlineParams(text, params);
+  }
+  await db.script(parts.join(';\n'));
 }
 
 async function writeEffects(
