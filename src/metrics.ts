@@ -8,6 +8,9 @@ import type { Db } from './store/db.ts';
  * Prometheus metrics (`GET /metrics`): ingestion, batches, commit times, engine lag, outbox backlog
  * and checkouts by state. One registry per app, so tests can run several side by side.
  */
+/** Dead letters, counted from their own partial index (0015-outbox-dead.sql). */
+export const DEAD_LETTERS_SQL = 'SELECT count(*)::int AS n FROM outbox WHERE status = 2';
+
 export class Metrics {
   readonly registry = new Registry();
   readonly eventsIngested: Counter<'kind'>;
@@ -86,9 +89,7 @@ export class Metrics {
       help: 'Outbox rows that gave up after their last attempt',
       registers,
       async collect() {
-        const { rows } = await db.query<{ n: number }>(
-          'SELECT count(*)::int AS n FROM outbox WHERE status = 2',
-        );
+        const { rows } = await db.query<{ n: number }>(DEAD_LETTERS_SQL);
         this.set(rows[0]!.n);
       },
     });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { settingSecret } from '../src/app-context.ts';
+import { linkToken } from '../src/engine/flows/safety.ts';
 import {
   ADMIN_KEY,
   openHarness,
@@ -386,6 +388,16 @@ for (const storage of storages()) {
       const mail = mails.body.data.find((m: { subject: string }) => /Approve/.test(m.subject));
       assert.match(mail.text, /\$62\.00/);
       const token = /\/step-up\?t=([A-Za-z0-9_.-]+)/.exec(mail.text)![1]!;
+      // The link names the payment; an order of it is never approved (and charged) on its own, even
+      // by a correctly signed link naming the order.
+      const secret = await settingSecret(h.app.db, 'link_secret', h.app.random);
+      const alone = await h.request('POST', '/v1/step-up', {
+        token: linkToken(secret, 'step-up', held.body.order_ids[0]),
+      });
+      assert.equal(alone.status, 409, JSON.stringify(alone.body));
+      assert.equal(alone.body.error.code, 'STEP_UP_NOT_PENDING');
+      await h.app.settle();
+      assert.equal((await charges(h)).length, before, 'nothing charged by the order alone');
       const approved = await h.request('POST', '/v1/step-up', { token });
       assert.equal(approved.status, 200, JSON.stringify(approved.body));
       await h.app.settle();

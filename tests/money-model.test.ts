@@ -22,6 +22,7 @@ import {
   setupWorld,
   type Account,
 } from './support/world.ts';
+import { giftCardOffer } from './support/money.ts';
 
 /**
  * A seeded randomized workload of money flows (payments, requests, claims and their expiry, top-ups,
@@ -175,19 +176,12 @@ async function run(seed: bigint): Promise<void> {
     for (const handle of ['erin2', 'gus', ...UNLINKED])
       accounts[handle] = await createAccount(h, handle);
     for (const handle of ['erin2', 'gus']) await linkShopper(h, accounts[handle]!, CARDS.ok);
-    const gift = await h.request(
-      'POST',
-      '/v1/gift-card-offers',
-      {
-        title: 'Acme gift card',
-        price: { amount: GIFT_PRICE, currency: 'USD' },
-        value: GIFT_VALUE,
-        quantity: 10_000,
-        hashtag: 'AcmeGift',
-      },
-      w.merchant.api_key,
-    );
-    assert.equal(gift.status, 201);
+    await giftCardOffer(h, w, {
+      title: 'Acme gift card',
+      price: GIFT_PRICE,
+      value: GIFT_VALUE,
+      quantity: 10_000,
+    });
     await h.app.settle();
     const model = new Model();
     const linkedNow = () => [...model.linked];

@@ -15,6 +15,7 @@ import {
   setupWorld,
   type World,
 } from './support/world.ts';
+import { giftCardOffer } from './support/money.ts';
 
 /**
  * Money by post and the fraud controls (issue 7 with issue 3's safety.ts): a payment passes the
@@ -419,19 +420,7 @@ for (const storage of storages()) {
     test('wallets, gift cards (issued, redeemed, balances) and pending claims are read back from the tables after a restart', async () => {
       await fresh({ TAGPAY_CARD_DAILY_MAX: '0', TAGPAY_PURCHASES_PER_HOUR_MAX: '0' });
       const { alice } = w.accounts;
-      const offer = await h.request(
-        'POST',
-        '/v1/gift-card-offers',
-        {
-          title: 'Acme $25 gift card',
-          price: { amount: 1500, currency: 'USD' },
-          value: 2500,
-          quantity: 5,
-          hashtag: 'AcmeGift',
-        },
-        w.merchant.api_key,
-      );
-      assert.equal(offer.status, 201, JSON.stringify(offer.body));
+      await giftCardOffer(h, w);
       const buy = await post(h, alice!, '#AcmeGift x2');
       await post(h, alice!, codeIn((await repliesTo(h, buy))[0]));
       const mail = (await mails(h, 'alice@example.com')).find((m) => /GC-/.test(m.text))!;

@@ -12,6 +12,7 @@ import {
   setupWorld,
   type World,
 } from './support/world.ts';
+import { giftCardOffer } from './support/money.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -542,19 +543,7 @@ for (const storage of storages()) {
     test('gift cards: $25 for $15, the merchant funds $10; the code goes to the buyer once, is redeemed once', async () => {
       await fresh();
       const { alice } = w.accounts;
-      const created = await h.request(
-        'POST',
-        '/v1/gift-card-offers',
-        {
-          title: 'Acme $25 gift card',
-          price: { amount: 1500, currency: 'USD' },
-          value: 2500,
-          quantity: 5,
-          hashtag: 'AcmeGift',
-        },
-        w.merchant.api_key,
-      );
-      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const created = await giftCardOffer(h, w);
       assert.equal(created.body.kind, 'gift_card');
       assert.equal(created.body.gift_card_value, 2500);
       const cheap = await h.request(

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pino from 'pino';
-import { Metrics } from '../src/metrics.ts';
+import { DEAD_LETTERS_SQL, Metrics } from '../src/metrics.ts';
 import {
   OUTBOX_LANES,
   OutboxWorker,
   type Deliverer,
   type OutboxItem,
 } from '../src/outbox/worker.ts';
-import { dropSchema, openPglite, openPostgres, type Db } from '../src/store/db.ts';
-import { migrate } from '../src/store/migrations.ts';
-import { ManualClock, POSTGRES_URL, START_MS, storages } from './support/harness.ts';
+import type { Db } from '../src/store/db.ts';
+import { ManualClock, START_MS, storages } from './support/harness.ts';
+import { openMigratedDb, planOf } from './support/plans.ts';
 
 /**
  * The outbox lanes read their rows from their own index. The outbox is filled as a busy tagpay fills
@@ -23,21 +23,6 @@ import { ManualClock, POSTGRES_URL, START_MS, storages } from './support/harness
 
 const DELIVERED_CHARGES = 5_000;
 const PENDING_EFFECTS = 20_000;
-
-async function openDb(storage: 'pglite' | 'postgres'): Promise<Db> {
-  if (storage === 'pglite') {
-    const db = await openPglite(null);
-    after(() => db.close());
-    return db;
-  }
-  const schema = `lanes_${process.pid}_${Date.now().toString(36)}`;
-  const db = await openPostgres(POSTGRES_URL, schema, 2);
-  after(async () => {
-    await db.close();
-    await dropSchema(POSTGRES_URL, schema);
-  });
-  return db;
-}
 
 /** A worker whose deliverers record what they were given and succeed. */
 function recordingWorker(db: Db, clock: ManualClock, delivered: OutboxItem[]): OutboxWorker {
@@ -69,32 +54,10 @@ async function pollOf(db: Db, kinds: readonly string[]): Promise<[string, unknow
   return polls[0]!;
 }
 
-/** The names of the indexes a plan (EXPLAIN FORMAT JSON) reads. */
-function indexesOf(plan: unknown): string[] {
-  const out: string[] = [];
-  const walk = (node: Record<string, unknown>) => {
-    if (typeof node['Index Name'] === 'string') out.push(node['Index Name']);
-    for (const child of (node['Plans'] as Record<string, unknown>[] | undefined) ?? []) walk(child);
-  };
-  walk(plan as Record<string, unknown>);
-  return out;
-}
-
-async function planOf(db: Db, text: string, params: unknown[]): Promise<string[]> {
-  const { rows } = await db.query<{ 'QUERY PLAN': unknown }>(
-    `EXPLAIN (FORMAT JSON) ${text}`,
-    params,
-  );
-  const json = rows[0]!['QUERY PLAN'];
-  const parsed = (typeof json === 'string' ? JSON.parse(json) : json) as { Plan: unknown }[];
-  return indexesOf(parsed[0]!.Plan);
-}
-
 for (const storage of storages()) {
   describe(`outbox lanes (${storage})`, () => {
     test('each lane polls its own index of waiting rows, whatever else the outbox holds', async () => {
-      const db = await openDb(storage);
-      await migrate(db);
+      const db = await openMigratedDb(storage, 'lanes');
       const at = START_MS;
       await db.query(
         `INSERT INTO outbox (key, kind, body, status, attempts, next_at, delivered_at)
@@ -112,7 +75,14 @@ for (const storage of storages()) {
          SELECT 'charge:new' || i, 'charge', '{}', $1 FROM generate_series(1, 3) AS i`,
         [at],
       );
+      await db.query(
+        `INSERT INTO outbox (key, kind, body, status, attempts, next_at)
+         SELECT 'webhook:dead' || i, 'webhook', '{}', 2, 12, $1 FROM generate_series(1, 2) AS i`,
+        [at],
+      );
       await db.query('ANALYZE outbox');
+      // /metrics counts the dead letters from their own index, not by reading the whole outbox.
+      assert.deepEqual(await planOf(db, DEAD_LETTERS_SQL, []), ['outbox_dead']);
 
       for (const [kinds, index] of [
         [OUTBOX_LANES.charges, 'outbox_charges_due'],
@@ -140,11 +110,11 @@ for (const storage of storages()) {
       assert.equal(backlog('post'), PENDING_EFFECTS / 2);
       assert.equal(backlog('email'), PENDING_EFFECTS / 2);
       assert.ok(Number.isNaN(backlog('charge')), 'no charge waits');
+      assert.match(metrics, /^tagpay_outbox_dead_letters 2$/m);
     });
 
     test('a pass takes the longest due first: a retry due before newer rows goes before them', async () => {
-      const db = await openDb(storage);
-      await migrate(db);
+      const db = await openMigratedDb(storage, 'lanes');
       const clock = new ManualClock(START_MS);
       // Committed in this order: a charge that failed once and is due again at START_MS - 500, then
       // two new charges from a batch at START_MS - 1000 and START_MS, and one retry not due yet.

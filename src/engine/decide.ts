@@ -32,6 +32,7 @@ import {
   onLinked,
   onSafetyCommand,
   type SafetyConfig,
+  orderStepUpSubject,
 } from './flows/safety.ts';
 import { lookalikeProblem } from './flows/lookalike.ts';
 import type {
@@ -101,7 +102,7 @@ import {
 } from './flows/checkout-core.ts';
 import {
   addToCart,
-  approvePaymentStepUp,
+  webPaymentStepUpSubject,
   checkoutByPost,
   confirmPayment,
   expirePayments,
@@ -876,13 +877,14 @@ function onApi(state: State, out: Out, event: ApiEvent): void {
     case 'merchant.rotate_webhook_secret':
     case 'merchant.retire_webhook_secret':
       return onSafetyCommand(state, out, cmd, {
-        beginCharge: (order) => beginCharge(state, out, order),
-        approvePayment: (paymentId) => approvePaymentStepUp(state, out, paymentId),
+        stepUpSubject: (id) =>
+          orderStepUpSubject(state, id, (order) => beginCharge(state, out, order)) ??
+          webPaymentStepUpSubject(state, out, id) ??
+          paymentStepUpSubject(state, out, id),
         cancelPending: (order, failure) => {
           settle(state, out, order, 'canceled', failure);
           out.reply(order.network, order.postId, replies.canceled(1));
         },
-        stepUpSubject: (id) => paymentStepUpSubject(state, out, id),
         cancelOthers: (shopper) => cancelPaymentsOf(state, out, shopper, 'frozen').map((p) => p.id),
       });
     case 'card_offer.create':

@@ -3,7 +3,10 @@ import { newSecret, sha256 } from '../core/codes.ts';
 import { TagpayError } from '../core/errors.ts';
 import { API_KEY_TOUCH_MS, IDEMPOTENCY_KEY_CHARS_MAX } from '../core/limits.ts';
 import type { AppContext } from '../app-context.ts';
+import { submitCommand } from '../engine/commands.ts';
+import type { ApiCommand } from '../engine/events.ts';
 import { looksLikeProof, readProof, type Ownership } from './ownership.ts';
+import { send } from './route.ts';
 import { sessionOf } from './session.ts';
 
 export type Scope = 'read' | 'write';
@@ -233,4 +236,19 @@ export async function idempotency(
   const body = await c.req.json().catch(() => null);
   const requestHash = sha256(`${c.req.method} ${c.req.path} ${JSON.stringify(body)}`);
   return { key: sent ?? newSecret('auto', app.random), requestHash };
+}
+
+/**
+ * Sends an API command to the engine under the request's Idempotency-Key (one command per key and
+ * caller, see submitCommand) and answers with the engine's answer: what most writing routes do.
+ */
+export async function answerCommand(
+  app: AppContext,
+  c: Context,
+  principal: string,
+  command: ApiCommand,
+): Promise<never> {
+  const { key, requestHash } = await idempotency(app, c);
+  const result = await submitCommand(app.log, app.engine, principal, key, requestHash, command);
+  return send(c, result.body, result.status);
 }

@@ -13,25 +13,48 @@ export function send(c: Context, body: unknown, status = 200): never {
 }
 
 /**
- * Checks a `starting_after` cursor names an object the caller can see; an unknown one is an error, not
- * an empty page. A merchant's cursor must be its own, so cursors never reveal other tenants' ids.
+ * One page of a merchant-owned table (offers, orders), newest first, Stripe's way: `limit` rows after
+ * the `starting_after` cursor, and whether more follow. `filters` gives the caller's conditions, each
+ * value passed through `arg` (which answers its placeholder). A merchant sees only its own rows, and its cursor must be
+ * its own: an unknown or another tenant's cursor is an error, not an empty page, so cursors never
+ * reveal other tenants' ids.
  */
-export async function checkCursor(
+export async function cursorPage<T>(
   db: Sql,
   table: 'offers' | 'orders',
-  id: string,
   merchantId: string | null,
-): Promise<void> {
-  const { rows } = await db.query(
-    `SELECT 1 FROM ${table} WHERE id = $1 AND ($2::text IS NULL OR merchant_id = $2)`,
-    [id, merchantId],
-  );
-  if (rows.length === 0)
-    throw new TagpayError(
-      'INVALID_REQUEST',
-      `No ${table.slice(0, -1)} ${id} to start after.`,
-      'starting_after',
+  q: { limit: number; starting_after?: string | undefined },
+  filters: (arg: (value: unknown) => string) => string[],
+  view: (row: Record<string, unknown>) => T,
+): Promise<{ object: 'list'; data: T[]; has_more: boolean }> {
+  const params: unknown[] = [q.limit + 1];
+  const where = filters((value) => `$${params.push(value)}`);
+  if (merchantId !== null) where.push(`merchant_id = $${params.push(merchantId)}`);
+  if (q.starting_after !== undefined && q.starting_after !== '') {
+    const { rows } = await db.query(
+      `SELECT 1 FROM ${table} WHERE id = $1 AND ($2::text IS NULL OR merchant_id = $2)`,
+      [q.starting_after, merchantId],
     );
+    if (rows.length === 0)
+      throw new TagpayError(
+        'INVALID_REQUEST',
+        `No ${table.slice(0, -1)} ${q.starting_after} to start after.`,
+        'starting_after',
+      );
+    where.push(
+      `(created_at, id) < (SELECT created_at, id FROM ${table} WHERE id = $${params.push(q.starting_after)})`,
+    );
+  }
+  const { rows } = await db.query<Record<string, unknown>>(
+    `SELECT * FROM ${table} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+      ORDER BY created_at DESC, id DESC LIMIT $1`,
+    params,
+  );
+  return {
+    object: 'list',
+    data: rows.slice(0, q.limit).map(view),
+    has_more: rows.length > q.limit,
+  };
 }
 
 const err = (description: string) => ({

@@ -201,21 +201,4 @@ export class OutboxWorker {
       return rows.length;
     });
   }
-
-  /** Rows waiting for delivery (for metrics and tests). */
-  async backlog(): Promise<number> {
-    const { rows } = await this.db.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM outbox WHERE status = 0',
-    );
-    return rows[0]!.n;
-  }
-
-  /** Due now: what a drain still has to deliver. */
-  async due(): Promise<number> {
-    const { rows } = await this.db.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM outbox WHERE status = 0 AND next_at <= $1',
-      [this.clock.now()],
-    );
-    return rows[0]!.n;
-  }
 }

@@ -76,9 +76,14 @@ export async function migrate(db: Db): Promise<number[]> {
   return applied;
 }
 
-/** Our migrations hold no semicolons inside statements, so splitting on them is exact. */
-function splitStatements(sql: string): string[] {
+/**
+ * The statements of a migration. Our migrations hold no semicolon and no `--` inside a statement's
+ * strings, so dropping line comments and splitting on semicolons is exact; a semicolon in a comment
+ * (prose) used to split a statement in two.
+ */
+export function splitStatements(sql: string): string[] {
   return sql
+    .replace(/--[^\n]*/g, '')
     .split(';')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);

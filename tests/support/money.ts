@@ -110,3 +110,25 @@ export async function openDiskHarness(dataDir: string): Promise<Harness> {
     },
   };
 }
+
+/** Sells a gift card by `#AcmeGift`: worth $25 (value), for $15 (price) unless told otherwise. */
+export async function giftCardOffer(
+  h: Harness,
+  w: World,
+  o: { title?: string; price?: number; value?: number; quantity?: number } = {},
+) {
+  const res = await h.request(
+    'POST',
+    '/v1/gift-card-offers',
+    {
+      title: o.title ?? 'Acme $25 gift card',
+      price: { amount: o.price ?? 1500, currency: 'USD' },
+      value: o.value ?? 2500,
+      quantity: o.quantity ?? 5,
+      hashtag: 'AcmeGift',
+    },
+    w.merchant.api_key,
+  );
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res;
+}

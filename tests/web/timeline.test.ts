@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { setupWorld, type World } from '../support/world.ts';
+import { post, setupWorld, type World } from '../support/world.ts';
 import { openWebWorld, PHONE, type WebWorld } from './browser.ts';
 
 /**
@@ -63,5 +63,22 @@ describe('local timeline (Chromium)', () => {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= PHONE.width, `no sideways scrolling (page is ${width}px wide)`);
     await w.shot(page, 'timeline-phone');
+  });
+
+  test('a post carrying HTML is shown as text: no element of it runs or renders', async () => {
+    const html = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>bold</b>';
+    await post(w.h, world.accounts.bob!, `look ${html} #hello @alice`);
+    const page = await w.newPerson();
+    await page.goto('/');
+    // The post's own words appear as written, angle brackets and all.
+    await page.getByText(html, { exact: false }).first().waitFor();
+    assert.equal(await page.evaluate(() => (window as { __xss?: number }).__xss), undefined);
+    assert.equal(await page.locator('main img[src="x"], main b, main script').count(), 0);
+    // Its hashtag and mention are still links.
+    assert.equal(
+      await page.getByRole('link', { name: '#hello' }).first().getAttribute('href'),
+      '/tags/hello',
+    );
+    assert.deepEqual(w.pageErrors, []);
   });
 });

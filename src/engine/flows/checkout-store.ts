@@ -234,6 +234,16 @@ export function payRequestFromRow(r: Row): PayRequest {
   };
 }
 
+/**
+ * The payments a start reloads: those waiting for a code, an approval or a charge, and pay-with-tagpay
+ * payments whose authorization code a shop may still exchange ($1: the oldest such code's time).
+ * Each part is read from its own partial index (0014-payments-open.sql).
+ */
+export const OPEN_PAYMENTS_SQL = `SELECT * FROM payments
+  WHERE status IN ('awaiting_confirmation', 'awaiting_step_up', 'charging')
+     OR (kind = 'oauth' AND code_used_at IS NULL AND created_at >= $1)
+  ORDER BY created_at`;
+
 /** Rebuilds `state.checkout` (called by loadState, after offers, shoppers and orders). */
 export async function loadCheckout(db: Sql, state: State, lastAt: number): Promise<void> {
   const c = state.checkout;
@@ -270,11 +280,7 @@ export async function loadCheckout(db: Sql, state: State, lastAt: number): Promi
     const request = payRequestFromRow(r);
     c.payRequests.set(request.id, request);
   }
-  const open = await db.query<Row>(
-    `SELECT * FROM payments WHERE status IN ('awaiting_confirmation', 'awaiting_step_up', 'charging')
-       OR (kind = 'oauth' AND code_used_at IS NULL AND created_at >= $1) ORDER BY created_at`,
-    [lastAt - OAUTH_CODE_TTL_MS],
-  );
+  const open = await db.query<Row>(OPEN_PAYMENTS_SQL, [lastAt - OAUTH_CODE_TTL_MS]);
   const charging: Payment[] = [];
   for (const r of open.rows) {
     const payment = paymentFromRow(r);

@@ -57,6 +57,7 @@ import {
   notePaid,
   notMeLink,
   stepUpLink,
+  type StepUpSubject,
 } from './safety.ts';
 
 /**
@@ -720,8 +721,20 @@ function askPaymentStepUp(
   });
 }
 
+/** A web payment held for a step-up (askPaymentStepUp): approving charges all its orders at once. */
+export function webPaymentStepUpSubject(state: State, out: Out, id: string): StepUpSubject | null {
+  const payment = state.checkout.payments.get(id);
+  if (payment === undefined || payment.status !== 'awaiting_step_up') return null;
+  return {
+    what: 'purchase',
+    shopper: state.shopperById.get(payment.shopperId),
+    expiresAt: payment.expiresAt,
+    approve: () => approvePaymentStepUp(state, out, id),
+  };
+}
+
 /** The shopper approved a held payment: it is charged, all its orders at once. Null, or why not. */
-export function approvePaymentStepUp(state: State, out: Out, paymentId: string): string | null {
+function approvePaymentStepUp(state: State, out: Out, paymentId: string): string | null {
   const payment = state.checkout.payments.get(paymentId)!;
   const shopper = state.shopperById.get(payment.shopperId)!;
   const orders = payment.orderIds.map((id) => state.activeOrders.get(id));

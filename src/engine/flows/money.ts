@@ -52,6 +52,7 @@ import {
   notMeLink,
   stepUpLink,
   type SafetyConfig,
+  type StepUpSubject,
 } from './safety.ts';
 
 /**
@@ -491,15 +492,21 @@ function askPaymentStepUp(
  * A payment waiting for a step-up, for the approval of its e-mailed link (safety.ts's
  * step_up.approve): approving sends it, wallet first, then the card.
  */
-export function paymentStepUpSubject(state: State, out: MoneyOut, id: string) {
+export function paymentStepUpSubject(
+  state: State,
+  out: MoneyOut,
+  id: string,
+): StepUpSubject | null {
   const p = state.money.payments.get(id);
   if (p === undefined || p.status !== 'awaiting_step_up') return null;
   return {
+    what: 'payment',
     shopper: state.shopperById.get(p.payerId),
     expiresAt: p.expiresAt,
     approve: () => {
       p.updatedAt = out.entry.at;
       execute(state, out, p);
+      return null;
     },
   };
 }

@@ -453,23 +453,52 @@ function fail(out: Out, code: ErrorCode, message: string, param?: string): void 
   });
 }
 
+/**
+ * What a step-up link names, waiting for the shopper's approval: a purchase by hashtag (`ord_`), a
+ * web payment — buy-now, cart, `#checkout`, pay with tagpay — of any number of orders (`pay_`), or a
+ * payment by post. Each flow says who must approve it, until when, and what approving does; the
+ * approval itself (expiry, frozen account, trust, audit) is decided once, here.
+ */
+export interface StepUpSubject {
+  what: 'purchase' | 'payment';
+  shopper: Shopper | undefined;
+  expiresAt: number;
+  /** Charges or sends it; or says why it can no longer be (then nothing happened). */
+  approve(): string | null;
+}
+
 /** What decide.ts lends the safety commands, so this module never reaches into its internals. */
 export interface SafetyHooks {
-  /** Charges an order whose step-up passed. */
-  beginCharge(order: Order): void;
+  /** The subject waiting for approval under this id, from whichever flow holds it; or null. */
+  stepUpSubject(id: string): StepUpSubject | null;
   /** Ends a pending checkout, releasing its stock. */
   cancelPending(order: Order, failure: string): void;
-  /** Charges a payment (buy-now, cart, pay with tagpay) whose step-up passed; or why it cannot. */
-  approvePayment(paymentId: string): string | null;
-  /**
-   * Another subject a step-up link may name (a payment by post): who must approve it, until when,
-   * and what approving does. Null when the id names no such subject waiting for approval.
-   */
-  stepUpSubject?(
-    id: string,
-  ): { shopper: Shopper | undefined; expiresAt: number; approve(): void } | null;
-  /** Ends what else of a frozen shopper waits (payments by post); answers their ids. */
-  cancelOthers?(shopper: Shopper): string[];
+  /** Ends what else of a frozen shopper waits (payments by post, web payments); answers their ids. */
+  cancelOthers(shopper: Shopper): string[];
+}
+
+/**
+ * A purchase by hashtag held for a step-up (askStepUp): approving charges it. An order of a web
+ * payment is approved only with its payment (the link names the payment), never on its own.
+ */
+export function orderStepUpSubject(
+  state: State,
+  id: string,
+  beginCharge: (order: Order) => void,
+): StepUpSubject | null {
+  const order = state.activeOrders.get(id);
+  if (order === undefined || order.status !== 'awaiting_step_up') return null;
+  for (const payment of state.checkout.payments.values())
+    if (payment.status === 'awaiting_step_up' && payment.orderIds.includes(id)) return null;
+  return {
+    what: 'purchase',
+    shopper: state.shoppers.get(handleKey(order.network, order.handle)),
+    expiresAt: order.expiresAt,
+    approve: () => {
+      beginCharge(order);
+      return null;
+    },
+  };
 }
 
 /** The commands of the fraud controls and API security. */
@@ -483,63 +512,25 @@ export function onSafetyCommand(
   const actor = actorOf(out);
   switch (cmd.op) {
     case 'step_up.approve': {
-      if (cmd.subjectId.startsWith('pay_')) {
-        // A payment of several orders (a cart) or of none (pay with tagpay): approved as a whole.
-        const payment = state.checkout.payments.get(cmd.subjectId);
-        const shopper =
-          payment === undefined ? undefined : state.shopperById.get(payment.shopperId);
-        if (
-          payment === undefined ||
-          payment.status !== 'awaiting_step_up' ||
-          at > payment.expiresAt
-        )
-          return fail(
-            out,
-            'STEP_UP_NOT_PENDING',
-            'This purchase is no longer waiting for approval (approved, canceled or expired).',
-          );
-        if (shopper === undefined || guardOf(state, shopper).frozenAt !== null)
-          return fail(out, 'STEP_UP_NOT_PENDING', 'This account is frozen.');
-        const why = hooks.approvePayment(payment.id);
-        if (why !== null) return fail(out, 'STEP_UP_NOT_PENDING', why);
-        const guard = guardOf(state, shopper);
-        guard.trustedAt = at;
-        out.fx.safety.guards.add(guard);
-        audit(out.fx, at, 'step_up.passed', 'shopper', payment.id, { shopper_id: shopper.id });
-        return ok(out, 200, { object: 'step_up', subject: payment.id, status: 'approved' });
-      }
-      const order = state.activeOrders.get(cmd.subjectId);
-      // A purchase, or another subject that waits for a step-up (a payment by post).
-      const subject =
-        order !== undefined && order.status === 'awaiting_step_up'
-          ? {
-              shopper: state.shoppers.get(handleKey(order.network, order.handle)),
-              expiresAt: order.expiresAt,
-              approve: () => hooks.beginCharge(order),
-            }
-          : order === undefined
-            ? (hooks.stepUpSubject?.(cmd.subjectId) ?? null)
-            : null;
-      const what = cmd.subjectId.startsWith('ord_') ? 'purchase' : 'payment';
-      if (subject === null) {
+      const subject = hooks.stepUpSubject(cmd.subjectId);
+      const what = subject?.what ?? (/^(ord|pay)_/.test(cmd.subjectId) ? 'purchase' : 'payment');
+      if (subject === null)
         return fail(
           out,
           'STEP_UP_NOT_PENDING',
           `This ${what} is no longer waiting for approval (approved, canceled or expired).`,
         );
-      }
-      if (at > subject.expiresAt) {
+      if (at > subject.expiresAt)
         return fail(out, 'STEP_UP_NOT_PENDING', `This ${what} expired before it was approved.`);
-      }
       const shopper = subject.shopper;
-      if (shopper === undefined || guardOf(state, shopper).frozenAt !== null) {
+      if (shopper === undefined || guardOf(state, shopper).frozenAt !== null)
         return fail(out, 'STEP_UP_NOT_PENDING', 'This account is frozen.');
-      }
+      const why = subject.approve();
+      if (why !== null) return fail(out, 'STEP_UP_NOT_PENDING', why);
       const guard = guardOf(state, shopper);
       guard.trustedAt = at;
       out.fx.safety.guards.add(guard);
       audit(out.fx, at, 'step_up.passed', 'shopper', cmd.subjectId, { shopper_id: shopper.id });
-      subject.approve();
       return ok(out, 200, { object: 'step_up', subject: cmd.subjectId, status: 'approved' });
     }
     case 'shopper.freeze':
@@ -560,7 +551,7 @@ export function onSafetyCommand(
         guard.frozenBy = cmd.by;
         const pending = pendingOf(state, key);
         for (const order of pending) hooks.cancelPending(order, 'frozen');
-        const others = hooks.cancelOthers?.(shopper) ?? [];
+        const others = hooks.cancelOthers(shopper);
         audit(out.fx, at, 'shopper.frozen', cmd.by === 'shopper' ? 'shopper' : actor, shopper.id, {
           by: cmd.by,
           canceled: [...pending.map((o) => o.id), ...others],

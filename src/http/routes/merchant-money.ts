@@ -8,13 +8,12 @@ import {
   PROCESSOR_WEBHOOK_TOLERANCE_MS,
 } from '../../core/limits.ts';
 import { OFFER_HASHTAG_RE } from '../../core/post-grammar.ts';
-import { submitCommand } from '../../engine/commands.ts';
 import { cardOfferView } from '../../engine/flows/card-offers.ts';
 import { cardOfferFromRow, payoutFromRow } from '../../engine/flows/card-payout-store.ts';
 import { payoutView } from '../../engine/flows/payouts.ts';
 import { verifyLedger } from '../../engine/ledger-store.ts';
 import { readTransaction, signatureValid, transactionKey } from '../../processors/transactions.ts';
-import { guard, idempotency, requireAdmin, requireMerchant, requirePrincipal } from '../auth.ts';
+import { guard, answerCommand, requireAdmin, requireMerchant, requirePrincipal } from '../auth.ts';
 import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { Currency, MoneySchema } from '../schemas.ts';
 
@@ -156,8 +155,7 @@ export function merchantMoneyRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const merchantId = await requireMerchant(app, c);
       const body = c.req.valid('json');
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
+      return answerCommand(app, c, merchantId, {
         op: 'card_offer.create',
         merchantId,
         title: body.title,
@@ -169,7 +167,6 @@ export function merchantMoneyRoutes(api: OpenAPIHono, app: AppContext): void {
         endsAt: body.ends_at,
         maxEnrolments: body.max_enrolments,
       });
-      return send(c, result.body, result.status);
     },
   );
 
@@ -213,13 +210,11 @@ export function merchantMoneyRoutes(api: OpenAPIHono, app: AppContext): void {
     }),
     async (c) => {
       const merchantId = await requireMerchant(app, c);
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
+      return answerCommand(app, c, merchantId, {
         op: 'card_offer.end',
         merchantId,
         cardOfferId: c.req.valid('param').id,
       });
-      return send(c, result.body, result.status);
     },
   );
 
@@ -335,13 +330,11 @@ export function merchantMoneyRoutes(api: OpenAPIHono, app: AppContext): void {
           `No merchant ${parsed.data.merchant_id}.`,
           'merchant_id',
         );
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, 'admin', key, requestHash, {
+      return answerCommand(app, c, 'admin', {
         op: 'payout.run',
         merchantId: parsed.data.merchant_id ?? null,
         currency: parsed.data.currency ?? null,
       });
-      return send(c, result.body, result.status);
     },
   );
 

@@ -6,10 +6,17 @@ import type { AppContext } from '../../app-context.ts';
 import { submitCommand } from '../../engine/commands.ts';
 import { offerFromRow } from '../../engine/load.ts';
 import { merchantView, offerView } from '../../engine/views.ts';
-import { idempotency, requireAdmin, requireMerchant, requirePrincipal, guard } from '../auth.ts';
+import {
+  answerCommand,
+  idempotency,
+  requireAdmin,
+  requireMerchant,
+  requirePrincipal,
+  guard,
+} from '../auth.ts';
 import { accountOf } from '../accounts.ts';
 import { webhookTargetProblem } from '../../outbox/ssrf.ts';
-import { checkCursor, errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
+import { cursorPage, errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import {
   CreateMerchantBody,
   CreateOfferBody,
@@ -132,14 +139,12 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const body = c.req.valid('json');
       await accountOf(app, body.network, body.handle);
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, 'admin', key, requestHash, {
+      return answerCommand(app, c, 'admin', {
         op: 'merchant.add_handle',
         merchantId: c.req.valid('param').id,
         network: body.network,
         handle: body.handle,
       });
-      return send(c, result.body, result.status);
     },
   );
 
@@ -213,8 +218,7 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const merchantId = await requireMerchant(app, c);
       const body = c.req.valid('json');
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
+      return answerCommand(app, c, merchantId, {
         op: 'offer.create',
         merchantId,
         title: body.title,
@@ -232,7 +236,6 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
         endsAt: body.ends_at ?? null,
         publish: body.publish,
       });
-      return send(c, result.body, result.status);
     },
   );
 
@@ -254,14 +257,12 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
       }),
       async (c) => {
         const merchantId = await requireMerchant(app, c);
-        const { key, requestHash } = await idempotency(app, c);
-        const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
+        return answerCommand(app, c, merchantId, {
           op: 'offer.set_status',
           merchantId,
           offerId: c.req.valid('param').id,
           status,
         });
-        return send(c, result.body, result.status);
       },
     );
   }
@@ -283,29 +284,17 @@ export function merchantRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const p = await requirePrincipal(app, c);
       const q = c.req.valid('query');
-      const params: unknown[] = [q.limit + 1];
-      const where: string[] = [];
-      if (p.kind === 'merchant') where.push(`merchant_id = $${params.push(p.merchantId)}`);
-      if (q.starting_after)
-        await checkCursor(
+      return send(
+        c,
+        await cursorPage(
           app.db,
           'offers',
-          q.starting_after,
           p.kind === 'merchant' ? p.merchantId : null,
-        );
-      if (q.starting_after)
-        where.push(
-          `(created_at, id) < (SELECT created_at, id FROM offers WHERE id = $${params.push(q.starting_after)})`,
-        );
-      const { rows } = await app.db.query(
-        `SELECT * FROM offers ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT $1`,
-        params,
+          q,
+          () => [],
+          (r) => offerView(offerFromRow(r)),
+        ),
       );
-      return send(c, {
-        object: 'list',
-        data: rows.slice(0, q.limit).map((r) => offerView(offerFromRow(r))),
-        has_more: rows.length > q.limit,
-      });
     },
   );
 

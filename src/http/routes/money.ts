@@ -17,7 +17,13 @@ import { DM_NETWORKS, giftCardView, paymentView } from '../../engine/flows/money
 import { paymentFromRow } from '../../engine/flows/money-load.ts';
 import { handleKey, type Shopper } from '../../engine/state.ts';
 import { accountOf } from '../accounts.ts';
-import { guard, idempotency, requireAdminOrOwner, requireMerchant } from '../auth.ts';
+import {
+  guard,
+  answerCommand,
+  idempotency,
+  requireAdminOrOwner,
+  requireMerchant,
+} from '../auth.ts';
 import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { Currency, MinorAmount, MoneySchema } from '../schemas.ts';
 
@@ -187,21 +193,12 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
           c.req.valid('param').handle,
           'NOT_LINKED',
         );
-        const { key, requestHash } = await idempotency(app, c);
-        const result = await submitCommand(
-          app.log,
-          app.engine,
-          `shopper:${shopper.id}`,
-          key,
-          requestHash,
-          {
-            op,
-            shopperId: shopper.id,
-            amountMinor: body.amount.toString(),
-            currency: body.currency,
-          },
-        );
-        return send(c, result.body, result.status);
+        return answerCommand(app, c, `shopper:${shopper.id}`, {
+          op,
+          shopperId: shopper.id,
+          amountMinor: body.amount.toString(),
+          currency: body.currency,
+        });
       },
     );
   }
@@ -242,24 +239,15 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
       const shopper = await shopperFor(app, c, body.network, body.from, 'NOT_LINKED');
       const to = body.to.replace(/^@/, '').toLowerCase();
       if (/[\s#]/.test(to)) throw new TagpayError('INVALID_HANDLE', 'That is not a handle.', 'to');
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(
-        app.log,
-        app.engine,
-        `shopper:${shopper.id}`,
-        key,
-        requestHash,
-        {
-          op: 'payment.create',
-          kind: body.kind,
-          network: body.network,
-          shopperId: shopper.id,
-          counterparty: to,
-          amount: body.amount.replace(/[#@]/g, ' '),
-          memo: body.memo.replace(/[#@]/g, ' '),
-        },
-      );
-      return send(c, result.body, result.status);
+      return answerCommand(app, c, `shopper:${shopper.id}`, {
+        op: 'payment.create',
+        kind: body.kind,
+        network: body.network,
+        shopperId: shopper.id,
+        counterparty: to,
+        amount: body.amount.replace(/[#@]/g, ' '),
+        memo: body.memo.replace(/[#@]/g, ' '),
+      });
     },
   );
 
@@ -465,8 +453,7 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const merchantId = await requireMerchant(app, c);
       const body = c.req.valid('json');
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
+      return answerCommand(app, c, merchantId, {
         op: 'giftcard.offer_create',
         valueMinor: body.value.toString(),
         offer: {
@@ -485,7 +472,6 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
           publish: body.publish,
         },
       });
-      return send(c, result.body, result.status);
     },
   );
 
@@ -544,20 +530,11 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
         );
       const shopper = await shopperFor(app, c, network, handle, 'NOT_LINKED');
       const codeHash = codeHashOf(body.code);
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(
-        app.log,
-        app.engine,
-        `shopper:${shopper.id}`,
-        key,
-        requestHash,
-        {
-          op: 'giftcard.redeem',
-          shopperId: shopper.id,
-          codeHash,
-        },
-      );
-      return send(c, result.body, result.status);
+      return answerCommand(app, c, `shopper:${shopper.id}`, {
+        op: 'giftcard.redeem',
+        shopperId: shopper.id,
+        codeHash,
+      });
     },
   );
 
@@ -621,21 +598,12 @@ export function moneyRoutes(api: OpenAPIHono, app: AppContext): void {
       const { network, handle } = c.req.valid('param');
       const body = c.req.valid('json');
       const shopper = await shopperFor(app, c, network, handle, 'NOT_LINKED');
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(
-        app.log,
-        app.engine,
-        `shopper:${shopper.id}`,
-        key,
-        requestHash,
-        {
-          op: 'shopper.settings',
-          shopperId: shopper.id,
-          visibility: body.visibility ?? null,
-          defaultCurrency: body.default_currency ?? null,
-        },
-      );
-      return send(c, result.body, result.status);
+      return answerCommand(app, c, `shopper:${shopper.id}`, {
+        op: 'shopper.settings',
+        shopperId: shopper.id,
+        visibility: body.visibility ?? null,
+        defaultCurrency: body.default_currency ?? null,
+      });
     },
   );
 }

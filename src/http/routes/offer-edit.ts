@@ -1,9 +1,8 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { OFFER_QUANTITY_MAX, OFFER_TITLE_CHARS_MAX } from '../../core/limits.ts';
 import type { AppContext } from '../../app-context.ts';
-import { submitCommand } from '../../engine/commands.ts';
-import { guard, idempotency, requireMerchant } from '../auth.ts';
-import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
+import { guard, answerCommand, requireMerchant } from '../auth.ts';
+import { errorResponses, IdempotencyHeaders, security, json } from '../route.ts';
 import { OfferSchema } from '../schemas.ts';
 
 /** Editing an offer (Stripe's update: a POST to the object). Decided by the engine (flows/offer-edit.ts). */
@@ -43,8 +42,7 @@ export function offerEditRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const merchantId = await requireMerchant(app, c);
       const body = c.req.valid('json');
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
+      return answerCommand(app, c, merchantId, {
         op: 'offer.update',
         merchantId,
         offerId: c.req.valid('param').id,
@@ -52,7 +50,6 @@ export function offerEditRoutes(api: OpenAPIHono, app: AppContext): void {
         quantity: body.quantity ?? null,
         ...(body.per_buyer_max !== undefined && { perBuyerMax: body.per_buyer_max }),
       });
-      return send(c, result.body, result.status);
     },
   );
 }

@@ -5,9 +5,8 @@ import { normalizeHandle } from '../../core/post-grammar.ts';
 import type { AppContext } from '../../app-context.ts';
 import { orderFromRow } from '../../engine/load.ts';
 import { orderView } from '../../engine/views.ts';
-import { idempotency, requireAdmin, requirePrincipal, guard } from '../auth.ts';
-import { submitCommand } from '../../engine/commands.ts';
-import { checkCursor, errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
+import { answerCommand, requireAdmin, requirePrincipal, guard } from '../auth.ts';
+import { cursorPage, errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { listOf, MailboxList, OrderSchema, PageQuery } from '../schemas.ts';
 
 /** Orders (a merchant sees its own), the ledger's balances and the local mailbox (admin). */
@@ -36,43 +35,35 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
     async (c) => {
       const p = await requirePrincipal(app, c);
       const q = c.req.valid('query');
-      const params: unknown[] = [q.limit + 1];
-      const where: string[] = [];
-      if (p.kind === 'merchant') where.push(`merchant_id = $${params.push(p.merchantId)}`);
-      if (q.handle !== undefined) {
-        // Orders are kept by network account (a DID on Bluesky): a linked handle finds its account's.
-        const handle = normalizeHandle(q.handle);
-        const { rows: linked } = await app.db.query<{ account: string }>(
-          'SELECT account FROM shoppers WHERE handle = $1 AND ($2::text IS NULL OR network = $2)',
-          [handle, q.network ?? null],
-        );
-        where.push(
-          `handle = ANY($${params.push([handle, ...linked.map((r) => r.account)])}::text[])`,
-        );
-      }
-      if (q.network !== undefined) where.push(`network = $${params.push(q.network)}`);
-      if (q.offer_id !== undefined) where.push(`offer_id = $${params.push(q.offer_id)}`);
-      if (q.status !== undefined) where.push(`status = $${params.push(q.status)}`);
-      if (q.starting_after !== undefined) {
-        await checkCursor(
+      // Orders are kept by network account (a DID on Bluesky): a linked handle finds its account's.
+      const handle = q.handle === undefined ? undefined : normalizeHandle(q.handle);
+      const linked =
+        handle === undefined
+          ? []
+          : (
+              await app.db.query<{ account: string }>(
+                'SELECT account FROM shoppers WHERE handle = $1 AND ($2::text IS NULL OR network = $2)',
+                [handle, q.network ?? null],
+              )
+            ).rows;
+      return send(
+        c,
+        await cursorPage(
           app.db,
           'orders',
-          q.starting_after,
           p.kind === 'merchant' ? p.merchantId : null,
-        );
-        where.push(
-          `(created_at, id) < (SELECT created_at, id FROM orders WHERE id = $${params.push(q.starting_after)})`,
-        );
-      }
-      const { rows } = await app.db.query(
-        `SELECT * FROM orders ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT $1`,
-        params,
+          q,
+          (arg) => [
+            ...(handle === undefined
+              ? []
+              : [`handle = ANY(${arg([handle, ...linked.map((r) => r.account)])}::text[])`]),
+            ...(q.network === undefined ? [] : [`network = ${arg(q.network)}`]),
+            ...(q.offer_id === undefined ? [] : [`offer_id = ${arg(q.offer_id)}`]),
+            ...(q.status === undefined ? [] : [`status = ${arg(q.status)}`]),
+          ],
+          (r) => orderView(orderFromRow(r)),
+        ),
       );
-      return send(c, {
-        object: 'list',
-        data: rows.slice(0, q.limit).map((r) => orderView(orderFromRow(r))),
-        has_more: rows.length > q.limit,
-      });
     },
   );
 
@@ -152,25 +143,16 @@ export function orderRoutes(api: OpenAPIHono, app: AppContext): void {
           'restock_quantity',
         );
       }
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(
-        app.log,
-        app.engine,
-        p.kind === 'admin' ? 'admin' : p.merchantId,
-        key,
-        requestHash,
-        {
-          op: 'order.refund',
-          merchantId: p.kind === 'admin' ? null : p.merchantId,
-          orderId: c.req.valid('param').id,
-          restock: body.restock === true,
-          ...(amount !== null && { amountMinor: amount.toString() }),
-          ...(body.restock_quantity !== undefined && {
-            restockQuantity: body.restock_quantity as number,
-          }),
-        },
-      );
-      return send(c, result.body, result.status);
+      return answerCommand(app, c, p.kind === 'admin' ? 'admin' : p.merchantId, {
+        op: 'order.refund',
+        merchantId: p.kind === 'admin' ? null : p.merchantId,
+        orderId: c.req.valid('param').id,
+        restock: body.restock === true,
+        ...(amount !== null && { amountMinor: amount.toString() }),
+        ...(body.restock_quantity !== undefined && {
+          restockQuantity: body.restock_quantity as number,
+        }),
+      });
     },
   );
 

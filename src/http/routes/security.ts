@@ -10,7 +10,13 @@ import type { SafetyCommand } from '../../engine/events.ts';
 import { readLinkToken } from '../../engine/flows/safety.ts';
 import { handleKey } from '../../engine/state.ts';
 import { accountOf } from '../accounts.ts';
-import { guard, idempotency, requireAdminOrOwner, requireMerchant } from '../auth.ts';
+import {
+  guard,
+  answerCommand,
+  idempotency,
+  requireAdminOrOwner,
+  requireMerchant,
+} from '../auth.ts';
 import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { PageLimit } from '../schemas.ts';
 
@@ -223,21 +229,12 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
         );
       if (!app.engine.view.shoppers.has(handleKey(owner.network, owner.account)))
         throw new TagpayError('NOT_FOUND', 'This handle is not linked to tagpay.', 'handle');
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(
-        app.log,
-        app.engine,
-        `me:${owner.network}:${owner.account}`,
-        key,
-        requestHash,
-        {
-          op: 'shopper.freeze',
-          network: owner.network,
-          account: owner.account,
-          by: 'shopper',
-        },
-      );
-      return send(c, result.body, result.status);
+      return answerCommand(app, c, `me:${owner.network}:${owner.account}`, {
+        op: 'shopper.freeze',
+        network: owner.network,
+        account: owner.account,
+        by: 'shopper',
+      });
     },
   );
 
@@ -265,18 +262,14 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
         const account = await accountOf(app, network, handle.toLowerCase());
         if (!app.engine.view.shoppers.has(handleKey(network, account)))
           throw new TagpayError('NOT_FOUND', 'No shopper with this handle.', 'handle');
-        const { key, requestHash } = await idempotency(app, c);
-        const result = await submitCommand(
-          app.log,
-          app.engine,
+        return answerCommand(
+          app,
+          c,
           'admin',
-          key,
-          requestHash,
           action === 'freeze'
             ? { op: 'shopper.freeze', network, account, by: 'operator' }
             : { op: 'shopper.unfreeze', network, account },
         );
-        return send(c, result.body, result.status);
       },
     );
   }
@@ -297,13 +290,11 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
       responses: { 200: { description: 'The merchant', ...json(Obj) }, ...errorResponses },
     }),
     async (c) => {
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, 'admin', key, requestHash, {
+      return answerCommand(app, c, 'admin', {
         op: 'merchant.set_verified',
         merchantId: c.req.valid('param').id,
         verified: c.req.valid('json').verified,
       });
-      return send(c, result.body, result.status);
     },
   );
 
@@ -507,13 +498,11 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
         [id, merchantId],
       );
       if (rows.length === 0) throw new TagpayError('NOT_FOUND', `No API key ${id}.`, 'id');
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
+      return answerCommand(app, c, merchantId, {
         op: 'api_key.revoke',
         merchantId,
         keyId: id,
       });
-      return send(c, result.body, result.status);
     },
   );
 
@@ -576,12 +565,10 @@ export function securityRoutes(api: OpenAPIHono, app: AppContext): void {
     }),
     async (c) => {
       const merchantId = await requireMerchant(app, c);
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, merchantId, key, requestHash, {
+      return answerCommand(app, c, merchantId, {
         op: 'merchant.retire_webhook_secret',
         merchantId,
       });
-      return send(c, result.body, result.status);
     },
   );
 

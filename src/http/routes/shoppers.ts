@@ -2,11 +2,10 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { TagpayError } from '../../core/errors.ts';
 import { requireVerifiedEmailForSession } from './web-data.ts';
 import type { AppContext } from '../../app-context.ts';
-import { submitCommand } from '../../engine/commands.ts';
 import { handleKey } from '../../engine/state.ts';
 import { shopperView } from '../../engine/views.ts';
 import { accountOf } from '../accounts.ts';
-import { callerOf, guard, idempotency, requireAdminOrOwner } from '../auth.ts';
+import { callerOf, guard, answerCommand, requireAdminOrOwner } from '../auth.ts';
 import { readProof, type Ownership } from '../ownership.ts';
 import { errorResponses, IdempotencyHeaders, security, send, json } from '../route.ts';
 import { AddShopperHandleBody, CreateShopperBody, ShopperSchema } from '../schemas.ts';
@@ -102,8 +101,7 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
         owner === null
           ? await accountOf(app, body.network, body.handle)
           : provenAccount(owner, body.network, body.handle);
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, callerOf(owner), key, requestHash, {
+      return answerCommand(app, c, callerOf(owner), {
         op: 'shopper.link',
         network: body.network,
         account,
@@ -119,7 +117,6 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
         cardFingerprint: card.fingerprint ?? null,
         stepUpAboveMinor: body.limits?.step_up_above?.toString() ?? null,
       });
-      return send(c, result.body, result.status);
     },
   );
 
@@ -167,15 +164,13 @@ export function shopperRoutes(api: OpenAPIHono, app: AppContext): void {
         body.proof !== undefined
           ? provenAccount(await readProof(app, body.proof), body.network, body.handle)
           : await accountOf(app, body.network, body.handle);
-      const { key, requestHash } = await idempotency(app, c);
-      const result = await submitCommand(app.log, app.engine, callerOf(owner), key, requestHash, {
+      return answerCommand(app, c, callerOf(owner), {
         op: 'shopper.add_handle',
         shopperId: id,
         network: body.network,
         account,
         handle: body.handle,
       });
-      return send(c, result.body, result.status);
     },
   );
 

@@ -138,6 +138,53 @@ export function WalletActions({
   );
 }
 
+/** An amount and its currency, side by side; any edit starts a new intended action (onEdit). */
+function AmountFields(props: {
+  id: string;
+  label: string;
+  placeholder: string;
+  amount: string;
+  currency: string;
+  currencies: string[];
+  error: string | undefined;
+  onAmount: (value: string) => void;
+  onCurrency: (value: string) => void;
+  onEdit: () => void;
+}) {
+  return (
+    <div className="row">
+      <Field
+        label={props.label}
+        name="amount"
+        id={`${props.id}-amount`}
+        inputMode="decimal"
+        autoComplete="off"
+        placeholder={props.placeholder}
+        value={props.amount}
+        onChange={(e) => {
+          props.onEdit();
+          props.onAmount(e.target.value);
+        }}
+        error={props.error}
+      />
+      <SelectField
+        label="Currency"
+        name="currency"
+        id={`${props.id}-currency`}
+        value={props.currency}
+        onChange={(e) => {
+          props.onEdit();
+          props.onCurrency(e.target.value);
+        }}
+      >
+        {props.currencies.map((c) => (
+          <option key={c}>{c}</option>
+        ))}
+      </SelectField>
+    </div>
+  );
+}
+
 function CardMove({
   kind,
   network,
@@ -220,36 +267,18 @@ function CardMove({
       <form onSubmit={submit} noValidate>
         {form.error ? <Notice kind="error">{form.error}</Notice> : null}
         {result ? <Notice kind={result.kind}>{result.text}</Notice> : null}
-        <div className="row">
-          <Field
-            label={topUp ? 'Amount to add' : 'Amount to withdraw'}
-            name="amount"
-            id={`${id}-amount`}
-            inputMode="decimal"
-            autoComplete="off"
-            placeholder="20.00"
-            value={amount}
-            onChange={(e) => {
-              action.reset();
-              setAmount(e.target.value);
-            }}
-            error={form.fieldErrors.amount}
-          />
-          <SelectField
-            label="Currency"
-            name="currency"
-            id={`${id}-currency`}
-            value={currency}
-            onChange={(e) => {
-              action.reset();
-              setCurrency(e.target.value);
-            }}
-          >
-            {currencies.map((c) => (
-              <option key={c}>{c}</option>
-            ))}
-          </SelectField>
-        </div>
+        <AmountFields
+          id={id}
+          label={topUp ? 'Amount to add' : 'Amount to withdraw'}
+          placeholder="20.00"
+          amount={amount}
+          currency={currency}
+          currencies={currencies}
+          error={form.fieldErrors.amount}
+          onAmount={setAmount}
+          onCurrency={setCurrency}
+          onEdit={action.reset}
+        />
         <button type="submit" className="secondary" disabled={form.busy}>
           {topUp ? 'Top up from card' : 'Withdraw to card'}
         </button>
@@ -457,36 +486,18 @@ function SendMoney({
             }}
             error={form.fieldErrors.to}
           />
-          <div className="row">
-            <Field
-              label="Amount to send"
-              name="amount"
-              id="send-amount"
-              inputMode="decimal"
-              autoComplete="off"
-              placeholder="10.00"
-              value={amount}
-              onChange={(e) => {
-                action.reset();
-                setAmount(e.target.value);
-              }}
-              error={form.fieldErrors.amount}
-            />
-            <SelectField
-              label="Currency"
-              name="currency"
-              id="send-currency"
-              value={currency}
-              onChange={(e) => {
-                action.reset();
-                setCurrency(e.target.value);
-              }}
-            >
-              {currencies.map((c) => (
-                <option key={c}>{c}</option>
-              ))}
-            </SelectField>
-          </div>
+          <AmountFields
+            id="send"
+            label="Amount to send"
+            placeholder="10.00"
+            amount={amount}
+            currency={currency}
+            currencies={currencies}
+            error={form.fieldErrors.amount}
+            onAmount={setAmount}
+            onCurrency={setCurrency}
+            onEdit={action.reset}
+          />
           <Field
             label="What for (optional)"
             name="memo"
