@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { commitEffects } from '../src/engine/commit.ts';
+import { commitEffects, commitPlanScript } from '../src/engine/commit.ts';
 import { Effects } from '../src/engine/state.ts';
 import { after, afterEach, before, describe, test } from 'node:test';
 import {
@@ -608,10 +608,28 @@ for (const storage of storages()) {
         h.app.db.transaction((tx) => commitEffects(tx, new Effects(), at - 1n, at + 5n, [])),
         /no longer/,
       );
+      // The engine's own path, the batch as one script: the check raises before the batch writes.
+      await assert.rejects(
+        commitPlanScript(h.app.db, at - 1n, at + 5n, [
+          ['INSERT INTO settings (name, value) VALUES ($1, $2)', ['cursor-probe', "it's"]],
+        ]),
+        /no longer/,
+      );
       const later = await h.app.db.query<{ value: string }>(
         "SELECT value FROM cursors WHERE name = 'engine'",
       );
       assert.equal(later.rows[0]!.value, rows[0]!.value, 'nothing moved');
+      const probe = await h.app.db.query("SELECT 1 FROM settings WHERE name = 'cursor-probe'");
+      assert.equal(probe.rows.length, 0, 'nothing of the batch written');
+      // Where the cursor is, the same script commits, its literal intact.
+      await commitPlanScript(h.app.db, at, at, [
+        ['INSERT INTO settings (name, value) VALUES ($1, $2)', ['cursor-probe', "it's"]],
+      ]);
+      const written = await h.app.db.query<{ value: string }>(
+        "SELECT value FROM settings WHERE name = 'cursor-probe'",
+      );
+      assert.equal(written.rows[0]?.value, "it's");
+      await h.app.db.query("DELETE FROM settings WHERE name = 'cursor-probe'");
     });
 
     test('a lost merchant key is replaced: the new key works, every old one is revoked', async () => {

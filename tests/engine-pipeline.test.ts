@@ -38,6 +38,13 @@ test('a batch commits its own decisions, not those of the batch decided while it
       if (mine === failAt) throw new Error('crash before the commit of batch N+1');
       return inner.transaction(fn);
     },
+    // A script is a transaction too (the engine commits its batches as one, Db.script).
+    script: async (text) => {
+      const mine = ++count;
+      if (mine === holdAt) await gate;
+      if (mine === failAt) throw new Error('crash before the commit of batch N+1');
+      return inner.script(text);
+    },
   };
   const config = loadConfig({
     TAGPAY_ADMIN_KEY: 'ak_pipeline_admin_key_0123456789',

@@ -1,7 +1,8 @@
 import type { Sql } from '../store/db.ts';
-import { insertNew, pgArray, upsertRows, type Column } from '../store/set-sql.ts';
+import type { Db } from '../store/db.ts';
+import { inlineParams, insertNew, pgArray, upsertRows, type Column } from '../store/set-sql.ts';
 import { commitSafety, keyIdOf } from './flows/safety.ts';
-import type { Effects, State } from './state.ts';
+import type { Effects, Order, State, WaitEntry } from './state.ts';
 import type { ChainedTransfer } from '../core/ledger-chain.ts';
 import { commitMoney } from './flows/money-commit.ts';
 import { commitCardPayoutEffects } from './flows/card-payout-store.ts';
@@ -166,6 +167,33 @@ export async function commitPlan(
   for (const [text, params] of statements) await tx.query(text, params as unknown[] | undefined);
 }
 
+/**
+ * Commits a planned batch as commitPlan does, the cursor first, but as one script (Db.script): the
+ * parameters written into the statements, so a server gets the whole transaction in one round trip
+ * (the cursor, a dozen set-based statements, COMMIT were fourteen, a third of a loaded batch's
+ * time). The cursor's check raises inside the script, so a second engine still writes nothing.
+ */
+export async function commitPlanScript(
+  db: Db,
+  from: bigint,
+  cursor: bigint,
+  statements: readonly Statement[],
+): Promise<void> {
+  const parts: string[] = new Array(statements.length + 1);
+  parts[0] = `DO $cursor$BEGIN
+    INSERT INTO cursors (name, value) VALUES ('engine', '${cursor}')
+    ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE cursors.value = '${from}';
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'engine: the log cursor is no longer ${from}; is another engine writing?';
+    END IF;
+  END$cursor$`;
+  for (let i = 0; i < statements.length; i++) {
+    const [text, params] = statements[i]!;
+    parts[i + 1] = inlineParams(text, params);
+  }
+  await db.script(parts.join(';\n'));
+}
+
 async function writeEffects(
   tx: Sql,
   fx: Effects,
@@ -301,54 +329,13 @@ async function writeEffects(
       a.handle.addedAt,
     ]),
   );
-  await upsertRows(
-    tx,
-    'orders',
-    ORDER_COLUMNS,
-    [...fx.orders].map((o) => [
-      o.id,
-      o.offerId,
-      o.merchantId,
-      o.shopperId,
-      o.network,
-      o.handle,
-      o.variant,
-      o.quantity,
-      o.amountMinor,
-      o.feeMinor,
-      o.currency,
-      o.status,
-      o.codeHash,
-      o.expiresAt,
-      o.createdAt,
-      o.updatedAt,
-      o.postId,
-      o.shippingAddress === null ? null : JSON.stringify(o.shippingAddress),
-      o.failure,
-      o.chargeId,
-      o.refundedMinor,
-      o.restocked ?? 0,
-    ]),
-    'id',
-  );
-  await upsertRows(
-    tx,
-    'waitlist',
-    WAIT_COLUMNS,
-    [...fx.waitlist].map((w) => [
-      w.id,
-      w.offerId,
-      w.network,
-      w.handle,
-      w.variant,
-      w.quantity,
-      w.postId,
-      w.joinedAt,
-      w.seq,
-      w.status,
-    ]),
-    'id',
-  );
+  // Orders and waitlist entries new in this batch are plain inserts, the others upserts (Effects).
+  const [newOrders, changedOrders] = splitNew(fx.orders, fx.newOrders);
+  await upsertRows(tx, 'orders', ORDER_COLUMNS, newOrders.map(orderRow));
+  await upsertRows(tx, 'orders', ORDER_COLUMNS, changedOrders.map(orderRow), 'id');
+  const [newWaits, changedWaits] = splitNew(fx.waitlist, fx.newWaitlist);
+  await upsertRows(tx, 'waitlist', WAIT_COLUMNS, newWaits.map(waitRow));
+  await upsertRows(tx, 'waitlist', WAIT_COLUMNS, changedWaits.map(waitRow), 'id');
   await upsertRows(
     tx,
     'transfers',
@@ -421,4 +408,54 @@ async function writeEffects(
     ],
     fx.apiResults.map((r) => [r.key, r.status, JSON.stringify(r.body)]),
   );
+}
+
+/** The entities of `all` created in this batch (in `created`), then the others. */
+function splitNew<T>(all: ReadonlySet<T>, created: ReadonlySet<T>): [T[], T[]] {
+  const fresh: T[] = [];
+  const changed: T[] = [];
+  for (const e of all) (created.has(e) ? fresh : changed).push(e);
+  return [fresh, changed];
+}
+
+function orderRow(o: Order): unknown[] {
+  return [
+    o.id,
+    o.offerId,
+    o.merchantId,
+    o.shopperId,
+    o.network,
+    o.handle,
+    o.variant,
+    o.quantity,
+    o.amountMinor,
+    o.feeMinor,
+    o.currency,
+    o.status,
+    o.codeHash,
+    o.expiresAt,
+    o.createdAt,
+    o.updatedAt,
+    o.postId,
+    o.shippingAddress === null ? null : JSON.stringify(o.shippingAddress),
+    o.failure,
+    o.chargeId,
+    o.refundedMinor,
+    o.restocked ?? 0,
+  ];
+}
+
+function waitRow(w: WaitEntry): unknown[] {
+  return [
+    w.id,
+    w.offerId,
+    w.network,
+    w.handle,
+    w.variant,
+    w.quantity,
+    w.postId,
+    w.joinedAt,
+    w.seq,
+    w.status,
+  ];
 }

@@ -597,6 +597,7 @@ function joinWaitlist(state: State, out: Out, offer: Offer, req: BuyRequest): vo
     };
     queue.push(entry);
     out.fx.waitlist.add(entry);
+    out.fx.newWaitlist.add(entry);
     position = queue.length;
   }
   out.reply(req.network, req.postId, replies.soldOut(offer.title, position), req.handle);

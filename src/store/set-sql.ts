@@ -110,3 +110,50 @@ export async function insertNew(
     columnsOf(rows, columns.length),
   );
 }
+
+const LITERAL_ESCAPED = /[\\']/g;
+/**
+ * The dollar quote a literal goes in. A text holding `$tp` is escaped instead: with it, the text
+ * could hold the quote, or end in `$tp` and close early on the closing quote's `$`.
+ */
+const DOLLAR_QUOTE = '$tp$';
+const DOLLAR_QUOTE_STEM = '$tp';
+
+/**
+ * A parameter as the SQL literal a script carries in its place: text dollar-quoted (`$tp$…$tp$`, read
+ * as it is: no escaping, so no copy of a column's megabyte of JSON), or in an escape string (`E'…'`,
+ * every `\` and `'` escaped) when it holds the quote itself; an array as its array literal
+ * (pgArray), NULL for null. Like a parameter sent as text it is of unknown type until the
+ * statement's cast or target column gives it one. A NUL cannot be in a Postgres text: it is refused
+ * here, as the server refuses it in a parameter.
+ */
+export function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (Array.isArray(value)) text = pgArray(value);
+  else if (typeof value === 'bigint') return `'${value}'`;
+  else if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`sqlLiteral: ${value} is not a database number`);
+    return `'${value}'`;
+  } else if (typeof value === 'boolean') return value ? "'true'" : "'false'";
+  else throw new Error(`sqlLiteral: cannot encode a ${typeof value}`);
+  if (text.includes('\u0000')) throw new Error('sqlLiteral: a text cannot hold a NUL character');
+  if (!text.includes(DOLLAR_QUOTE_STEM)) return DOLLAR_QUOTE + text + DOLLAR_QUOTE;
+  return "E'" + text.replace(LITERAL_ESCAPED, '\\$&') + "'";
+}
+
+/**
+ * A statement with its parameters written in as literals (sqlLiteral), for a script of several
+ * statements sent at once (Db.script: no parameters there). `$n` must appear only as a parameter:
+ * the statements this is used on never quote a `$` (no dollar quoting, no `$` in a literal).
+ */
+export function inlineParams(text: string, params: readonly unknown[] | undefined): string {
+  if (params === undefined || params.length === 0) return text;
+  const literals = params.map(sqlLiteral);
+  return text.replace(/\$(\d+)/g, (_, n: string) => {
+    const literal = literals[Number(n) - 1];
+    if (literal === undefined) throw new Error(`inlineParams: no parameter $${n}`);
+    return literal;
+  });
+}

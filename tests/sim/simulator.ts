@@ -141,6 +141,13 @@ function crashable(db: Db, sw: CrashSwitch): Db {
       sw.tick();
       await db.exec(script);
     },
+    script: async (text) => {
+      sw.tick();
+      const result = await db.script(text);
+      // As for a transaction: dying right after its commit.
+      sw.tick();
+      return result;
+    },
     close: async () => {},
     [Symbol.asyncDispose]: async () => {},
   };

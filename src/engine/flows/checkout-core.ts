@@ -153,6 +153,7 @@ export function reserveOrder(
     state.deadlines.push(order.expiresAt, order.id);
   }
   out.fx.orders.add(order);
+  out.fx.newOrders.add(order);
   return order;
 }
 
