@@ -205,7 +205,15 @@ export function chargeDeliverer(processor: CardProcessor, log: InputLog): Delive
           deliveries.push(retry);
           continue;
         }
-        // Giving up: the card must not stay charged by an attempt whose answer was lost.
+        // Giving up. If an earlier delivery of this row already put its result in the log (it
+        // crashed between the log append and marking the row done), the engine has heard the
+        // outcome: a charge it was told succeeded must stay, so nothing is reversed and the row is
+        // done (reversing it left an order paid with its charge reversed: simulation seed 20261127).
+        if ((await log.findByKey(`charge:${orderId}`)) !== null) {
+          deliveries.push({ done: true });
+          continue;
+        }
+        // Otherwise the card must not stay charged by an attempt whose answer was lost.
         const reversed = await processor.reverse(requests[i]!).catch(() => ({ ok: false }));
         if (!reversed.ok) {
           deliveries.push(retry);

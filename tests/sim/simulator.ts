@@ -21,6 +21,10 @@ import {
   type Finding,
 } from './invariants.ts';
 import { Rng } from './rng.ts';
+import { RELINK_COOL_DOWN_MS } from '../../src/core/limits.ts';
+
+/** Clock steps back a little now and then (clockJump): a cool-down's end is read with this slack. */
+const COOL_DOWN_SLACK_MS = 5_000;
 
 /**
  * A deterministic simulation of tagpay, after TigerBeetle's VOPR: one seed drives a random workload
@@ -299,6 +303,8 @@ class Simulation {
   private readonly cardTxns: NewEvent[] = [];
   /** The card each handle was last linked with. */
   private readonly shopperCards = new Map<string, CardKind>();
+  /** When a handle was last re-linked with another card (its re-link cool-down began). */
+  private readonly cardChangedAt = new Map<string, number>();
   private readonly buyPosts = new Map<string, BuyPost>();
   /** Codes issued, by code: the post they confirm. */
   private readonly codes = new Map<string, string>();
@@ -943,6 +949,8 @@ class Simulation {
         ? kept
         : this.rng.weighted<CardKind>({ ok: 80, declined: 7, insufficient: 6, error: 7 });
     this.shopperCards.set(handle, card);
+    const cardChanged = kept !== undefined && kept !== card;
+    const linkedAt = this.clock.ms;
     const own = this.rng.chance(0.7);
     const event = this.api('admin', {
       op: 'shopper.link',
@@ -973,6 +981,9 @@ class Simulation {
           this.violation('api_answer', `@${handle} linked again answered 201, not 200`);
         this.linked.add(handle);
         this.shopperIds.set(handle, body.id);
+        // A re-link with another card starts the re-link cool-down: the handle sends no money (nor
+        // tops up) for RELINK_COOL_DOWN_MS (the fraud controls, safety.ts).
+        if (status === 200 && cardChanged) this.cardChangedAt.set(handle, linkedAt);
         this.acked.push({ key: event.key, status, table: 'shoppers', id: body.id });
       },
     });
@@ -1055,11 +1066,23 @@ class Simulation {
     apis.push({
       ...event,
       onAnswer: (status, body) => {
-        if (status !== 202)
-          this.violation(
-            'api_answer',
-            `top-up of @${handle} answered ${status} ${JSON.stringify(body)}`,
-          );
+        if (status === 202) return;
+        const changedAt = this.cardChangedAt.get(handle);
+        const coolingDown =
+          changedAt !== undefined &&
+          this.clock.ms - changedAt < RELINK_COOL_DOWN_MS + COOL_DOWN_SLACK_MS;
+        const refusal = body as { error?: { code?: string; message?: string } };
+        if (
+          coolingDown &&
+          status === 403 &&
+          refusal.error?.code === 'PAYMENT_REFUSED' &&
+          /re-linked recently/.test(refusal.error.message ?? '')
+        )
+          return;
+        this.violation(
+          'api_answer',
+          `top-up of @${handle} answered ${status} ${JSON.stringify(body)}`,
+        );
       },
     });
   }
