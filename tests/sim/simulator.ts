@@ -303,8 +303,8 @@ class Simulation {
   private readonly cardTxns: NewEvent[] = [];
   /** The card each handle was last linked with. */
   private readonly shopperCards = new Map<string, CardKind>();
-  /** When a handle was last re-linked with another card (its re-link cool-down began). */
-  private readonly cardChangedAt = new Map<string, number>();
+  /** When a handle was last re-linked with another card: its re-link cool-down began in between. */
+  private readonly cardChangedAt = new Map<string, { sent: number; answered: number }>();
   private readonly buyPosts = new Map<string, BuyPost>();
   /** Codes issued, by code: the post they confirm. */
   private readonly codes = new Map<string, string>();
@@ -983,7 +983,8 @@ class Simulation {
         this.shopperIds.set(handle, body.id);
         // A re-link with another card starts the re-link cool-down: the handle sends no money (nor
         // tops up) for RELINK_COOL_DOWN_MS (the fraud controls, safety.ts).
-        if (status === 200 && cardChanged) this.cardChangedAt.set(handle, linkedAt);
+        if (status === 200 && cardChanged)
+          this.cardChangedAt.set(handle, { sent: linkedAt, answered: this.clock.ms });
         this.acked.push({ key: event.key, status, table: 'shoppers', id: body.id });
       },
     });
@@ -1067,16 +1068,20 @@ class Simulation {
       ...event,
       onAnswer: (status, body) => {
         if (status === 202) return;
-        const changedAt = this.cardChangedAt.get(handle);
-        const coolingDown =
-          changedAt !== undefined &&
-          this.clock.ms - changedAt < RELINK_COOL_DOWN_MS + COOL_DOWN_SLACK_MS;
+        // Refused during a re-link cool-down: it must have begun when the re-link was logged (between
+        // sending it and its answer; the clock may have jumped in between), and not be over yet.
+        const changed = this.cardChangedAt.get(handle);
         const refusal = body as { error?: { code?: string; message?: string } };
+        const until = Date.parse(
+          /send money again from (\S+?)\.?$/.exec(refusal.error?.message ?? '')?.[1] ?? '',
+        );
         if (
-          coolingDown &&
+          changed !== undefined &&
           status === 403 &&
           refusal.error?.code === 'PAYMENT_REFUSED' &&
-          /re-linked recently/.test(refusal.error.message ?? '')
+          until >= changed.sent + RELINK_COOL_DOWN_MS - COOL_DOWN_SLACK_MS &&
+          until <= changed.answered + RELINK_COOL_DOWN_MS + COOL_DOWN_SLACK_MS &&
+          this.clock.ms < until + COOL_DOWN_SLACK_MS
         )
           return;
         this.violation(
