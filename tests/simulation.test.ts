@@ -24,3 +24,13 @@ for (const seed of SEEDS) {
     assert.ok(stats.checks >= stats.steps, JSON.stringify(stats));
   });
 }
+
+// A seed that found a bug, kept as it ran: a crash between a charge result's log append and its
+// outbox row's "done" left the row to be given up and reversed after the engine had marked the order
+// paid (paid_one_capture at op 30,000; src/outbox/deliverers.ts). It also needs the model's re-link
+// cool-down for top-ups.
+test('simulation seed 20261127: 30,000 operations as `npm run simulate` runs them', async () => {
+  const stats = await simulate({ seed: 20261127n, ops: 30_000, stepOps: 3_000 });
+  assert.equal(stats.violations, 0);
+  assert.ok(stats.crashes + stats.restarts > 0, JSON.stringify(stats));
+});
