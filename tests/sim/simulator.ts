@@ -303,8 +303,8 @@ class Simulation {
   private readonly cardTxns: NewEvent[] = [];
   /** The card each handle was last linked with. */
   private readonly shopperCards = new Map<string, CardKind>();
-  /** When a handle was last re-linked with another card: its re-link cool-down began in between. */
-  private readonly cardChangedAt = new Map<string, { sent: number; answered: number }>();
+  /** A handle's re-links of the last two days: a re-link cool-down may begin at any of them. */
+  private readonly relinks = new Map<string, { sent: number; answered: number | null }[]>();
   private readonly buyPosts = new Map<string, BuyPost>();
   /** Codes issued, by code: the post they confirm. */
   private readonly codes = new Map<string, string>();
@@ -949,8 +949,17 @@ class Simulation {
         ? kept
         : this.rng.weighted<CardKind>({ ok: 80, declined: 7, insufficient: 6, error: 7 });
     this.shopperCards.set(handle, card);
-    const cardChanged = kept !== undefined && kept !== card;
-    const linkedAt = this.clock.ms;
+    // Any re-link may start the cool-down: the model cannot always know the engine's card (a link
+    // lost in a crash may or may not have been logged), so each re-link's window is kept.
+    const relink =
+      kept === undefined ? null : { sent: this.clock.ms, answered: null as number | null };
+    if (relink !== null) {
+      const windows = (this.relinks.get(handle) ?? []).filter(
+        (w) => this.clock.ms - w.sent < 2 * RELINK_COOL_DOWN_MS,
+      );
+      windows.push(relink);
+      this.relinks.set(handle, windows);
+    }
     const own = this.rng.chance(0.7);
     const event = this.api('admin', {
       op: 'shopper.link',
@@ -981,10 +990,7 @@ class Simulation {
           this.violation('api_answer', `@${handle} linked again answered 201, not 200`);
         this.linked.add(handle);
         this.shopperIds.set(handle, body.id);
-        // A re-link with another card starts the re-link cool-down: the handle sends no money (nor
-        // tops up) for RELINK_COOL_DOWN_MS (the fraud controls, safety.ts).
-        if (status === 200 && cardChanged)
-          this.cardChangedAt.set(handle, { sent: linkedAt, answered: this.clock.ms });
+        if (relink !== null) relink.answered = this.clock.ms;
         this.acked.push({ key: event.key, status, table: 'shoppers', id: body.id });
       },
     });
@@ -1058,6 +1064,7 @@ class Simulation {
     if (this.shopperIds.size === 0) return;
     const [handle, shopperId] = this.rng.pick([...this.shopperIds]);
     const currency = this.rng.pick(CURRENCIES);
+    const sent = this.clock.ms;
     const event = this.api(shopperId, {
       op: 'wallet.top_up',
       shopperId,
@@ -1068,20 +1075,25 @@ class Simulation {
       ...event,
       onAnswer: (status, body) => {
         if (status === 202) return;
-        // Refused during a re-link cool-down: it must have begun when the re-link was logged (between
-        // sending it and its answer; the clock may have jumped in between), and not be over yet.
-        const changed = this.cardChangedAt.get(handle);
+        // Refused during a re-link cool-down (a re-link with another card): it began when a re-link
+        // of this handle was logged — between sending it and its answer, or any time after if no
+        // answer came (a crash; the clock may jump in between) — and was not over when the top-up
+        // was sent.
         const refusal = body as { error?: { code?: string; message?: string } };
         const until = Date.parse(
           /send money again from (\S+?)\.?$/.exec(refusal.error?.message ?? '')?.[1] ?? '',
         );
+        const begun = (this.relinks.get(handle) ?? []).some(
+          (w) =>
+            until >= w.sent + RELINK_COOL_DOWN_MS - COOL_DOWN_SLACK_MS &&
+            until <= (w.answered ?? this.clock.ms) + RELINK_COOL_DOWN_MS + COOL_DOWN_SLACK_MS,
+        );
         if (
-          changed !== undefined &&
+          begun &&
           status === 403 &&
           refusal.error?.code === 'PAYMENT_REFUSED' &&
-          until >= changed.sent + RELINK_COOL_DOWN_MS - COOL_DOWN_SLACK_MS &&
-          until <= changed.answered + RELINK_COOL_DOWN_MS + COOL_DOWN_SLACK_MS &&
-          this.clock.ms < until + COOL_DOWN_SLACK_MS
+          // Decided when it was logged, between sending and this answer (the clock may have jumped).
+          sent < until + COOL_DOWN_SLACK_MS
         )
           return;
         this.violation(
