@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { CHARGE_ATTEMPTS_MAX } from '../core/limits.ts';
 import type { InputLog } from '../engine/log.ts';
 import type { CardProcessor, ChargeRequest } from '../processors/processor.ts';
-import { chargeDeliverer } from './deliverers.ts';
+import { chargeDeliverer, refundDeliverer } from './deliverers.ts';
 
 /**
  * A charge row given up after its last attempt is reversed at the processor — unless an earlier
@@ -85,4 +85,54 @@ test('giving up a charge with no result in the log reverses it, then fails the o
       },
     },
   ]);
+});
+
+/**
+ * A refund given up after errors is looked up first: an earlier attempt may have refunded the card
+ * and been killed before its answer was recorded (no "outcome unknown" mark survives that).
+ */
+function refundWorld(found: { refundId: string } | null | 'fails') {
+  const appended: { key: string; body: { ok: boolean; refundId: string | null } }[] = [];
+  const processor = {
+    refund: async () => ({ ok: false, message: 'processor down' }),
+    findRefund: async () => {
+      if (found === 'fails') throw new Error('timeout');
+      return found;
+    },
+  } as unknown as CardProcessor;
+  const log = {
+    append: async (events: typeof appended) => {
+      appended.push(...events);
+      return events.map(() => 1n);
+    },
+  } as unknown as InputLog;
+  const deliver = refundDeliverer(processor, log);
+  const refundItem = {
+    id: 2n,
+    key: 'refund:ord_1:9',
+    kind: 'refund',
+    body: { order_id: 'ord_1', attempt: '9', charge_id: 'ch_1', amount: '500', restock: false },
+    attempt: CHARGE_ATTEMPTS_MAX,
+    lastError: 'processor down',
+  };
+  return { deliver: () => deliver([refundItem]), appended };
+}
+
+test('a refund given up after errors, but made by an earlier attempt, is recorded as made', async () => {
+  const w = refundWorld({ refundId: 're_1' });
+  assert.deepEqual(await w.deliver(), [{ done: true }]);
+  assert.equal(w.appended.length, 1);
+  assert.equal(w.appended[0]!.body.ok, true);
+  assert.equal(w.appended[0]!.body.refundId, 're_1');
+});
+
+test('a refund given up after errors and never made fails; one that cannot be looked up waits', async () => {
+  const none = refundWorld(null);
+  assert.deepEqual(await none.deliver(), [{ done: true }]);
+  assert.equal(none.appended[0]!.body.ok, false);
+  const unknown = refundWorld('fails');
+  const [delivery] = await unknown.deliver();
+  assert.equal(delivery!.done, false);
+  assert.match(String((delivery as { error: string }).error), /^outcome unknown:/);
+  assert.deepEqual(unknown.appended, []);
 });

@@ -251,12 +251,13 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
       restock: boolean;
       restock_quantity?: number;
     };
+    const key = `${body.order_id}:refund:${body.attempt}`;
     let outcome;
     try {
       outcome = await processor.refund(
         body.charge_id,
         BigInt(body.card_amount ?? body.amount),
-        `${body.order_id}:refund:${body.attempt}`,
+        key,
       );
     } catch (error) {
       // No answer (a timeout): the refund may have been made. From now on this refund is retried
@@ -275,6 +276,20 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
         error: `${unknown ? UNKNOWN_OUTCOME + ' ' : ''}${outcome.message ?? 'refund failed'}`,
         retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt),
       };
+    }
+    if (!outcome.ok) {
+      // Giving up: unless an earlier attempt did refund the card and its answer was lost. A timeout
+      // marks the row (above), but a kill right after the processor's work leaves no mark, so the
+      // processor is asked (simulation seed 20261127: a refund made, then given up as failed, left
+      // the card refunded and the order paid). No answer to that either: try again later.
+      const found = await processor.findRefund(body.charge_id, key).catch(() => undefined);
+      if (found === undefined)
+        return {
+          done: false,
+          error: `${UNKNOWN_OUTCOME} ${outcome.message ?? 'refund failed'}; the refund could not be looked up`,
+          retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt),
+        };
+      if (found !== null) outcome = { ok: true, refundId: found.refundId };
     }
     await log.append([
       {

@@ -50,6 +50,13 @@ export interface CardProcessor {
     idempotencyKey: string,
   ): Promise<{ ok: boolean; refundId?: string; message?: string }>;
   /**
+   * The refund made under this idempotency key on this charge, if any (null: none was made). Asked
+   * before a refund is given up after errors: an earlier attempt whose answer was lost — a timeout,
+   * or tagpay killed after the processor did it — may have refunded the card. (Stripe: the charge's
+   * refunds, matched by the key carried in their metadata.)
+   */
+  findRefund(chargeId: string, idempotencyKey: string): Promise<{ refundId: string } | null>;
+  /**
    * A statement credit to a card (a card-linked offer's reward), or its reversal; the same key is the
    * same credit however often it is sent.
    */

@@ -306,6 +306,14 @@ export class SandboxProcessor implements CardProcessor {
     });
   }
 
+  async findRefund(chargeId: string, idempotencyKey: string) {
+    const { rows } = await this.db.query<{ id: string }>(
+      'SELECT id FROM sandbox_refunds WHERE idem_key = $1 AND charge_id = $2',
+      [idempotencyKey, chargeId],
+    );
+    return rows[0] ? { refundId: rows[0].id } : null;
+  }
+
   /**
    * Pays money out to a card (a wallet withdrawal; Visa Direct's original credit). Idempotent by
    * key. Test cards that decline charges decline credits too; the processor-error card fails
