@@ -101,6 +101,7 @@ function refundWorld(found: { refundId: string } | null | 'fails') {
     },
   } as unknown as CardProcessor;
   const log = {
+    findByKey: async () => null,
     append: async (events: typeof appended) => {
       appended.push(...events);
       return events.map(() => 1n);
@@ -135,4 +136,37 @@ test('a refund given up after errors and never made fails; one that cannot be lo
   assert.equal(delivery!.done, false);
   assert.match(String((delivery as { error: string }).error), /^outcome unknown:/);
   assert.deepEqual(unknown.appended, []);
+});
+
+test('a refund delivered again after its result is in the log asks the processor nothing', async () => {
+  let asked = 0;
+  const processor = {
+    refund: async () => {
+      asked++;
+      return { ok: true, refundId: 're_2' };
+    },
+  } as unknown as CardProcessor;
+  const appended: unknown[] = [];
+  const log = {
+    findByKey: async (key: string) =>
+      key === 'refund:ord_1:9'
+        ? { seq: 3n, key, at: 0, body: { kind: 'refund_result', ok: false } }
+        : null,
+    append: async (events: unknown[]) => {
+      appended.push(...events);
+      return events.map(() => null);
+    },
+  } as unknown as InputLog;
+  const deliver = refundDeliverer(processor, log);
+  const again = {
+    id: 3n,
+    key: 'refund:ord_1:9',
+    kind: 'refund',
+    body: { order_id: 'ord_1', attempt: '9', charge_id: 'ch_1', amount: '500', restock: false },
+    attempt: CHARGE_ATTEMPTS_MAX + 1,
+    lastError: null,
+  };
+  assert.deepEqual(await deliver([again]), [{ done: true }]);
+  assert.equal(asked, 0, 'the log already holds its result: no second refund');
+  assert.deepEqual(appended, []);
 });

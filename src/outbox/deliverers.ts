@@ -252,6 +252,12 @@ export function refundDeliverer(processor: CardProcessor, log: InputLog): Delive
       restock_quantity?: number;
     };
     const key = `${body.order_id}:refund:${body.attempt}`;
+    // Delivered again after its result reached the log (killed before the row was marked done): the
+    // engine has acted on that result, so the processor is not asked again. Asking again could make
+    // a refund the log already calls failed (given up after errors), and its success would then be
+    // dropped as a second result (simulation seed 20261127: a card refunded, the order not).
+    if ((await log.findByKey(`refund:${body.order_id}:${body.attempt}`)) !== null)
+      return { done: true };
     let outcome;
     try {
       outcome = await processor.refund(
