@@ -25,6 +25,9 @@ import { RELINK_COOL_DOWN_MS } from '../../src/core/limits.ts';
 
 /** Clock steps back a little now and then (clockJump): a cool-down's end is read with this slack. */
 const COOL_DOWN_SLACK_MS = 5_000;
+/** How long, and how many, of a handle's re-links the model keeps to explain a cool-down refusal. */
+const RELINKS_KEPT_MS = 14 * 24 * 60 * 60_000;
+const RELINKS_KEPT_MAX = 512;
 
 /**
  * A deterministic simulation of tagpay, after TigerBeetle's VOPR: one seed drives a random workload
@@ -303,7 +306,7 @@ class Simulation {
   private readonly cardTxns: NewEvent[] = [];
   /** The card each handle was last linked with. */
   private readonly shopperCards = new Map<string, CardKind>();
-  /** A handle's re-links of the last two days: a re-link cool-down may begin at any of them. */
+  /** A handle's recent re-links: a re-link cool-down may begin at any of them. */
   private readonly relinks = new Map<string, { sent: number; answered: number | null }[]>();
   private readonly buyPosts = new Map<string, BuyPost>();
   /** Codes issued, by code: the post they confirm. */
@@ -954,9 +957,10 @@ class Simulation {
     const relink =
       kept === undefined ? null : { sent: this.clock.ms, answered: null as number | null };
     if (relink !== null) {
-      const windows = (this.relinks.get(handle) ?? []).filter(
-        (w) => this.clock.ms - w.sent < 2 * RELINK_COOL_DOWN_MS,
-      );
+      // Kept long: a top-up sent before a clock jump may be answered days of sim time later.
+      const windows = (this.relinks.get(handle) ?? [])
+        .filter((w) => this.clock.ms - w.sent < RELINKS_KEPT_MS)
+        .slice(-RELINKS_KEPT_MAX);
       windows.push(relink);
       this.relinks.set(handle, windows);
     }
