@@ -60,13 +60,12 @@ import {
   WALLET_CHARGE_ID,
 } from './money.ts';
 import {
-  audit,
   checkSpend,
   noteCharge,
   noteCheckout,
   notePaid,
   notMeLink,
-  stepUpLink,
+  sendStepUp,
   type StepUpSubject,
 } from './safety.ts';
 
@@ -770,23 +769,9 @@ function askPaymentStepUp(
         : 'your payment';
   if (payment.postId !== null)
     out.reply(payment.network, payment.postId, replies.stepUp(title, total, minutes));
-  out.email(
-    shopper.email,
-    emails.stepUp(
-      title,
-      total,
-      minutes,
-      reasons,
-      stepUpLink(out, payment.id),
-      notMeLink(out, shopper.id),
-    ),
+  sendStepUp(out, payment.id, shopper, reasons, total, (approve, notMe) =>
+    emails.stepUp(title, total, minutes, reasons, approve, notMe),
   );
-  audit(out.fx, at, 'step_up.asked', 'engine', payment.id, {
-    shopper_id: shopper.id,
-    reasons,
-    amount: payment.amountMinor.toString(),
-    currency: payment.currency,
-  });
 }
 
 /** A web payment held for a step-up (askPaymentStepUp): approving charges all its orders at once. */

@@ -45,13 +45,12 @@ import type { CardCreditResultEvent, MoneyCommand } from './money-events.ts';
 import type { GiftCard, Payment, ShopperSettings, WalletOp } from './money-state.ts';
 import {
   accountBlocked,
-  audit,
   checkSpend,
   noteCardSpend,
   noteCheckout,
   notMeLink,
-  stepUpLink,
   type SafetyConfig,
+  sendStepUp,
   type StepUpSubject,
 } from './safety.ts';
 
@@ -469,23 +468,9 @@ function askPaymentStepUp(
       moneyReplies.payStepUp(open ? money : null, p.recipientHandle, confirmMinutes()),
     );
   if (!open) dm(out, payer, moneyReplies.payStepUp(money, p.recipientHandle, confirmMinutes()));
-  out.email(
-    payer.email,
-    moneyEmails.stepUp(
-      money,
-      p.recipientHandle,
-      confirmMinutes(),
-      reasons,
-      stepUpLink(out, p.id),
-      notMeLink(out, payer.id),
-    ),
+  sendStepUp(out, p.id, payer, reasons, money, (approve, notMe) =>
+    moneyEmails.stepUp(money, p.recipientHandle, confirmMinutes(), reasons, approve, notMe),
   );
-  audit(out.fx, at, 'step_up.asked', 'engine', p.id, {
-    shopper_id: payer.id,
-    reasons,
-    amount: p.amountMinor.toString(),
-    currency: p.currency,
-  });
 }
 
 /**

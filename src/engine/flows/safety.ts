@@ -422,22 +422,34 @@ export function askStepUp(
     lead + replies.stepUp(title, total, windowMin) + note,
     null,
   );
-  out.email(
-    shopper.email,
-    emails.stepUp(
-      title,
-      total,
-      windowMin,
-      reasons,
-      stepUpLink(out, order.id),
-      notMeLink(out, shopper.id),
-    ),
+  sendStepUp(out, order.id, shopper, reasons, total, (approve, notMe) =>
+    emails.stepUp(title, total, windowMin, reasons, approve, notMe),
   );
-  audit(out.fx, out.entry.at, 'step_up.asked', 'engine', order.id, {
+}
+
+/**
+ * What every step-up asks, whatever waits (a purchase, a web payment, a payment by post): the e-mail
+ * to the owner, worded by the flow (`mail`) around the signed approval and "not me" links, and the
+ * audit entry. Setting the subject's status and answering the post stay with the flow.
+ */
+export function sendStepUp(
+  out: LinkOut & {
+    readonly fx: Effects;
+    readonly entry: { at: number };
+    email(to: string, message: { subject: string; text: string }): void;
+  },
+  subjectId: string,
+  shopper: Shopper,
+  reasons: StepUpReason[],
+  amount: { minor: bigint; currency: string },
+  mail: (approveLink: string, notMeLink: string) => { subject: string; text: string },
+): void {
+  out.email(shopper.email, mail(stepUpLink(out, subjectId), notMeLink(out, shopper.id)));
+  audit(out.fx, out.entry.at, 'step_up.asked', 'engine', subjectId, {
     shopper_id: shopper.id,
     reasons,
-    amount: order.amountMinor.toString(),
-    currency: order.currency,
+    amount: amount.minor.toString(),
+    currency: amount.currency,
   });
 }
 
