@@ -9,6 +9,7 @@ import { Serial } from '../core/serial.ts';
 import type { Clock } from '../engine/log.ts';
 import type { OutboxRow } from '../engine/state.ts';
 import type { Db } from '../store/db.ts';
+import { inlineParams } from '../store/set-sql.ts';
 
 export interface OutboxItem {
   id: bigint;
@@ -66,6 +67,16 @@ export function oneByOne(deliver: (item: OutboxItem) => Promise<Delivery>): Deli
   };
 }
 
+/** An outbox row as a pass reads it. */
+interface OutboxRowRead {
+  id: unknown;
+  key: string;
+  kind: string;
+  body: string;
+  attempts: number;
+  last_error: string | null;
+}
+
 /** Exponential backoff with a ceiling: base, 2×base, 4×base, … */
 export function backoffMs(baseMs: number, attempt: number): number {
   return Math.min(RETRY_DELAY_MS_MAX, baseMs * 2 ** Math.max(0, attempt - 1));
@@ -105,17 +116,18 @@ export class OutboxWorker {
     return serial.run(async () => {
       if (this.paused) return 0;
       const now = this.clock.now();
-      const { rows } = await this.db.query<{
-        id: unknown;
-        key: string;
-        kind: string;
-        body: string;
-        attempts: number;
-        last_error: string | null;
-      }>(
-        `SELECT id, key, kind, body, attempts, last_error FROM outbox WHERE status = 0 AND next_at <= $1 ${kinds ? 'AND kind = ANY($3::text[])' : ''} ORDER BY next_at, id LIMIT $2`,
-        kinds ? [now, limit, kinds] : [now, limit],
-      );
+      // An index scan, never a bitmap scan (the planner's pick for a lane it guesses is small): a
+      // delivered row leaves its entry in the lane's partial index until a VACUUM, and only an index
+      // scan marks such entries dead as it passes them, so the next pass skips them. A bitmap scan
+      // visits every one of them again on every pass: measured, 20,000 charges delivered made each
+      // pass read 592 heap pages (1 ms) to find nothing, 0.05 ms after one index scan.
+      const [, { rows }] = (await this.db.script(
+        'SET LOCAL enable_bitmapscan = off;\n' +
+          inlineParams(
+            `SELECT id, key, kind, body, attempts, last_error FROM outbox WHERE status = 0 AND next_at <= $1 ${kinds ? 'AND kind = ANY($3::text[])' : ''} ORDER BY next_at, id LIMIT $2`,
+            kinds ? [now, limit, [...kinds]] : [now, limit],
+          ),
+      )) as [unknown, { rows: OutboxRowRead[] }];
       if (rows.length === 0) return 0;
       const groups = new Map<string, OutboxItem[]>();
       for (const row of rows) {

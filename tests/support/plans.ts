@@ -29,6 +29,30 @@ export async function planOf(db: Db, text: string, params: unknown[]): Promise<s
   return indexesOf(parsed[0]!.Plan);
 }
 
+/**
+ * The plan of a script's last statement, run after the statements before it (a `SET LOCAL` that
+ * steers the planner) in one transaction: the indexes it reads and its node types.
+ */
+export async function planOfScript(
+  db: Db,
+  script: string,
+): Promise<{ indexes: string[]; nodes: string[] }> {
+  const cut = script.lastIndexOf(';\n');
+  const answers = await db.script(
+    `${script.slice(0, cut + 2)}EXPLAIN (FORMAT JSON) ${script.slice(cut + 2)}`,
+  );
+  const json = answers.at(-1)!.rows[0]!['QUERY PLAN'];
+  const plan = ((typeof json === 'string' ? JSON.parse(json) : json) as { Plan: unknown }[])[0]!
+    .Plan;
+  const nodes: string[] = [];
+  const walk = (node: Record<string, unknown>) => {
+    nodes.push(node['Node Type'] as string);
+    for (const child of (node['Plans'] as Record<string, unknown>[] | undefined) ?? []) walk(child);
+  };
+  walk(plan as Record<string, unknown>);
+  return { indexes: indexesOf(plan), nodes };
+}
+
 /** A migrated database of its own (PGlite in memory, or a Postgres schema), closed after the file. */
 export async function openMigratedDb(storage: 'pglite' | 'postgres', prefix: string): Promise<Db> {
   let db: Db;
