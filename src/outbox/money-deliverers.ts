@@ -15,18 +15,22 @@ export function cardCreditDeliverer(processor: SandboxProcessor, log: InputLog):
       amount: string;
       currency: string;
     };
-    const outcome = await processor.credit(
-      body.card_token,
-      BigInt(body.amount),
-      body.currency,
-      `${body.op_id}:credit`,
-    );
-    if (!outcome.ok && outcome.retryable && item.attempt < CHARGE_ATTEMPTS_MAX) {
-      return {
-        done: false,
-        error: outcome.message,
+    const key = `${body.op_id}:credit`;
+    let outcome = await processor.credit(body.card_token, BigInt(body.amount), body.currency, key);
+    if (!outcome.ok && outcome.retryable) {
+      const retry = (error: string) => ({
+        done: false as const,
+        error,
         retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt),
-      };
+      });
+      if (item.attempt < CHARGE_ATTEMPTS_MAX) return retry(outcome.message);
+      // Giving up after errors: unless an earlier attempt, killed before its answer reached the
+      // log, did credit the card. Written down as failed, the withdrawal would go back to the
+      // wallet with the money on the card too. No answer to the lookup: try again later.
+      const found = await processor.findCredit(key).catch(() => undefined);
+      if (found === undefined)
+        return retry(`${outcome.message}; the credit could not be looked up`);
+      if (found !== null) outcome = { ok: true, creditId: found.creditId };
     }
     await log.append([
       {

@@ -40,18 +40,21 @@ export function payoutDeliverer(bank: PayoutBank, log: InputLog): Deliverer {
       amount: string;
       currency: string;
     };
-    const outcome = await bank.payout(
-      body.merchant_id,
-      BigInt(body.amount),
-      body.currency,
-      item.key,
-    );
-    if (!outcome.ok && item.attempt < CHARGE_ATTEMPTS_MAX) {
-      return {
-        done: false,
-        error: outcome.message,
+    let outcome = await bank.payout(body.merchant_id, BigInt(body.amount), body.currency, item.key);
+    if (!outcome.ok) {
+      const retry = (error: string) => ({
+        done: false as const,
+        error,
         retryInMs: backoffMs(CHARGE_RETRY_BASE_MS, item.attempt),
-      };
+      });
+      if (item.attempt < CHARGE_ATTEMPTS_MAX) return retry(outcome.message);
+      // Giving up: unless an earlier attempt, killed before its answer reached the log, was paid.
+      // Written down as failed, the payout would go back to the merchant's balance with the money
+      // at the bank too. No answer to the lookup: try again later.
+      const found = await bank.findPayout(item.key).catch(() => undefined);
+      if (found === undefined)
+        return retry(`${outcome.message}; the payout could not be looked up`);
+      if (found !== null) outcome = { ok: true, ref: found.ref };
     }
     await log.append([
       {

@@ -11,6 +11,8 @@ export interface PayoutBank {
     currency: string,
     idempotencyKey: string,
   ): Promise<{ ok: true; ref: string } | { ok: false; message: string }>;
+  /** The payout made under `idempotencyKey`, or null: asked before a payout is given up. */
+  findPayout(idempotencyKey: string): Promise<{ ref: string } | null>;
 }
 
 const random = (n: number) => new Uint8Array(randomBytes(n));
@@ -28,6 +30,11 @@ export class SandboxBank implements PayoutBank {
   ) {}
 
   async payout(merchantId: string, amountMinor: bigint, currency: string, idempotencyKey: string) {
+    // A payout asked again under its key answers what the first ask did, as a bank with idempotency
+    // keys does, even if the account was closed since: refusing it now would let tagpay give the
+    // merchant back money the bank already paid.
+    const made = await this.findPayout(idempotencyKey);
+    if (made) return { ok: true as const, ref: made.ref };
     if (this.refusing.has(merchantId))
       return { ok: false as const, message: 'sandbox bank: the account is closed' };
     await this.db.query(
@@ -42,10 +49,14 @@ export class SandboxBank implements PayoutBank {
         this.clock.now(),
       ],
     );
+    return { ok: true as const, ref: (await this.findPayout(idempotencyKey))!.ref };
+  }
+
+  async findPayout(idempotencyKey: string): Promise<{ ref: string } | null> {
     const { rows } = await this.db.query<{ id: string }>(
       'SELECT id FROM sandbox_bank_payouts WHERE idem_key = $1',
       [idempotencyKey],
     );
-    return { ok: true as const, ref: rows[0]!.id };
+    return rows[0] ? { ref: rows[0].id } : null;
   }
 }

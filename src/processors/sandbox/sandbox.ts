@@ -325,12 +325,8 @@ export class SandboxProcessor implements CardProcessor {
     currency: string,
     idempotencyKey: string,
   ): Promise<{ ok: true; creditId: string } | { ok: false; retryable: boolean; message: string }> {
-    const done = (
-      await this.db.query<{ id: string }>('SELECT id FROM sandbox_credits WHERE idem_key = $1', [
-        idempotencyKey,
-      ])
-    ).rows[0];
-    if (done) return { ok: true, creditId: done.id };
+    const done = await this.findCredit(idempotencyKey);
+    if (done) return { ok: true, creditId: done.creditId };
     const card = (
       await this.db.query<{ behavior: string }>(
         'SELECT behavior FROM sandbox_tokens WHERE id = $1',
@@ -347,12 +343,16 @@ export class SandboxProcessor implements CardProcessor {
       'INSERT INTO sandbox_credits (id, idem_key, token, amount_minor, currency, created_at) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (idem_key) DO NOTHING',
       [id, idempotencyKey, token, amountMinor.toString(), currency, this.clock.now()],
     );
-    const row = (
-      await this.db.query<{ id: string }>('SELECT id FROM sandbox_credits WHERE idem_key = $1', [
-        idempotencyKey,
-      ])
-    ).rows[0]!;
-    return { ok: true, creditId: row.id };
+    return { ok: true, creditId: (await this.findCredit(idempotencyKey))!.creditId };
+  }
+
+  /** The credit made under `idempotencyKey`, or null: asked before a withdrawal is given up. */
+  async findCredit(idempotencyKey: string): Promise<{ creditId: string } | null> {
+    const { rows } = await this.db.query<{ id: string }>(
+      'SELECT id FROM sandbox_credits WHERE idem_key = $1',
+      [idempotencyKey],
+    );
+    return rows[0] ? { creditId: rows[0].id } : null;
   }
 
   async statementCredit(
