@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +40,64 @@ export function machine() {
 
 export function rssMb(): number {
   return Math.round(process.memoryUsage().rss / 2 ** 20);
+}
+
+/** CPU time so far, in ms: this process's, and every local `postgres` process's (null if none is seen). */
+export interface CpuSample {
+  node: number;
+  postgres: number | null;
+}
+
+/**
+ * Reads the CPU time of this process and of the Postgres server's processes on this machine (from
+ * /proc: utime + stime of each process named `postgres`, in clock ticks of 10 ms). A Postgres on
+ * another machine, or PGlite (in this process), gives null for Postgres. Backends that exit between
+ * two samples take their time with them: scenarios sample while their pool is open.
+ */
+export function cpuSample(): CpuSample {
+  let ticks = 0;
+  let seen = false;
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue; // exited since the listing
+      }
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+      const fields = stat.slice(close + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+      seen = true;
+    }
+  } catch {
+    // no /proc: not Linux
+  }
+  const usage = process.cpuUsage();
+  return { node: (usage.user + usage.system) / 1000, postgres: seen ? ticks * 10 : null };
+}
+
+/**
+ * CPU microseconds per operation over timed phases (each a pair of samples), Node's and the Postgres
+ * server's; on PGlite (`storage`), Postgres runs inside Node and its figure is null.
+ */
+export function cpuPerOp(phases: readonly [CpuSample, CpuSample][], ops: number, storage: Storage) {
+  const us = (ms: number) => Math.round((ms * 1000 * 10) / ops) / 10;
+  let node = 0;
+  let postgres: number | null = storage === 'postgres' ? 0 : null;
+  for (const [from, to] of phases) {
+    node += to.node - from.node;
+    postgres =
+      postgres === null || from.postgres === null || to.postgres === null
+        ? null
+        : postgres + to.postgres - from.postgres;
+  }
+  return {
+    node_cpu_us_per_op: us(node),
+    postgres_cpu_us_per_op: postgres === null ? null : us(postgres),
+  };
 }
 
 export function percentile(sorted: number[], p: number): number {

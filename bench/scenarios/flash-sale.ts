@@ -1,4 +1,12 @@
-import { openBenchApp, postEvent, rssMb, withEngine, type ScenarioResult } from '../support.ts';
+import {
+  cpuPerOp,
+  cpuSample,
+  openBenchApp,
+  postEvent,
+  rssMb,
+  withEngine,
+  type ScenarioResult,
+} from '../support.ts';
 
 /**
  * A flash sale: many distinct handles post the hashtag of one offer at once. Measures buy attempts
@@ -12,9 +20,11 @@ export async function flashSale(opts: { quick: boolean }): Promise<ScenarioResul
   try {
     const offerId = await b.offer(units);
     const events = Array.from({ length: posts }, (_, i) => postEvent(`f${i}`, `h${i}`, '#BuyTee'));
+    const cpu = cpuSample();
     const started = performance.now();
     await withEngine(b.app, () => b.append(events));
     const seconds = (performance.now() - started) / 1000;
+    const cpuUsed = cpuPerOp([[cpu, cpuSample()]], posts, 'postgres');
     const offer = (
       await b.db.query<{ available: number; sold: number; quantity: number }>(
         'SELECT available, sold, quantity FROM offers WHERE id = $1',
@@ -49,6 +59,7 @@ export async function flashSale(opts: { quick: boolean }): Promise<ScenarioResul
       fifo_verified: fifo && waitFifo,
       waitlisted: waitlist.rows.length,
       storage: 'postgres',
+      ...cpuUsed,
       rss_mb: rssMb(),
     };
   } finally {

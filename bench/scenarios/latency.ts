@@ -1,5 +1,13 @@
 import type { NewEvent } from '../../src/engine/log.ts';
-import { openBenchApp, percentile, postEvent, rssMb, type ScenarioResult } from '../support.ts';
+import {
+  cpuPerOp,
+  cpuSample,
+  openBenchApp,
+  percentile,
+  postEvent,
+  rssMb,
+  type ScenarioResult,
+} from '../support.ts';
 
 /**
  * Open-loop latency on Postgres: buy posts are offered at a fixed rate whatever the engine does (every
@@ -47,6 +55,7 @@ export async function latency(opts: { quick: boolean }): Promise<ScenarioResult>
       }
     })();
     let sent = 0;
+    const cpu = cpuSample();
     const started = performance.now();
     const appends: Promise<void>[] = [];
     while (sent < total) {
@@ -74,6 +83,7 @@ export async function latency(opts: { quick: boolean }): Promise<ScenarioResult>
     wake();
     await engine;
     await b.app.engine.drain();
+    const cpuUsed = cpuPerOp([[cpu, cpuSample()]], total, 'postgres');
     if (latencies.length !== total)
       throw new Error(`latency: ${latencies.length} of ${total} events measured`);
     latencies.sort((x, y) => x - y);
@@ -86,6 +96,7 @@ export async function latency(opts: { quick: boolean }): Promise<ScenarioResult>
       offered_per_s: RATE_PER_S,
       seconds,
       storage: 'postgres',
+      ...cpuUsed,
       rss_mb: rssMb(),
     };
   } finally {

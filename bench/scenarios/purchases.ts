@@ -1,5 +1,7 @@
 import { CHARGE_BATCH_MAX } from '../../src/core/limits.ts';
 import {
+  cpuPerOp,
+  cpuSample,
   openBenchApp,
   postEvent,
   rssMb,
@@ -25,11 +27,13 @@ export async function purchases(
   try {
     await b.offer(n);
     await b.linkShoppers(n);
+    const c0 = cpuSample();
     const t0 = performance.now();
     await withEngine(b.app, () =>
       b.append(Array.from({ length: n }, (_, i) => postEvent(`b${i}`, `u${i}`, '#BuyTee'))),
     );
     const t1 = performance.now();
+    const c1 = cpuSample();
     // The shopper reads the code in tagpay's reply; here it is read from the committed reply rows.
     const { rows } = await b.db.query<{ body: string }>(
       "SELECT body FROM outbox WHERE kind = 'post' AND body LIKE '%reply with #TP%'",
@@ -39,6 +43,7 @@ export async function purchases(
       return { i: Number(body.reply_to.slice(1)), code: /#(TP[A-Z2-7]{10})/.exec(body.text)![1]! };
     });
     if (codes.length !== n) throw new Error(`purchases: expected ${n} codes, got ${codes.length}`);
+    const c2 = cpuSample();
     const t2 = performance.now();
     // Confirmations stream in while the engine decides and the charge lane charges, as they would live.
     await withEngine(b.app, async () => {
@@ -52,6 +57,7 @@ export async function purchases(
       }
     });
     const t3 = performance.now();
+    const c3 = cpuSample();
     const paid = (
       await b.db.query<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE status = 'paid'")
     ).rows[0]!.n;
@@ -71,6 +77,15 @@ export async function purchases(
       purchases: n,
       checkout_per_s: Math.round(n / ((t1 - t0) / 1000)),
       confirm_charge_settle_per_s: Math.round(n / ((t3 - t2) / 1000)),
+      // CPU per purchase over both timed phases.
+      ...cpuPerOp(
+        [
+          [c0, c1],
+          [c2, c3],
+        ],
+        n,
+        storage,
+      ),
       rss_mb: rssMb(),
     };
   } finally {
