@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { commandLine } from '../src/cli/args.ts';
 import { machine } from './support.ts';
 
 export const SCENARIOS = [
@@ -20,8 +20,9 @@ export const SCENARIOS = [
 ] as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } },
+const values = commandLine('npm run bench -- [--quick] [--only scenario,scenario]', {
+  quick: { type: 'boolean', default: false },
+  only: { type: 'string' },
 });
 const chosen = values.only ? values.only.split(',') : [...SCENARIOS];
 for (const name of chosen) {

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { commandLine } from '../../src/cli/args.ts';
 import { crashRun, CrashViolation } from './crash.ts';
 
 /**
@@ -8,14 +8,18 @@ import { crashRun, CrashViolation } from './crash.ts';
  * Prints one JSON line of figures per storage; on a violation prints the seed, cycle and invariant
  * and exits 1.
  */
-const { values } = parseArgs({
-  options: {
+const USAGE =
+  'npm run crash -- --cycles N [--storage pglite|postgres|both] [--seed S] [--minutes M]';
+const values = commandLine(
+  USAGE,
+  {
     cycles: { type: 'string', default: '20' },
     storage: { type: 'string', default: 'both' },
     seed: { type: 'string' },
     minutes: { type: 'string' },
   },
-});
+  ['cycles', 'seed', 'minutes'],
+);
 const cycles = Number(values.cycles);
 const storages =
   values.storage === 'both' ? ['pglite', 'postgres'] : [values.storage as 'pglite' | 'postgres'];
@@ -24,9 +28,7 @@ if (
   cycles < 1 ||
   storages.some((s) => s !== 'pglite' && s !== 'postgres')
 ) {
-  console.error(
-    'usage: npm run crash -- --cycles N [--storage pglite|postgres|both] [--seed S] [--minutes M]',
-  );
+  console.error(`usage: ${USAGE}`);
   process.exit(2);
 }
 const seed = values.seed === undefined ? BigInt(Date.now()) : BigInt(values.seed);

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { commandLine } from '../../src/cli/args.ts';
 import { apiProperties, openFuzzApi, PURE_PROPERTIES, type FuzzProperty } from './properties.ts';
 
 /**
@@ -6,16 +6,23 @@ import { apiProperties, openFuzzApi, PURE_PROPERTIES, type FuzzProperty } from '
  * by their `share` (an HTTP case costs a thousand grammar cases, so the API property takes ~1%). Prints the cases run per property; a failure prints fast-check's
  * counterexample and seed, and exits 1.
  */
-const { values } = parseArgs({
-  options: {
+const USAGE = 'npm run fuzz -- --runs N [--seed S] [--only pure|api]';
+const values = commandLine(
+  USAGE,
+  {
     runs: { type: 'string', default: '10000' },
     seed: { type: 'string' },
     only: { type: 'string' },
   },
-});
+  ['runs', 'seed'],
+);
 const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) {
-  console.error('usage: npm run fuzz -- --runs N [--seed S] [--only pure|api]');
+if (
+  !Number.isInteger(runs) ||
+  runs < 1 ||
+  (values.only !== undefined && values.only !== 'pure' && values.only !== 'api')
+) {
+  console.error(`usage: ${USAGE}`);
   process.exit(2);
 }
 const seed = values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed);

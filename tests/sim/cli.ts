@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { commandLine } from '../../src/cli/args.ts';
 import { simulate, Violation } from './simulator.ts';
 
 /**
@@ -7,8 +7,11 @@ import { simulate, Violation } from './simulator.ts';
  * (tests/sim/simulator.ts) for K seeds from S. Prints one JSON line of figures per seed; on a broken
  * invariant prints the seed, the operation and the invariant, and exits 1.
  */
-const { values } = parseArgs({
-  options: {
+const USAGE =
+  'npm run simulate -- --seed S --ops N [--seeds K] [--step-ops B] [--crash-rate R] [--restart-rate R] [--full-check-every K]';
+const values = commandLine(
+  USAGE,
+  {
     seed: { type: 'string' },
     ops: { type: 'string', default: '10000' },
     seeds: { type: 'string', default: '1' },
@@ -17,13 +20,14 @@ const { values } = parseArgs({
     'restart-rate': { type: 'string' },
     'full-check-every': { type: 'string' },
   },
-});
+  ['seed', 'ops', 'seeds', 'step-ops', 'full-check-every'],
+);
 
 const first = values.seed === undefined ? BigInt(Date.now()) : BigInt(values.seed);
 const ops = Number(values.ops);
 const seeds = Number(values.seeds);
 if (!Number.isInteger(ops) || ops < 1 || !Number.isInteger(seeds) || seeds < 1) {
-  console.error('usage: npm run simulate -- --seed S --ops N [--seeds K] [--step-ops B]');
+  console.error(`usage: ${USAGE}`);
   process.exit(2);
 }
 let total = 0;
