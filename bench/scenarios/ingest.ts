@@ -199,6 +199,7 @@ function buildWorld(rng: Rng): World {
         status: 'live',
         publishedAt: START_MS - 3_600_000,
         createdAt: START_MS - 3_600_000,
+        hashtagPosts: 0,
       };
       if (state.offerByTag.has(hashtag.toLowerCase()))
         throw new Error(`ingest: hashtag ${hashtag} twice`);

@@ -213,13 +213,6 @@ export const EMAIL_VERIFY_TTL_MS = 24 * 60 * 60 * 1000;
 /** Days of revenue a dashboard chart shows at most, and rows a dashboard list answers at most. */
 export const DASHBOARD_DAYS_MAX = 90;
 export const DASHBOARD_ROWS_MAX = 200;
-/**
- * Input-log rows one funnel read scans for an offer's hashtag posts (answered or refused); a longer
- * backlog is caught up over the next reads (the dashboard reads every few seconds).
- */
-export const FUNNEL_SCAN_ROWS_MAX = 20_000;
-/** Offers whose hashtag-post count a process keeps between funnel reads. */
-export const FUNNEL_CACHE_OFFERS_MAX = 1_000;
 /** E-mails the demo mailbox page shows (newest first). */
 export const DEMO_MAILBOX_ROWS_MAX = 50;
 /** Open live timelines (server-sent events) at once, and the comment that keeps each one open. */

@@ -46,6 +46,7 @@ const OFFER_COLUMNS: Column[] = [
   ['status', 'text'],
   ['published_at', 'bigint'],
   ['created_at', 'bigint'],
+  ['hashtag_posts', 'bigint'],
 ];
 const SHOPPER_COLUMNS: Column[] = [
   ['id', 'text'],
@@ -285,6 +286,7 @@ async function writeEffects(
       o.status,
       o.publishedAt,
       o.createdAt,
+      o.hashtagPosts,
     ]),
     'id',
   );

@@ -353,6 +353,8 @@ function onPost(state: State, out: Out, post: PostEvent): void {
     case 'wrong_code':
       return countWrongCode(state, out, post, handleKey(post.network, author));
     case 'buy':
+      match.offer.hashtagPosts++;
+      out.fx.offers.add(match.offer);
       return buy(state, out, post, author, match.offer);
     case 'retired_code': {
       const text = {
@@ -1118,6 +1120,7 @@ function createOffer(
     status: cmd.publish ? 'live' : 'paused',
     publishedAt: null,
     createdAt: at,
+    hashtagPosts: 0,
   };
   state.offers.set(offer.id, offer);
   state.offerByTag.set(tag, offer);

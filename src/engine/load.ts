@@ -215,6 +215,7 @@ export function offerFromRow(r: Row): Offer {
     status: str(r.status) as Offer['status'],
     publishedAt: numOrNull(r.published_at),
     createdAt: num(r.created_at),
+    hashtagPosts: num(r.hashtag_posts),
   };
 }
 

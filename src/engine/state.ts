@@ -55,6 +55,11 @@ export interface Offer {
   /** When the offer was first posted from the merchant's handle. */
   publishedAt: number | null;
   createdAt: number;
+  /**
+   * Posts that named it to buy (the funnel's first step), counted as the engine decides them: every
+   * post it read as a purchase of this offer, refused ones too (sold out, a limit, a cap, not linked).
+   */
+  hashtagPosts: number;
 }
 
 export interface Shopper {

@@ -96,6 +96,10 @@ for (const storage of storages()) {
       assert.equal(f.body.paid, 1);
       assert.equal(f.body.refunded, 0);
       assert.deepEqual(f.body.revenue, [{ day: '2026-11-26', paid: 2500, refunded: 0 }]);
+      // The count is the engine's, kept with the offer: a restart neither loses nor recounts it.
+      await h.restart();
+      const kept = await h.request('GET', `/v1/offers/${w.offer.id}/funnel`, undefined, key);
+      assert.equal(kept.body.hashtag_posts, 4, JSON.stringify(kept.body));
       const none = await h.request('GET', '/v1/offers/ofr_nope/funnel', undefined, key);
       assert.equal(none.status, 404);
       const anon = await h.request('GET', `/v1/offers/${w.offer.id}/funnel`);

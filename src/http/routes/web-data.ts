@@ -1,16 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { TagpayError } from '../../core/errors.ts';
-import {
-  DASHBOARD_DAYS_MAX,
-  DASHBOARD_ROWS_MAX,
-  EMAIL_VERIFY_TTL_MS,
-  FUNNEL_CACHE_OFFERS_MAX,
-  FUNNEL_SCAN_ROWS_MAX,
-} from '../../core/limits.ts';
-import { readHashtags, RESERVED_HASHTAGS } from '../../core/post-grammar.ts';
-import { handlesOf } from '../../engine/decide.ts';
-import type { Offer } from '../../engine/state.ts';
-import type { PostEvent } from '../../engine/events.ts';
+import { DASHBOARD_DAYS_MAX, DASHBOARD_ROWS_MAX, EMAIL_VERIFY_TTL_MS } from '../../core/limits.ts';
 import { emails } from '../../core/replies.ts';
 import type { AppContext } from '../../app-context.ts';
 import { orderFromRow } from '../../engine/load.ts';
@@ -207,7 +197,7 @@ export function webDataRoutes(api: OpenAPIHono, app: AppContext): void {
       summary:
         "An offer's funnel (hashtag posts → checkouts → confirmed → paid → refunded) and daily revenue",
       description:
-        "hashtag_posts counts every post carrying the offer's hashtag from a handle other than the merchant's " +
+        "hashtag_posts counts every post the engine read as a purchase of the offer, from a handle other than the merchant's " +
         '(checkouts, waitlist joins and posts refused: sold out, a limit, a cap, not linked); checkouts also ' +
         'count buy-now and cart checkouts, which have no post; ' +
         'confirmed counts checkouts whose code was posted (charging, paid, failed on the card, refunded). ' +
@@ -238,7 +228,7 @@ export function webDataRoutes(api: OpenAPIHono, app: AppContext): void {
       );
       return send(c, {
         offer_id: id,
-        hashtag_posts: await hashtagPosts(app, offer),
+        hashtag_posts: offer.hashtagPosts,
         checkouts,
         confirmed: count('charging', 'paid', 'failed', 'refunding', 'refunded'),
         paid: count('paid', 'refunding', 'refunded'),
@@ -544,72 +534,4 @@ export async function requireVerifiedEmailForSession(
       'Open the link we e-mailed to this address first (or ask for a new one).',
       'email',
     );
-}
-
-/** Per offer, the hashtag posts counted so far and the log position counted up to. */
-interface PostCount {
-  lastSeq: bigint;
-  count: number;
-  /** The read under way: reads of one offer take turns, so no stretch of the log counts twice. */
-  turn: Promise<unknown>;
-}
-const postCounts = new WeakMap<AppContext, Map<string, PostCount>>();
-
-/**
- * The posts carrying an offer's hashtag, answered or refused. The engine keeps no row for a refused
- * post (sold out with a full waitlist, over a limit or a cap, a handle not linked), so they are counted
- * from the input log itself: every post event after the offer was created whose hashtags include the
- * offer's, from anyone but the merchant, tagpay, or the offer's own announcement posts. The count is
- * kept per offer and each read scans only the log after the last one, at most FUNNEL_SCAN_ROWS_MAX
- * rows (a long backlog is caught up over the next reads).
- */
-async function hashtagPosts(app: AppContext, offer: Offer): Promise<number> {
-  let byOffer = postCounts.get(app);
-  if (byOffer === undefined) postCounts.set(app, (byOffer = new Map()));
-  let entry = byOffer.get(offer.id);
-  if (entry === undefined) {
-    if (byOffer.size >= FUNNEL_CACHE_OFFERS_MAX) byOffer.delete(byOffer.keys().next().value!);
-    entry = { lastSeq: 0n, count: 0, turn: Promise.resolve() };
-    byOffer.set(offer.id, entry);
-  }
-  const counted = entry;
-  const read = counted.turn.then(async () => {
-    const tag = offer.hashtag.toLowerCase();
-    const merchant = app.engine.view.merchants.get(offer.merchantId);
-    const own = new Set(
-      (merchant ? handlesOf(merchant) : []).map((h) => `${h.network}|${h.handle.toLowerCase()}`),
-    );
-    const announced = await app.db.query<{ network: string; post_id: string }>(
-      'SELECT network, post_id FROM offer_posts WHERE offer_id = $1',
-      [offer.id],
-    );
-    const offerPosts = new Set(announced.rows.map((r) => `${r.network}|${r.post_id}`));
-    const top = await app.db.query<{ seq: string | null }>('SELECT max(seq)::text AS seq FROM log');
-    const until = BigInt(top.rows[0]?.seq ?? '0');
-    const to =
-      until - counted.lastSeq > BigInt(FUNNEL_SCAN_ROWS_MAX)
-        ? counted.lastSeq + BigInt(FUNNEL_SCAN_ROWS_MAX)
-        : until;
-    if (to <= counted.lastSeq) return;
-    // strpos narrows the rows in the database; the hashtags are then read exactly as the engine does.
-    const { rows } = await app.db.query<{ at: unknown; body: string }>(
-      `SELECT at, body FROM log WHERE seq > $1 AND seq <= $2 AND kind = 'post'
-          AND strpos(lower(body), $3) > 0`,
-      [counted.lastSeq.toString(), to.toString(), `#${tag}`],
-    );
-    for (const r of rows) {
-      if (Number(r.at) < offer.createdAt) continue;
-      const post = JSON.parse(r.body) as PostEvent;
-      const author = post.author.toLowerCase();
-      if (author === app.config.botHandle || own.has(`${post.network}|${author}`)) continue;
-      if (offerPosts.has(`${post.network}|${post.postId}`)) continue;
-      const { tags } = readHashtags(post.text);
-      // #cart, #pay and the like are other commands that happen to name the hashtag.
-      if (tags.includes(tag) && !tags.some((t) => RESERVED_HASHTAGS.has(t))) counted.count++;
-    }
-    counted.lastSeq = to;
-  });
-  counted.turn = read.catch(() => {});
-  await read;
-  return counted.count;
 }
