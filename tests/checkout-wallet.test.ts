@@ -474,6 +474,26 @@ for (const storage of storages()) {
       assert.deepEqual(await refunds(h), [500, 1500]);
     });
 
+    test('#checkout by post pays as a purchase by hashtag does: the wallet first, the card for the rest', async () => {
+      await fresh();
+      const alice = w.accounts.alice!;
+      await topUp(h, 'alice', 1000);
+      const posts = await h.app.local.listPosts({ author: 'acme', limit: 100 });
+      const tee = posts.find((p) => p.text.includes('#BuyAcmeTee'))!;
+      await post(h, alice, '#cart M', tee.id);
+      const checkout = await post(h, alice, '#checkout');
+      const [ask] = await repliesTo(h, checkout);
+      await post(h, alice, codeIn(ask), checkout);
+      await h.app.settle();
+      assert.match((await repliesTo(h, checkout)).at(-1)!, /^Paid: 1 item, \$25\.00\./);
+      assert.equal(await wallet(h, 'alice'), 0);
+      assert.deepEqual(
+        await charges(h),
+        [1000, 1500],
+        'the top-up, then only what the wallet lacked',
+      );
+    });
+
     test('a gift card bought with a buy-now link is issued: the code is e-mailed and redeemable', async () => {
       await fresh();
       const alice = w.accounts.alice!;

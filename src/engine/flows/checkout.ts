@@ -144,6 +144,12 @@ export function cartItemView(item: CartItem, offer: Offer | undefined) {
   };
 }
 
+/**
+ * A cart checked out by post (`#checkout`) pays as a purchase by hashtag does: the wallet first, the
+ * card for the rest (a post cannot say which; the web checkout lets the shopper choose).
+ */
+const BY_POST_PAYS_FROM = 'wallet';
+
 // ---------------------------------------------------------------------------------------------
 // Offer posts and the cart
 
@@ -520,6 +526,7 @@ export function checkoutByPost(state: State, out: Out, post: PostEvent, author: 
     const payment = newPayment(out, shopper, 'cart_post', reserved.orders, {
       postId: post.postId,
       cartItemIds: cart.map((i) => i.id),
+      payFrom: BY_POST_PAYS_FROM,
     });
     for (const order of reserved.orders) order.postId = post.postId;
     track(state, out, payment);
@@ -532,6 +539,7 @@ export function checkoutByPost(state: State, out: Out, post: PostEvent, author: 
     expiresAt,
     postId: post.postId,
     cartItemIds: cart.map((i) => i.id),
+    payFrom: BY_POST_PAYS_FROM,
   });
   for (const order of reserved.orders) order.postId = post.postId;
   track(state, out, payment);
