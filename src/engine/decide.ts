@@ -137,6 +137,15 @@ export interface DecideContext {
   buyLink?: (offerId: string, expiresAtMs: number) => string;
 }
 
+/** An outbox reply's body, as the post deliverer reads it (src/outbox/deliverers.ts, PostBody). */
+interface ReplyBody {
+  network: string;
+  as: string;
+  text: string;
+  reply_to: string | null;
+  email_fallback?: { to: string };
+}
+
 /** Emits the effects of one log entry under keys derived from the entry's key, so replay repeats them exactly. */
 export class Out {
   private n = 0;
@@ -163,18 +172,10 @@ export class Out {
       account === null
         ? undefined
         : this.state.shoppers.get(handleKey(network, account.toLowerCase()));
-    this.fx.outbox.push({
-      key: this.key('post'),
-      kind: 'post',
-      body: {
-        network,
-        as: this.ctx.botHandle(network),
-        text,
-        reply_to: replyTo,
-        // Only the address: the deliverer words the e-mail from the reply (leaner rows, DESIGN.md).
-        ...(shopper !== undefined && { email_fallback: { to: shopper.email } }),
-      },
-    });
+    const body: ReplyBody = { network, as: this.ctx.botHandle(network), text, reply_to: replyTo };
+    // Only the address: the deliverer words the e-mail from the reply (leaner rows, DESIGN.md).
+    if (shopper !== undefined) body.email_fallback = { to: shopper.email };
+    this.fx.outbox.push({ key: this.key('post'), kind: 'post', body });
   }
   post(network: string, as: string, text: string, offerId?: string): void {
     this.fx.outbox.push({
