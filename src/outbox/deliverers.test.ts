@@ -91,17 +91,25 @@ test('giving up a charge with no result in the log reverses it, then fails the o
  * A refund given up after errors is looked up first: an earlier attempt may have refunded the card
  * and been killed before its answer was recorded (no "outcome unknown" mark survives that).
  */
-function refundWorld(found: { refundId: string } | null | 'fails') {
+function refundWorld(found: { refundId: string } | null | 'fails', { inLog = false } = {}) {
   const appended: { key: string; body: { ok: boolean; refundId: string | null } }[] = [];
+  let asked = 0;
   const processor = {
-    refund: async () => ({ ok: false, message: 'processor down' }),
+    refund: async () => {
+      asked++;
+      return { ok: false, message: 'processor down' };
+    },
     findRefund: async () => {
       if (found === 'fails') throw new Error('timeout');
       return found;
     },
   } as unknown as CardProcessor;
+  // inLog: an earlier delivery of the row put its result in the log before it was killed.
   const log = {
-    findByKey: async () => null,
+    findByKey: async (key: string) =>
+      inLog && key === 'refund:ord_1:9'
+        ? { seq: 3n, key, at: 0, body: { kind: 'refund_result', ok: false } }
+        : null,
     append: async (events: typeof appended) => {
       appended.push(...events);
       return events.map(() => 1n);
@@ -116,7 +124,7 @@ function refundWorld(found: { refundId: string } | null | 'fails') {
     attempt: CHARGE_ATTEMPTS_MAX,
     lastError: 'processor down',
   };
-  return { deliver: () => deliver([refundItem]), appended };
+  return { deliver: () => deliver([refundItem]), appended, asked: () => asked };
 }
 
 test('a refund given up after errors, but made by an earlier attempt, is recorded as made', async () => {
@@ -139,34 +147,8 @@ test('a refund given up after errors and never made fails; one that cannot be lo
 });
 
 test('a refund delivered again after its result is in the log asks the processor nothing', async () => {
-  let asked = 0;
-  const processor = {
-    refund: async () => {
-      asked++;
-      return { ok: true, refundId: 're_2' };
-    },
-  } as unknown as CardProcessor;
-  const appended: unknown[] = [];
-  const log = {
-    findByKey: async (key: string) =>
-      key === 'refund:ord_1:9'
-        ? { seq: 3n, key, at: 0, body: { kind: 'refund_result', ok: false } }
-        : null,
-    append: async (events: unknown[]) => {
-      appended.push(...events);
-      return events.map(() => null);
-    },
-  } as unknown as InputLog;
-  const deliver = refundDeliverer(processor, log);
-  const again = {
-    id: 3n,
-    key: 'refund:ord_1:9',
-    kind: 'refund',
-    body: { order_id: 'ord_1', attempt: '9', charge_id: 'ch_1', amount: '500', restock: false },
-    attempt: CHARGE_ATTEMPTS_MAX + 1,
-    lastError: null,
-  };
-  assert.deepEqual(await deliver([again]), [{ done: true }]);
-  assert.equal(asked, 0, 'the log already holds its result: no second refund');
-  assert.deepEqual(appended, []);
+  const w = refundWorld({ refundId: 're_2' }, { inLog: true });
+  assert.deepEqual(await w.deliver(), [{ done: true }]);
+  assert.equal(w.asked(), 0, 'the log already holds its result: no second refund');
+  assert.deepEqual(w.appended, []);
 });

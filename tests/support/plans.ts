@@ -8,15 +8,23 @@ import { POSTGRES_URL } from './harness.ts';
  * Postgres (or PGlite) gives for a query and its parameters. A plan that scans a table has none.
  */
 
-/** The names of the indexes a plan (EXPLAIN FORMAT JSON) reads. */
-function indexesOf(plan: unknown): string[] {
-  const out: string[] = [];
-  const walk = (node: Record<string, unknown>) => {
-    if (typeof node['Index Name'] === 'string') out.push(node['Index Name']);
-    for (const child of (node['Plans'] as Record<string, unknown>[] | undefined) ?? []) walk(child);
+type PlanNode = Record<string, unknown>;
+
+/** Every node of the plan an EXPLAIN (FORMAT JSON) answered (PGlite gives it as text), top first. */
+function planNodes(answer: unknown): PlanNode[] {
+  const parsed = (typeof answer === 'string' ? JSON.parse(answer) : answer) as { Plan: PlanNode }[];
+  const nodes: PlanNode[] = [];
+  const walk = (node: PlanNode) => {
+    nodes.push(node);
+    for (const child of (node['Plans'] as PlanNode[] | undefined) ?? []) walk(child);
   };
-  walk(plan as Record<string, unknown>);
-  return out;
+  walk(parsed[0]!.Plan);
+  return nodes;
+}
+
+/** The names of the indexes the plan's nodes read. */
+function indexesOf(nodes: PlanNode[]): string[] {
+  return nodes.flatMap((n) => (typeof n['Index Name'] === 'string' ? [n['Index Name']] : []));
 }
 
 export async function planOf(db: Db, text: string, params: unknown[]): Promise<string[]> {
@@ -24,9 +32,7 @@ export async function planOf(db: Db, text: string, params: unknown[]): Promise<s
     `EXPLAIN (FORMAT JSON) ${text}`,
     params,
   );
-  const json = rows[0]!['QUERY PLAN'];
-  const parsed = (typeof json === 'string' ? JSON.parse(json) : json) as { Plan: unknown }[];
-  return indexesOf(parsed[0]!.Plan);
+  return indexesOf(planNodes(rows[0]!['QUERY PLAN']));
 }
 
 /**
@@ -41,16 +47,8 @@ export async function planOfScript(
   const answers = await db.script(
     `${script.slice(0, cut + 2)}EXPLAIN (FORMAT JSON) ${script.slice(cut + 2)}`,
   );
-  const json = answers.at(-1)!.rows[0]!['QUERY PLAN'];
-  const plan = ((typeof json === 'string' ? JSON.parse(json) : json) as { Plan: unknown }[])[0]!
-    .Plan;
-  const nodes: string[] = [];
-  const walk = (node: Record<string, unknown>) => {
-    nodes.push(node['Node Type'] as string);
-    for (const child of (node['Plans'] as Record<string, unknown>[] | undefined) ?? []) walk(child);
-  };
-  walk(plan as Record<string, unknown>);
-  return { indexes: indexesOf(plan), nodes };
+  const nodes = planNodes(answers.at(-1)!.rows[0]!['QUERY PLAN']);
+  return { indexes: indexesOf(nodes), nodes: nodes.map((n) => n['Node Type'] as string) };
 }
 
 /** A migrated database of its own (PGlite in memory, or a Postgres schema), closed after the file. */
